@@ -1,0 +1,14 @@
+#!/bin/sh
+# The [build] command of wrangler.toml: builds build/worker/ with locally installed tools, so
+# worker-build downloads nothing (run `make build` once to install them).
+set -eu
+cd "$(dirname "$0")/.."
+PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v worker-build >/dev/null || ! command -v wasm-bindgen >/dev/null || [ ! -x node_modules/.bin/wasm-opt ]; then
+  echo "build tools missing: run 'make build' (it installs them)" >&2
+  exit 1
+fi
+WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
+WASM_OPT_BIN="$(pwd)/node_modules/.bin/wasm-opt"
+export WASM_BINDGEN_BIN WASM_OPT_BIN
+exec worker-build --release

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs what building and running the relay needs, skipping what is already there:
+# the wasm32 target, worker-build, wasm-bindgen-cli at the exact Cargo.lock version, and the
+# npm packages of package-lock.json (wrangler with workerd, binaryen's wasm-opt).
+set -eu
+cd "$(dirname "$0")/.."
+PATH="$HOME/.cargo/bin:$PATH"
+WORKER_BUILD_VERSION=0.8.7
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown \
+  || rustup target add wasm32-unknown-unknown
+
+if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
+  cargo install worker-build --version "$WORKER_BUILD_VERSION"
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen crate exactly. Not --locked: its lock file asks
+# for a webpki-roots release that crates.io no longer serves.
+bindgen=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $bindgen"; then
+  cargo install wasm-bindgen-cli --version "$bindgen"
+fi
+
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/wasm-opt ] \
+  || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi

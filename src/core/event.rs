@@ -1,0 +1,122 @@
+//! Normalization: a validated callback becomes one CloudEvents 1.0 event with a stable id.
+
+use crate::core::callback::Callback;
+use crate::core::catalog;
+use crate::core::time::rfc3339;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+/// A CloudEvent in its structured JSON form. Field order is the serialized order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CloudEvent {
+    pub specversion: String,
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub time: String,
+    pub datacontenttype: String,
+    pub storehash: String,
+    pub storeid: String,
+    pub bcscope: String,
+    pub bchash: String,
+    /// Set on events made by the operator's test-event route, never on real callbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bctest: Option<bool>,
+    /// BigCommerce's `data`, byte for byte.
+    pub data: Box<RawValue>,
+}
+
+/// `sha256_hex("{store_hash}:{scope}:{created_at}:{hash}")`. BigCommerce's `hash` covers `data`
+/// only, so two real updates of one company share it; scope, store and time keep them apart,
+/// while a retried callback (same fields) keeps its id.
+pub fn event_id(cb: &Callback) -> String {
+    let mut h = Sha256::new();
+    h.update(cb.store_hash.as_bytes());
+    h.update(b":");
+    h.update(cb.scope.as_bytes());
+    h.update(b":");
+    h.update(cb.created_at.to_string().as_bytes());
+    h.update(b":");
+    h.update(cb.hash.as_bytes());
+    hex::encode(h.finalize())
+}
+
+pub fn normalize(cb: &Callback) -> CloudEvent {
+    let known = catalog::lookup(&cb.scope);
+    CloudEvent {
+        specversion: "1.0".into(),
+        id: event_id(cb),
+        source: format!("https://api.bigcommerce.com/stores/{}", cb.store_hash),
+        ty: format!("{}{}", catalog::TYPE_PREFIX, catalog::short_type(&cb.scope)),
+        subject: catalog::subject(known.map(|k| k.0), &cb.data),
+        time: rfc3339(cb.created_at),
+        datacontenttype: "application/json".into(),
+        storehash: cb.store_hash.clone(),
+        storeid: cb.store_id.clone(),
+        bcscope: cb.scope.clone(),
+        bchash: cb.hash.clone(),
+        bctest: None,
+        data: cb.data.clone(),
+    }
+}
+
+impl CloudEvent {
+    /// The type without `com.bigcommerce.`: what target `events` globs match against.
+    pub fn short_type(&self) -> &str {
+        self.ty
+            .strip_prefix(catalog::TYPE_PREFIX)
+            .unwrap_or(&self.ty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::callback::parse;
+
+    fn cb(scope: &str, created_at: i64, hash: &str) -> Callback {
+        let body = format!(
+            r#"{{"scope":"{scope}","store_id":"1001","data":{{"company_id":1}},"hash":"{hash}","created_at":{created_at},"producer":"stores/abc"}}"#
+        );
+        parse(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn id_is_sha256_of_the_documented_key() {
+        let c = cb("store/company/updated", 1_700_000_000, "ff");
+        let want = hex::encode(Sha256::digest(b"abc:store/company/updated:1700000000:ff"));
+        assert_eq!(event_id(&c), want);
+        assert_eq!(event_id(&c).len(), 64);
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        let a = cb("store/company/updated", 1_700_000_000, "ff");
+        assert_eq!(event_id(&a), event_id(&a.clone()));
+        // Same data hash, different time: two real updates stay two events.
+        assert_ne!(
+            event_id(&a),
+            event_id(&cb("store/company/updated", 1_700_000_001, "ff"))
+        );
+        assert_ne!(
+            event_id(&a),
+            event_id(&cb("store/company/created", 1_700_000_000, "ff"))
+        );
+        let mut other_store = a.clone();
+        other_store.store_hash = "xyz".into();
+        assert_ne!(event_id(&a), event_id(&other_store));
+    }
+
+    #[test]
+    fn data_is_forwarded_unchanged() {
+        let body = r#"{"scope":"store/company/address/created","store_id":1,"data":{"company_id": 9, "address_id":3},"hash":"aa","created_at":1,"producer":"stores/s1"}"#;
+        let ev = normalize(&parse(body.as_bytes()).unwrap());
+        assert_eq!(ev.data.get(), r#"{"company_id": 9, "address_id":3}"#);
+        assert_eq!(ev.subject.as_deref(), Some("companies/9/addresses/3"));
+        assert_eq!(ev.storeid, "1");
+    }
+}

@@ -1,0 +1,19 @@
+//! The pure core: everything that decides something. No `worker` import anywhere below here,
+//! so all of it runs under a plain `cargo test`.
+//!
+//! The path of one event: `callback` (parse) → `auth` (verify) → `event` (normalize, id) →
+//! `dedup` (key) → `route` → `delivery` (queue message) → `outbound` (+ `sign`) → `retry`.
+
+pub mod auth;
+pub mod callback;
+pub mod catalog;
+pub mod config;
+pub mod dedup;
+pub mod delivery;
+pub mod error;
+pub mod event;
+pub mod outbound;
+pub mod retry;
+pub mod route;
+pub mod sign;
+pub mod time;

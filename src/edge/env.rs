@@ -1,0 +1,60 @@
+//! Configuration from the Worker environment, validated once per isolate (vars and secrets
+//! cannot change without a new deployment, which starts new isolates).
+
+use crate::core::config::{self, Config, Source};
+use std::cell::OnceCell;
+use std::rc::Rc;
+use wasm_bindgen::JsValue;
+use worker::Env;
+
+pub type Loaded = Rc<Result<Config, Vec<String>>>;
+
+struct EnvSource<'a>(&'a Env);
+
+impl Source for EnvSource<'_> {
+    fn text(&self, name: &str) -> Option<String> {
+        let v = js_sys::Reflect::get(self.0.as_ref(), &JsValue::from_str(name)).ok()?;
+        if v.is_undefined() || v.is_null() {
+            return None;
+        }
+        if let Some(s) = v.as_string() {
+            return Some(s);
+        }
+        // A [vars] table or array arrives as a JS value (object_var refuses arrays): give the
+        // core JSON text, the same form as a secret or .dev.vars entry.
+        js_sys::JSON::stringify(&v).ok()?.as_string()
+    }
+}
+
+thread_local! {
+    static CONFIG: OnceCell<Loaded> = const { OnceCell::new() };
+}
+
+pub fn config(env: &Env) -> Loaded {
+    CONFIG.with(|c| {
+        c.get_or_init(|| {
+            let loaded = config::load(&EnvSource(env));
+            if let Err(errors) = &loaded {
+                crate::edge::log::config_errors(errors);
+            }
+            Rc::new(loaded)
+        })
+        .clone()
+    })
+}
+
+/// A plain variable with a default (not part of the validated configuration).
+pub fn var_or(env: &Env, name: &str, default: &str) -> String {
+    EnvSource(env)
+        .text(name)
+        .unwrap_or_else(|| default.to_owned())
+}
+
+pub fn now_ms() -> i64 {
+    i64::try_from(worker::Date::now().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Jitter for retry delays; a failed draw only costs jitter.
+pub fn random_u32() -> u32 {
+    getrandom::u32().unwrap_or(0)
+}

@@ -1,0 +1,75 @@
+//! One JSON line per ingest and per delivery attempt, for `wrangler tail` and Workers Logs.
+//! Lines carry ids, names and outcomes, never a token, secret, signature or URL.
+
+use serde::Serialize;
+
+fn emit<T: Serialize>(line: &T) {
+    if let Ok(s) = serde_json::to_string(line) {
+        worker::console_log!("{s}");
+    }
+}
+
+#[derive(Serialize)]
+pub struct Ingest<'a> {
+    pub msg: &'static str,
+    pub outcome: &'a str,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+pub fn ingest(line: &Ingest) {
+    emit(line);
+}
+
+#[derive(Serialize)]
+pub struct Attempt<'a> {
+    pub msg: &'static str,
+    pub id: &'a str,
+    pub target: &'a str,
+    pub attempt: u32,
+    pub outcome: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_retry_seconds: Option<u32>,
+}
+
+pub fn attempt(line: &Attempt) {
+    emit(line);
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    level: &'static str,
+    msg: &'static str,
+    error: &'a str,
+}
+
+/// Something the operator should see (a KV write lost, an unreadable message...).
+pub fn problem(msg: &'static str, error: &str) {
+    let line = Problem {
+        level: "error",
+        msg,
+        error,
+    };
+    if let Ok(s) = serde_json::to_string(&line) {
+        worker::console_error!("{s}");
+    }
+}
+
+pub fn config_errors(errors: &[String]) {
+    problem("configuration invalid", &errors.join("; "));
+}

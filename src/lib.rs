@@ -1,0 +1,32 @@
+//! b2b-relay: BigCommerce B2B Edition webhooks → verified, deduplicated CloudEvents, fanned out
+//! to the operator's targets with Standard Webhooks signatures, retries and dead letters.
+//!
+//! `core` decides (pure, tested with `cargo test`); `edge` is the thin layer over `worker`
+//! (HTTP, KV, Queues, fetch) and exists only in the wasm build.
+
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;
+
+#[cfg(target_arch = "wasm32")]
+#[worker::event(fetch)]
+async fn fetch(
+    req: worker::Request,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<worker::Response> {
+    Ok(edge::http::handle(req, env).await)
+}
+
+/// Deliveries and their dead-letter queue. Never returns `Err`: the generated glue would panic.
+#[cfg(target_arch = "wasm32")]
+#[worker::event(queue)]
+async fn queue(
+    batch: worker::MessageBatch<String>,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<()> {
+    edge::deliver::consume(batch, env).await;
+    Ok(())
+}
