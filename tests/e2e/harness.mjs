@@ -1,0 +1,227 @@
+// End-to-end harness: runs the real worker in `wrangler dev` (workerd, local KV and Queues)
+// and real HTTP receivers on 127.0.0.1. Everything it starts, it stops.
+import { spawn, execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor(fn, { timeoutMs = 30_000, intervalMs = 100, what = "condition" } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * A downstream "third party": records every request; `behave(req)` decides the answer:
+ * `{ status, headers, body, delayMs }`, or `"reset"` to destroy the connection.
+ */
+export class Receiver {
+  constructor(name, behave = () => ({ status: 200 })) {
+    this.name = name;
+    this.behave = behave;
+    this.requests = [];
+    this.server = http.createServer((req, res) => {
+      const chunks = [];
+      req.on("data", (c) => chunks.push(c));
+      req.on("end", async () => {
+        const record = {
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString("utf8"),
+          at: Date.now(),
+        };
+        this.requests.push(record);
+        const answer = await this.behave(record, this.requests);
+        if (answer === "reset") return req.socket.destroy();
+        if (answer.delayMs) await sleep(answer.delayMs);
+        res.writeHead(answer.status ?? 200, { "content-type": "application/json", ...(answer.headers ?? {}) });
+        res.end(answer.body ?? '{"ok":true}');
+      });
+    });
+  }
+  async start() {
+    await new Promise((r) => this.server.listen(0, "127.0.0.1", r));
+    this.url = `http://127.0.0.1:${this.server.address().port}/hook`;
+    return this;
+  }
+  stop() {
+    this.server.closeAllConnections?.();
+    return new Promise((r) => this.server.close(r));
+  }
+  byId(id) {
+    return this.requests.filter((r) => r.headers["webhook-id"] === id);
+  }
+}
+
+/** The relay under test: `wrangler dev` with its own env file and state directory. */
+export class Relay {
+  constructor(env) {
+    this.env = env;
+    this.logs = "";
+  }
+
+  async start({ timeoutMs = 180_000 } = {}) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "b2b-relay-e2e-"));
+    this.state = path.join(this.dir, "state");
+    const envFile = path.join(this.dir, "test.env");
+    // .env values: one line each; JSON is written unquoted (dotenv keeps it as is).
+    fs.writeFileSync(envFile, Object.entries(this.env).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+    this.port = await freePort();
+    const inspector = await freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    this.proc = spawn(
+      WRANGLER,
+      [
+        "dev", "--ip", "127.0.0.1", "--port", String(this.port), "--inspector-port", String(inspector),
+        "--persist-to", this.state, "--env-file", envFile, "--show-interactive-dev-session=false",
+      ],
+      { cwd: ROOT, detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
+    );
+    this.proc.stdout.on("data", (d) => (this.logs += d));
+    this.proc.stderr.on("data", (d) => (this.logs += d));
+    this.exited = new Promise((r) => this.proc.on("exit", r));
+    process.on("exit", () => this.kill());
+    await waitFor(
+      async () => {
+        if (this.proc.exitCode !== null) throw new Error(`wrangler dev exited:\n${this.logs}`);
+        try {
+          const r = await fetch(`${this.url}/health`);
+          return r.status === 200;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs, intervalMs: 500, what: "wrangler dev to answer /health" },
+    );
+    return this;
+  }
+
+  kill() {
+    try {
+      process.kill(-this.proc.pid, "SIGTERM");
+    } catch {}
+  }
+
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null) return;
+    this.kill();
+    await Promise.race([this.exited, sleep(5000)]);
+    try {
+      process.kill(-this.proc.pid, "SIGKILL");
+    } catch {}
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** POSTs a callback (object → JSON) with the first ingest token unless told otherwise. */
+  async post(body, { token = this.env.INGEST_TOKENS.split(",")[0], headers = {}, method = "POST" } = {}) {
+    const h = { "content-type": "application/json", ...headers };
+    if (token !== null) h.authorization = `Bearer ${token}`;
+    const res = await fetch(`${this.url}/webhooks/bigcommerce`, {
+      method,
+      headers: h,
+      body: method === "GET" || method === "HEAD" ? undefined : typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {}
+    return { status: res.status, json, text, headers: res.headers };
+  }
+
+  /** Reads local KV from another process, as an operator would with wrangler. */
+  async kv(binding, ...args) {
+    const { stdout } = await promisify(execFile)(
+      WRANGLER,
+      ["kv", "key", ...args, "--binding", binding, "--local", "--persist-to", this.state],
+      { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
+    );
+    return stdout;
+  }
+  async kvKeys(binding, prefix = "") {
+    const out = await this.kv(binding, "list", ...(prefix ? ["--prefix", prefix] : []));
+    return JSON.parse(out.slice(out.indexOf("["))).map((k) => k.name);
+  }
+  async kvGet(binding, key) {
+    return this.kv(binding, "get", key);
+  }
+}
+
+let seq = 0;
+/** A valid callback; each call gets a distinct created_at so ids never collide. */
+export function callback(scope, data, { store = "abc123", storeId = "1001", createdAt } = {}) {
+  const dataText = JSON.stringify(data);
+  return {
+    scope,
+    store_id: storeId,
+    data,
+    hash: createHash("sha1").update(dataText).digest("hex"),
+    created_at: createdAt ?? 1_764_288_000 + process.pid * 1000 + seq++,
+    producer: `stores/${store}`,
+  };
+}
+
+/** The event id the relay must give a callback (independent of the Rust code). */
+export function eventId(cb) {
+  const store = cb.producer.slice("stores/".length);
+  return createHash("sha256").update(`${store}:${cb.scope}:${cb.created_at}:${cb.hash}`).digest("hex");
+}
+
+/** The 19 B2B Edition scopes with their documented data and expected subject. */
+export const SCOPES = [
+  ["store/company/created", { company_id: 1234 }, "companies/1234"],
+  ["store/company/updated", { company_id: 1234 }, "companies/1234"],
+  ["store/company/deleted", { company_id: 1234 }, "companies/1234"],
+  ["store/company/statusUpdated", { company_id: 1234 }, "companies/1234"],
+  ["store/company/superadmin/assignmentUpdated", { company_id: 1234, user_id: 99 }, "companies/1234"],
+  ["store/company/user/created", { company_id: 123456, user_id: 321 }, "companies/123456/users/321"],
+  ["store/company/user/updated", { company_id: 123456, user_id: 321 }, "companies/123456/users/321"],
+  ["store/company/user/deleted", { company_id: 123456, user_id: 321 }, "companies/123456/users/321"],
+  ["store/company/address/created", { company_id: 123456, address_id: 1234 }, "companies/123456/addresses/1234"],
+  ["store/company/address/updated", { company_id: 123456, address_id: 1234 }, "companies/123456/addresses/1234"],
+  ["store/company/address/deleted", { company_id: 123456, address_id: 1234 }, "companies/123456/addresses/1234"],
+  ["store/superadmin/created", { user_id: 1234 }, "superadmins/1234"],
+  ["store/superadmin/updated", { user_id: 1234 }, "superadmins/1234"],
+  ["store/superadmin/deleted", { user_id: 1234 }, "superadmins/1234"],
+  ["store/superadmin/assignmentUpdated", { user_id: 1234 }, "superadmins/1234"],
+  ["store/quote/created", { quote_id: 1234, quote_uuid: "1a2b3c4d" }, "quotes/1234"],
+  ["store/quote/updated", { quote_id: 1234, quote_uuid: "1a2b3c4d" }, "quotes/1234"],
+  ["store/quote/statusUpdated", { quote_id: 1234, quote_uuid: "1a2b3c4d" }, "quotes/1234"],
+  ["store/quote/deleted", { quote_id: 1234, quote_uuid: "1a2b3c4d" }, "quotes/1234"],
+];
+
+/** `store/company/user/created` → `company.user.created` */
+export const shortType = (scope) => scope.slice("store/".length).replaceAll("/", ".");
+
+/** The relay's glob: `*` matches any run of characters. */
+export function globMatch(pattern, text) {
+  const re = new RegExp("^" + pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") + "$");
+  return re.test(text);
+}
