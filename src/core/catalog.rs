@@ -75,18 +75,27 @@ pub fn short_type(scope: &str) -> String {
         .replace('/', ".")
 }
 
-/// The ids a subject can be built from. Ids are numbers in BigCommerce's examples; strings
-/// of safe characters are accepted too, anything else is ignored.
+/// The ids a subject (and an enrichment request) is built from. Ids are numbers in
+/// BigCommerce's examples; strings of safe characters are accepted too, anything else is
+/// ignored, so an id can always be put in a URL path.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Ids {
+    pub company: Option<String>,
+    pub user: Option<String>,
+    pub address: Option<String>,
+    pub quote: Option<String>,
+}
+
 #[derive(serde::Deserialize, Default)]
-struct Ids {
+struct RawIds {
     company_id: Option<Value>,
     user_id: Option<Value>,
     address_id: Option<Value>,
     quote_id: Option<Value>,
 }
 
-fn id_text(v: &Option<Value>) -> Option<String> {
-    match v.as_ref()? {
+fn id_text(v: Option<Value>) -> Option<String> {
+    match v? {
         Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
         Value::String(s)
             if !s.is_empty()
@@ -94,20 +103,31 @@ fn id_text(v: &Option<Value>) -> Option<String> {
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
         {
-            Some(s.clone())
+            Some(s)
         }
         _ => None,
+    }
+}
+
+pub fn ids(data: &RawValue) -> Ids {
+    let raw: RawIds = serde_json::from_str(data.get()).unwrap_or_default();
+    Ids {
+        company: id_text(raw.company_id),
+        user: id_text(raw.user_id),
+        address: id_text(raw.address_id),
+        quote: id_text(raw.quote_id),
     }
 }
 
 /// The CloudEvents `subject`: the resource path of the event, or `None` when the ids it needs
 /// are not in `data`. Unknown scopes get the most specific path their ids allow.
 pub fn subject(resource: Option<Resource>, data: &RawValue) -> Option<String> {
-    let ids: Ids = serde_json::from_str(data.get()).unwrap_or_default();
-    let company = id_text(&ids.company_id);
-    let user = id_text(&ids.user_id);
-    let address = id_text(&ids.address_id);
-    let quote = id_text(&ids.quote_id);
+    let Ids {
+        company,
+        user,
+        address,
+        quote,
+    } = ids(data);
     match resource {
         Some(Resource::Company) => company.map(|c| format!("companies/{c}")),
         Some(Resource::CompanyUser) => Some(format!("companies/{}/users/{}", company?, user?)),

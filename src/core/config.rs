@@ -57,6 +57,10 @@ pub struct Target {
     pub headers: Vec<(String, String)>,
     pub timeout_ms: u32,
     pub max_attempts: u32,
+    /// Fetch the B2B resource into `data` before delivery.
+    pub enrich: bool,
+    /// Never deliver without the resource: retry, then dead-letter.
+    pub enrich_required: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +69,8 @@ pub struct Config {
     pub targets: Vec<Target>,
     pub dedup_ttl_seconds: u64,
     pub retry: RetryPolicy,
+    /// `BC_B2B_API_BASE`, without a trailing slash.
+    pub b2b_api_base: String,
 }
 
 impl Config {
@@ -94,6 +100,10 @@ struct TargetSpec {
     timeout_ms: Option<u32>,
     #[serde(default)]
     max_attempts: Option<u32>,
+    #[serde(default)]
+    enrich: bool,
+    #[serde(default)]
+    enrich_required: bool,
 }
 
 /// Headers the relay sets itself; a target may not override them.
@@ -270,16 +280,23 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
     if !(1..=100).contains(&max_attempts) {
         errors.push(format!("{label}: max_attempts must be between 1 and 100"));
     }
-    (errors.len() == before).then(|| Target {
+    let format = spec.format.unwrap_or(Format::Cloudevents);
+    let enrich = spec.enrich || spec.enrich_required;
+    if enrich && format == Format::Bigcommerce {
+        errors.push(format!("{label}: enrich cannot be used with format \"bigcommerce\", which forwards BigCommerce's body unchanged"));
+    }
+    (errors.len() == before).then_some(Target {
         name: spec.name,
         url: spec.url,
         events,
         stores: spec.stores,
-        format: spec.format.unwrap_or(Format::Cloudevents),
+        format,
         signing,
         headers,
         timeout_ms,
         max_attempts,
+        enrich,
+        enrich_required: spec.enrich_required,
     })
 }
 
@@ -363,12 +380,23 @@ pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
     let targets = targets(src, &mut errors);
     let dedup_ttl_seconds = ttl(src, &mut errors);
     let retry = retry(src, &mut errors);
+    let b2b_api_base = src
+        .text("BC_B2B_API_BASE")
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| crate::core::enrich::DEFAULT_API_BASE.into())
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
+    if let Err(e) = check_url(&b2b_api_base) {
+        errors.push(format!("BC_B2B_API_BASE: {e}"));
+    }
     if errors.is_empty() {
         Ok(Config {
             ingest_tokens,
             targets,
             dedup_ttl_seconds,
             retry,
+            b2b_api_base,
         })
     } else {
         Err(errors)
@@ -421,11 +449,35 @@ mod tests {
             ]
         );
         assert_eq!((crm.timeout_ms, crm.max_attempts), (10_000, 8));
+        assert!(!crm.enrich && !crm.enrich_required);
+        assert_eq!(c.b2b_api_base, "https://api-b2b.bigcommerce.com/api/v3/io");
         let erp = c.target("erp").unwrap();
         assert_eq!(
             (erp.format, erp.timeout_ms, erp.max_attempts),
             (Format::Bigcommerce, 500, 3)
         );
+    }
+
+    #[test]
+    fn enrich_required_implies_enrich_but_not_with_bigcommerce_format() {
+        let c = load(&src(&[
+            ("INGEST_TOKENS", "t"),
+            ("BC_B2B_API_BASE", "http://127.0.0.1:9/api/"),
+            (
+                "TARGETS",
+                r#"[{"name":"a","url":"https://x","enrich_required":true}]"#,
+            ),
+        ]))
+        .unwrap();
+        assert!(c.targets[0].enrich && c.targets[0].enrich_required);
+        assert_eq!(c.b2b_api_base, "http://127.0.0.1:9/api");
+        let e = errors(
+            r#"[{"name":"a","url":"https://x","enrich":true,"format":"bigcommerce"}]"#,
+            &[],
+        );
+        assert!(e[0].contains("enrich cannot be used"), "{e:?}");
+        let e = errors("[]", &[("BC_B2B_API_BASE", "http://api.example.com")]);
+        assert!(e[0].starts_with("BC_B2B_API_BASE"), "{e:?}");
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! What travels through the queue (one message per event × target) and what is kept when a
 //! delivery gives up (a dead-letter record).
 
+use crate::core::config::{Format, Target};
+use crate::core::enrich::{self, Plan};
 use crate::core::event::CloudEvent;
 use serde::{Deserialize, Serialize};
+
+/// Cloudflare Queues refuse messages over 128 KB; stay under it with room for the envelope.
+pub const MAX_MESSAGE_BYTES: usize = 120 * 1024;
 
 /// One queue message: deliver `event` to `target`. The attempt number travels in the message
 /// because workers-rs 0.8 exposes no attempt counter: a retry is a new message.
@@ -24,6 +29,49 @@ pub struct Delivery {
     pub original: Option<String>,
 }
 
+/// Enrich `event` once (one B2B API call), then fan it out to `targets` as deliveries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrichJob {
+    pub targets: Vec<String>,
+    /// 1-based number of the API attempt this message will make.
+    pub attempt: u32,
+    pub received_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_attempt_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub event: CloudEvent,
+}
+
+/// What a queue message asks for. Externally tagged (`{"deliver":{…}}`): serde's internally
+/// tagged enums buffer their content, which `RawValue` (the event's `data`) cannot go through.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Job {
+    Deliver(Delivery),
+    Enrich(EnrichJob),
+}
+
+impl Delivery {
+    /// Attempt 1 of delivering `event` to `target`.
+    pub fn first(
+        target: &str,
+        event: CloudEvent,
+        original: Option<String>,
+        received_at_ms: i64,
+    ) -> Self {
+        Delivery {
+            target: target.to_owned(),
+            attempt: 1,
+            received_at_ms,
+            first_attempt_at: None,
+            last_error: None,
+            event,
+            original,
+        }
+    }
+}
+
 /// A delivery that will not be retried any more, stored in KV `DEAD_LETTERS`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeadLetter {
@@ -39,6 +87,68 @@ pub struct DeadLetter {
     pub event: CloudEvent,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
+}
+
+/// The queue messages for one accepted event: a delivery per plain target; for enriching
+/// targets either deliveries enriched right away (deleted, unknown scope) or one shared
+/// enrichment job, so the B2B API is called once however many targets want the resource.
+pub fn plan_jobs(
+    event: &CloudEvent,
+    targets: &[&Target],
+    original: &str,
+    received_at_ms: i64,
+) -> Vec<Job> {
+    let mut jobs = Vec::with_capacity(targets.len());
+    let mut enrich_targets = Vec::new();
+    for t in targets {
+        if t.enrich {
+            enrich_targets.push(t.name.clone());
+        } else {
+            let original = (t.format == Format::Bigcommerce).then(|| original.to_owned());
+            jobs.push(Job::Deliver(Delivery::first(
+                &t.name,
+                event.clone(),
+                original,
+                received_at_ms,
+            )));
+        }
+    }
+    if !enrich_targets.is_empty() {
+        match enrich::plan(event) {
+            Plan::Fetch(_) => jobs.push(Job::Enrich(EnrichJob {
+                targets: enrich_targets,
+                attempt: 1,
+                received_at_ms,
+                first_attempt_at: None,
+                last_error: None,
+                event: event.clone(),
+            })),
+            Plan::Resolved(e) => {
+                let enriched = enrich::apply(event, &e);
+                for name in enrich_targets {
+                    jobs.push(Job::Deliver(Delivery::first(
+                        &name,
+                        enriched.clone(),
+                        None,
+                        received_at_ms,
+                    )));
+                }
+            }
+        }
+    }
+    jobs
+}
+
+/// JSON text for the queue. A delivery that would be too large drops the original body
+/// (rebuilt from the event at delivery time) rather than fail the enqueue.
+pub fn encode(job: &mut Job) -> Result<String, serde_json::Error> {
+    let text = serde_json::to_string(job)?;
+    if let Job::Deliver(d) = job {
+        if text.len() > MAX_MESSAGE_BYTES && d.original.take().is_some() {
+            return serde_json::to_string(job);
+        }
+    }
+    Ok(text)
 }
 
 pub fn dead_letter_key(target: &str, event_id: &str) -> String {
@@ -63,6 +173,112 @@ impl Delivery {
             last_attempt_at: rfc3339(now),
             event: self.event,
             original: self.original,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{callback, config, event};
+
+    fn targets() -> Vec<Target> {
+        let src = |k: &str| {
+            match k {
+            "INGEST_TOKENS" => Some("t".to_owned()),
+            "TARGETS" => Some(r#"[{"name":"plain","url":"https://a"},{"name":"bc","url":"https://b","format":"bigcommerce"},
+                {"name":"rich1","url":"https://c","enrich":true},{"name":"rich2","url":"https://d","enrich_required":true}]"#.to_owned()),
+            _ => None,
+        }
+        };
+        config::load(&src).unwrap().targets
+    }
+
+    fn event_of(scope: &str) -> (CloudEvent, String) {
+        let body = format!(
+            r#"{{"scope":"{scope}","store_id":"1","data":{{"company_id":1}},"hash":"aa","created_at":1,"producer":"stores/abc"}}"#
+        );
+        (
+            event::normalize(&callback::parse(body.as_bytes()).unwrap()),
+            body,
+        )
+    }
+
+    fn summary(jobs: &[Job]) -> Vec<String> {
+        jobs.iter()
+            .map(|j| match j {
+                Job::Deliver(d) => format!(
+                    "deliver {} original={} {}",
+                    d.target,
+                    d.original.is_some(),
+                    d.event.data.get()
+                ),
+                Job::Enrich(e) => format!("enrich {}", e.targets.join("+")),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_enrichment_job_however_many_targets_want_it() {
+        let ts = targets();
+        let refs: Vec<&Target> = ts.iter().collect();
+        let (ev, body) = event_of("store/company/updated");
+        assert_eq!(
+            summary(&plan_jobs(&ev, &refs, &body, 0)),
+            [
+                r#"deliver plain original=false {"company_id":1}"#,
+                r#"deliver bc original=true {"company_id":1}"#,
+                "enrich rich1+rich2",
+            ]
+        );
+    }
+
+    #[test]
+    fn deleted_events_are_enriched_without_a_call() {
+        let ts = targets();
+        let refs: Vec<&Target> = ts.iter().skip(2).collect();
+        let (ev, body) = event_of("store/company/deleted");
+        assert_eq!(
+            summary(&plan_jobs(&ev, &refs, &body, 0)),
+            [
+                r#"deliver rich1 original=false {"company_id":1,"enrichment":"not_found"}"#,
+                r#"deliver rich2 original=false {"company_id":1,"enrichment":"not_found"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_messages_drop_the_original_body() {
+        let (ev, _) = event_of("store/company/created");
+        let huge = "x".repeat(MAX_MESSAGE_BYTES);
+        let mut job = Job::Deliver(Delivery::first("bc", ev, Some(huge), 0));
+        let text = encode(&mut job).unwrap();
+        assert!(text.len() < MAX_MESSAGE_BYTES);
+        assert!(matches!(job, Job::Deliver(Delivery { original: None, .. })));
+    }
+
+    #[test]
+    fn jobs_round_trip_through_json_with_data_intact() {
+        let body = br#"{"scope":"store/company/created","store_id":"1","data":{"company_id": 1},"hash":"aa","created_at":1,"producer":"stores/abc"}"#;
+        let ev = event::normalize(&callback::parse(body).unwrap());
+        for job in [
+            Job::Deliver(Delivery::first("crm", ev.clone(), None, 5)),
+            Job::Enrich(EnrichJob {
+                targets: vec!["crm".into()],
+                attempt: 2,
+                received_at_ms: 5,
+                first_attempt_at: Some(1),
+                last_error: Some("HTTP 429".into()),
+                event: ev.clone(),
+            }),
+        ] {
+            let text = serde_json::to_string(&job).unwrap();
+            let back: Job = serde_json::from_str(&text).unwrap();
+            let data = match back {
+                Job::Deliver(d) => d.event.data,
+                Job::Enrich(e) => e.event.data,
+            };
+            assert_eq!(data.get(), r#"{"company_id": 1}"#);
         }
     }
 }

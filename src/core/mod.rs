@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod config;
 pub mod dedup;
 pub mod delivery;
+pub mod enrich;
 pub mod error;
 pub mod event;
 pub mod outbound;

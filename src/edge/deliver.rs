@@ -1,19 +1,15 @@
-//! Queue consumer: one POST per message, then ack, re-send with a delay, or dead-letter.
-//! It never returns an error (workers-rs would panic): every message is acked or retried.
+//! Queue consumer: one POST per delivery, then ack, re-send with a delay, or dead-letter;
+//! enrichment jobs go to `edge::enrich`. It never returns an error (workers-rs would panic):
+//! every message is acked or handed back to the queue.
 
-use crate::core::config::{Config, Target};
-use crate::core::delivery::Delivery;
-use crate::core::outbound::{self, Outbound};
-use crate::core::retry::{parse_retry_after, Decision, Outcome};
-use crate::edge::{env, log, store};
-use futures_util::future::{select, Either};
+use crate::core::config::Config;
+use crate::core::delivery::{Delivery, Job};
+use crate::core::outbound;
+use crate::core::retry::{Decision, Outcome};
+use crate::edge::fetch::{self, Answer};
+use crate::edge::{enqueue, enrich, env, log, store};
 use futures_util::StreamExt;
-use std::time::Duration;
-use wasm_bindgen::JsValue;
-use worker::{
-    AbortController, Delay, Env, Fetch, Headers, MessageBatch, MessageBuilder, MessageExt, Method,
-    QueueRetryOptionsBuilder, RawMessage, Request, RequestInit, RequestRedirect,
-};
+use worker::{Env, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage};
 
 /// Workers allow six simultaneous open connections per invocation.
 const CONCURRENCY: usize = 6;
@@ -29,17 +25,20 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
         .for_each_concurrent(CONCURRENCY, |m| {
             let env = &env;
             async move {
+                let Some(job) = parse(&m) else { return };
                 if from_dlq {
-                    record_crashed(m, env).await;
+                    record_crashed(&m, env, job).await;
                 } else {
-                    deliver(m, env).await;
+                    run(&m, env, job).await;
                 }
             }
         })
         .await;
 }
 
-fn requeue(m: &RawMessage) {
+/// Hands the message back to the queue, which redelivers it later (and, after the consumer's
+/// `max_retries`, moves it to the dead-letter queue).
+pub fn requeue(m: &RawMessage) {
     m.retry_with_options(
         &QueueRetryOptionsBuilder::new()
             .with_delay_seconds(REQUEUE_SECONDS)
@@ -47,11 +46,11 @@ fn requeue(m: &RawMessage) {
     );
 }
 
-fn parse(m: &RawMessage) -> Option<Delivery> {
+fn parse(m: &RawMessage) -> Option<Job> {
     let parsed = m
         .body()
         .as_string()
-        .and_then(|s| serde_json::from_str::<Delivery>(&s).ok());
+        .and_then(|s| serde_json::from_str::<Job>(&s).ok());
     if parsed.is_none() {
         // Not ours (nothing the relay sends looks like this): nothing can be delivered.
         log::problem("unreadable queue message dropped", &m.id());
@@ -61,39 +60,66 @@ fn parse(m: &RawMessage) -> Option<Delivery> {
 }
 
 /// A message that reached the dead-letter queue: the consumer failed on it repeatedly.
-async fn record_crashed(m: RawMessage, env: &Env) {
-    let Some(d) = parse(&m) else { return };
+async fn record_crashed(m: &RawMessage, env: &Env, job: Job) {
     let now = env::now_ms() / 1000;
     let error = "the delivery consumer failed on this message repeatedly (dead-letter queue)";
-    let record = d.into_dead_letter(None, error.into(), now);
-    match store::put_dead_letter(env, &record).await {
-        Ok(()) => m.ack(),
-        Err(e) => {
+    let deliveries = match job {
+        Job::Deliver(d) => vec![d],
+        Job::Enrich(e) => e
+            .targets
+            .iter()
+            .map(|t| Delivery::first(t, e.event.clone(), None, e.received_at_ms))
+            .collect(),
+    };
+    for d in deliveries {
+        if let Err(e) =
+            store::put_dead_letter(env, &d.into_dead_letter(None, error.into(), now)).await
+        {
             log::problem("dead letter not written", &e.to_string());
-            requeue(&m);
+            return requeue(m);
         }
     }
+    m.ack();
 }
 
-async fn deliver(m: RawMessage, env: &Env) {
-    let Some(mut d) = parse(&m) else { return };
+async fn run(m: &RawMessage, env: &Env, job: Job) {
     let loaded = env::config(env);
     let Ok(cfg) = loaded.as_ref() else {
         // Held in the queue until the operator fixes the configuration.
-        requeue(&m);
-        return;
+        return requeue(m);
     };
+    match job {
+        Job::Deliver(d) => deliver(m, env, cfg, d).await,
+        Job::Enrich(e) => enrich::run(m, env, cfg, e).await,
+    }
+}
+
+async fn deliver(m: &RawMessage, env: &Env, cfg: &Config, mut d: Delivery) {
     let now = env::now_ms() / 1000;
     d.first_attempt_at.get_or_insert(now);
     let Some(target) = cfg.target(&d.target) else {
         let error = format!("target `{}` is no longer configured", d.target);
-        dead_letter(&m, env, d, None, error, now).await;
-        return;
+        return dead_letter(m, env, d, None, error, now).await;
     };
 
     let request = outbound::render(target, &d.event, d.original.as_deref(), now);
     let started = env::now_ms();
-    let outcome = send(request, target).await;
+    let answer = fetch::call(
+        Method::Post,
+        &request.url,
+        &request.headers,
+        Some(&request.body),
+        target.timeout_ms,
+    )
+    .await;
+    let outcome = match answer {
+        Answer::Response(resp) => Outcome::Status {
+            code: resp.status_code(),
+            retry_after: fetch::retry_after(&resp),
+        },
+        Answer::Timeout => Outcome::Timeout,
+        Answer::Network(e) => Outcome::Network(e),
+    };
     let decision = cfg
         .retry
         .decide(&outcome, d.attempt, target.max_attempts, env::random_u32());
@@ -118,38 +144,21 @@ async fn deliver(m: RawMessage, env: &Env) {
 
     match decision {
         Decision::Delivered => m.ack(),
-        Decision::Retry { delay_seconds } => retry(&m, env, cfg, d, &outcome, delay_seconds).await,
-        Decision::DeadLetter => {
-            dead_letter(&m, env, d, outcome.status(), outcome.describe(), now).await;
+        Decision::Retry { delay_seconds } => {
+            // The next attempt is a new message (the attempt number travels in it); this one
+            // is acked only once that send succeeded.
+            d.attempt += 1;
+            d.last_error = Some(outcome.describe());
+            match enqueue::send_delayed(env, Job::Deliver(d), delay_seconds).await {
+                Ok(()) => m.ack(),
+                Err(e) => {
+                    log::problem("retry not enqueued; the queue will redeliver", &e);
+                    requeue(m);
+                }
+            }
         }
-    }
-}
-
-/// The next attempt is a new message (the attempt number travels in it); the current one is
-/// acked only once that send succeeded.
-async fn retry(
-    m: &RawMessage,
-    env: &Env,
-    _cfg: &Config,
-    mut d: Delivery,
-    outcome: &Outcome,
-    delay: u32,
-) {
-    d.attempt += 1;
-    d.last_error = Some(outcome.describe());
-    let sent = match (serde_json::to_string(&d), env.queue("DELIVERIES")) {
-        (Ok(text), Ok(q)) => q
-            .send(MessageBuilder::new(text).delay_seconds(delay).build())
-            .await
-            .map_err(|e| e.to_string()),
-        (Err(e), _) => Err(e.to_string()),
-        (_, Err(e)) => Err(e.to_string()),
-    };
-    match sent {
-        Ok(()) => m.ack(),
-        Err(e) => {
-            log::problem("retry not enqueued; the queue will redeliver", &e);
-            requeue(m);
+        Decision::DeadLetter => {
+            dead_letter(m, env, d, outcome.status(), outcome.describe(), now).await
         }
     }
 }
@@ -171,49 +180,6 @@ async fn dead_letter(
                 &e.to_string(),
             );
             requeue(m);
-        }
-    }
-}
-
-async fn send(out: Outbound, target: &Target) -> Outcome {
-    let headers = Headers::new();
-    for (k, v) in &out.headers {
-        if headers.set(k, v).is_err() {
-            return Outcome::Network(format!("header `{k}` was refused by the runtime"));
-        }
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        // A redirect is an answer to fix in the configuration, not to follow blindly.
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(JsValue::from_str(&out.body)));
-    let request = match Request::new_with_init(&out.url, &init) {
-        Ok(r) => r,
-        Err(e) => return Outcome::Network(e.to_string()),
-    };
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(request);
-    let call = std::pin::pin!(fetch.send_with_signal(&signal));
-    let timeout = std::pin::pin!(Delay::from(Duration::from_millis(u64::from(
-        target.timeout_ms
-    ))));
-    match select(call, timeout).await {
-        Either::Left((Ok(resp), _)) => {
-            let code = resp.status_code();
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .ok()
-                .flatten()
-                .and_then(|v| parse_retry_after(&v, env::now_ms() / 1000));
-            Outcome::Status { code, retry_after }
-        }
-        Either::Left((Err(e), _)) => Outcome::Network(e.to_string()),
-        Either::Right(_) => {
-            controller.abort();
-            Outcome::Timeout
         }
     }
 }

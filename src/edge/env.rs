@@ -43,6 +43,11 @@ pub fn config(env: &Env) -> Loaded {
     })
 }
 
+/// A variable or secret by name, as text.
+pub fn text(env: &Env, name: &str) -> Option<String> {
+    EnvSource(env).text(name)
+}
+
 /// A plain variable with a default (not part of the validated configuration).
 pub fn var_or(env: &Env, name: &str, default: &str) -> String {
     EnvSource(env)

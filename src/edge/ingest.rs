@@ -3,17 +3,14 @@
 
 use crate::core::auth::bearer_matches;
 use crate::core::callback::{self, MAX_BODY_BYTES};
-use crate::core::config::{Config, Format};
-use crate::core::delivery::Delivery;
+use crate::core::config::Config;
+use crate::core::delivery;
 use crate::core::error::RelayError;
-use crate::core::event::{self, CloudEvent};
+use crate::core::event;
 use crate::core::route;
-use crate::edge::{env, http, log, store};
+use crate::edge::{enqueue, env, http, log, store};
 use serde::Serialize;
 use worker::{Env, Request, Response};
-
-/// Cloudflare Queues refuse messages over 128 KB.
-const MAX_MESSAGE_BYTES: usize = 120 * 1024;
 
 #[derive(Serialize)]
 struct Answer<'a> {
@@ -38,39 +35,6 @@ fn check_content_type(req: &Request) -> Result<(), RelayError> {
     } else {
         Err(RelayError::UnsupportedMediaType)
     }
-}
-
-/// One queue message per matching target. The original body rides along only for
-/// `bigcommerce`-format targets, and is dropped (rebuilt at delivery) if it would make the
-/// message too large for Queues.
-fn messages(
-    event: &CloudEvent,
-    targets: &[&crate::core::config::Target],
-    body: &str,
-    now_ms: i64,
-) -> Result<Vec<String>, RelayError> {
-    targets
-        .iter()
-        .map(|t| {
-            let mut d = Delivery {
-                target: t.name.clone(),
-                attempt: 1,
-                received_at_ms: now_ms,
-                first_attempt_at: None,
-                last_error: None,
-                event: event.clone(),
-                original: (t.format == Format::Bigcommerce).then(|| body.to_owned()),
-            };
-            let mut text = serde_json::to_string(&d)
-                .map_err(|e| RelayError::unavailable("encode", e.to_string()))?;
-            if text.len() > MAX_MESSAGE_BYTES && d.original.is_some() {
-                d.original = None;
-                text = serde_json::to_string(&d)
-                    .map_err(|e| RelayError::unavailable("encode", e.to_string()))?;
-            }
-            Ok(text)
-        })
-        .collect()
 }
 
 pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
@@ -150,11 +114,10 @@ async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, R
     if !targets.is_empty() {
         // parse() accepted the body as JSON, so it is UTF-8.
         let text = String::from_utf8_lossy(&body);
-        let batch = messages(&event, &targets, &text, started)?;
-        env.queue("DELIVERIES")?
-            .send_batch(batch)
+        let jobs = delivery::plan_jobs(&event, &targets, &text, started);
+        enqueue::send(env, jobs)
             .await
-            .map_err(|e| RelayError::unavailable("queue_unavailable", e.to_string()))?;
+            .map_err(|e| RelayError::unavailable("queue_unavailable", e))?;
     }
 
     // Enqueued: from here on the event is safe. A lost mark only risks a later duplicate,

@@ -2,7 +2,10 @@
 //! every decision to `core`.
 
 pub mod deliver;
+pub mod enqueue;
+pub mod enrich;
 pub mod env;
+pub mod fetch;
 pub mod http;
 pub mod ingest;
 pub mod log;
