@@ -55,6 +55,10 @@ pub struct Target {
     pub signing: Option<SigningKey>,
     /// Extra headers, secrets already resolved.
     pub headers: Vec<(String, String)>,
+    /// Name of the secret holding the signing key (for the admin view; never the key).
+    pub signing_secret: Option<String>,
+    /// Header names with where their value comes from: `secret:NAME` or `static`.
+    pub header_sources: Vec<(String, String)>,
     pub timeout_ms: u32,
     pub max_attempts: u32,
     /// Fetch the B2B resource into `data` before delivery.
@@ -237,6 +241,7 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
             .ok()
     });
     let mut headers = Vec::new();
+    let mut header_sources = Vec::new();
     for (name, value) in spec.headers.unwrap_or_default() {
         let lower = name.to_ascii_lowercase();
         if !valid_header_name(&name) {
@@ -255,6 +260,10 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
             errors.push(format!("{label}: header `{name}` must be a string"));
             continue;
         };
+        let source = match value.strip_prefix("secret:") {
+            Some(secret_name) => format!("secret:{secret_name}"),
+            None => "static".to_owned(),
+        };
         let value = match value.strip_prefix("secret:") {
             Some(secret_name) => match secret(src, secret_name, &label, errors) {
                 Some(v) => v,
@@ -268,6 +277,7 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
             ));
             continue;
         }
+        header_sources.push((lower.clone(), source));
         headers.push((lower, value));
     }
     let timeout_ms = spec.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
@@ -292,7 +302,9 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
         stores: spec.stores,
         format,
         signing,
+        signing_secret: spec.signing_secret,
         headers,
+        header_sources,
         timeout_ms,
         max_attempts,
         enrich,

@@ -4,6 +4,7 @@
 //! The path of one event: `callback` (parse) → `auth` (verify) → `event` (normalize, id) →
 //! `dedup` (key) → `route` → `delivery` (queue message) → `outbound` (+ `sign`) → `retry`.
 
+pub mod admin;
 pub mod auth;
 pub mod callback;
 pub mod catalog;

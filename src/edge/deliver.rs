@@ -7,6 +7,7 @@ use crate::core::delivery::{Delivery, Job};
 use crate::core::outbound;
 use crate::core::retry::{Decision, Outcome};
 use crate::edge::fetch::{self, Answer};
+use crate::edge::metrics::{self, Point};
 use crate::edge::{enqueue, enrich, env, log, store};
 use futures_util::StreamExt;
 use worker::{Env, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage};
@@ -123,24 +124,37 @@ async fn deliver(m: &RawMessage, env: &Env, cfg: &Config, mut d: Delivery) {
     let decision = cfg
         .retry
         .decide(&outcome, d.attempt, target.max_attempts, env::random_u32());
+    let outcome_name = match decision {
+        Decision::Delivered => "delivered",
+        Decision::Retry { .. } => "retry",
+        Decision::DeadLetter => "dead_letter",
+    };
+    let duration_ms = env::now_ms() - started;
     log::attempt(&log::Attempt {
         msg: "delivery",
         id: &d.event.id,
         target: &target.name,
         attempt: d.attempt,
-        outcome: match decision {
-            Decision::Delivered => "delivered",
-            Decision::Retry { .. } => "retry",
-            Decision::DeadLetter => "dead_letter",
-        },
+        outcome: outcome_name,
         status: outcome.status(),
         error: (!matches!(decision, Decision::Delivered)).then(|| outcome.describe()),
-        duration_ms: env::now_ms() - started,
+        duration_ms,
         next_retry_seconds: match decision {
             Decision::Retry { delay_seconds } => Some(delay_seconds),
             _ => None,
         },
     });
+    metrics::record(
+        env,
+        &Point {
+            kind: "delivery",
+            ty: d.event.short_type(),
+            target: &target.name,
+            outcome: outcome_name,
+            store: &d.event.storehash,
+            duration_ms,
+        },
+    );
 
     match decision {
         Decision::Delivered => m.ack(),

@@ -48,6 +48,13 @@ pub fn text(env: &Env, name: &str) -> Option<String> {
     EnvSource(env).text(name)
 }
 
+/// Test-only fault injection: `FAULTS` (comma-separated) names operations that fail on
+/// purpose (`ingest_enqueue`, `replay_enqueue`, `dedup_lookup`, `dedup_mark`), so tests can
+/// show what the relay does when Cloudflare's storage fails. Never set it in production.
+pub fn fault(env: &Env, point: &str) -> bool {
+    text(env, "FAULTS").is_some_and(|f| f.split(',').any(|p| p.trim() == point))
+}
+
 /// A plain variable with a default (not part of the validated configuration).
 pub fn var_or(env: &Env, name: &str, default: &str) -> String {
     EnvSource(env)

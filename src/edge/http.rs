@@ -2,21 +2,34 @@
 //! place that turns a `RelayError` into HTTP.
 
 use crate::core::error::RelayError;
-use crate::edge::{env, ingest};
+use crate::edge::{admin, env, ingest};
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Storage failures answer 503 with the error's first line (JS errors carry stack traces).
+fn storage(e: &dyn std::fmt::Display) -> RelayError {
+    let text = e.to_string();
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect::<String>();
+    RelayError::unavailable("storage_unavailable", first)
+}
+
 impl From<worker::Error> for RelayError {
     fn from(e: worker::Error) -> Self {
-        RelayError::unavailable("storage_unavailable", e.to_string())
+        storage(&e)
     }
 }
 
 impl From<worker::kv::KvError> for RelayError {
     fn from(e: worker::kv::KvError) -> Self {
-        RelayError::unavailable("storage_unavailable", e.to_string())
+        storage(&e)
     }
 }
 
@@ -76,6 +89,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
             Method::Get | Method::Head => Ok(health(&env)),
             _ => Err(RelayError::MethodNotAllowed("GET")),
         },
+        p if p.starts_with("/admin/") => admin::handle(req, &env, p).await,
         _ => Err(RelayError::NotFound),
     };
     result.unwrap_or_else(|e| error(&e))

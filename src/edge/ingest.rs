@@ -3,21 +3,22 @@
 
 use crate::core::auth::bearer_matches;
 use crate::core::callback::{self, MAX_BODY_BYTES};
-use crate::core::config::Config;
+use crate::core::config::{Config, Target};
 use crate::core::delivery;
 use crate::core::error::RelayError;
-use crate::core::event;
+use crate::core::event::{self, CloudEvent};
 use crate::core::route;
+use crate::edge::metrics::{self, Point};
 use crate::edge::{enqueue, env, http, log, store};
 use serde::Serialize;
 use worker::{Env, Request, Response};
 
 #[derive(Serialize)]
-struct Answer<'a> {
-    status: &'a str,
-    id: &'a str,
+pub struct Answer<'a> {
+    pub status: &'a str,
+    pub id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    targets: Option<Vec<&'a str>>,
+    pub targets: Option<Vec<&'a str>>,
 }
 
 fn check_content_type(req: &Request) -> Result<(), RelayError> {
@@ -37,6 +38,30 @@ fn check_content_type(req: &Request) -> Result<(), RelayError> {
     }
 }
 
+/// Enqueues every job `event` needs for `targets`, in one batch. Shared by ingest and the
+/// operator's test events, so both take exactly the same path.
+pub async fn dispatch(
+    env: &Env,
+    event: &CloudEvent,
+    targets: &[&Target],
+    original: &str,
+    received_at_ms: i64,
+) -> Result<(), RelayError> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    if env::fault(env, "ingest_enqueue") {
+        return Err(RelayError::unavailable(
+            "queue_unavailable",
+            "injected fault: ingest_enqueue",
+        ));
+    }
+    let jobs = delivery::plan_jobs(event, targets, original, received_at_ms);
+    enqueue::send(env, jobs)
+        .await
+        .map_err(|e| RelayError::unavailable("queue_unavailable", e))
+}
+
 pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
     let started = env::now_ms();
     let result = accept(req, env, started).await;
@@ -52,6 +77,17 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
             error: Some(e.to_string()),
             duration_ms: env::now_ms() - started,
         });
+        metrics::record(
+            env,
+            &Point {
+                kind: "ingest",
+                ty: "",
+                target: "",
+                outcome: e.code(),
+                store: "",
+                duration_ms: env::now_ms() - started,
+            },
+        );
     }
     result
 }
@@ -88,59 +124,53 @@ async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, R
     let targets = route::route(&cfg.targets, &event);
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
 
-    if store::seen(env, &event.id).await? {
-        log::ingest(&log::Ingest {
-            msg: "ingest",
-            outcome: "duplicate",
-            status: 200,
-            id: Some(&event.id),
-            r#type: Some(&event.ty),
-            store: Some(&event.storehash),
-            targets: None,
-            error: None,
-            duration_ms: env::now_ms() - started,
-        });
-        let answer = Answer {
-            status: "duplicate",
-            id: &event.id,
-            targets: None,
-        };
-        return Ok(http::json(
-            200,
-            serde_json::to_string(&answer).unwrap_or_default(),
-        ));
-    }
-
-    if !targets.is_empty() {
+    let outcome = if store::seen(env, &event.id).await? {
+        "duplicate"
+    } else {
         // parse() accepted the body as JSON, so it is UTF-8.
-        let text = String::from_utf8_lossy(&body);
-        let jobs = delivery::plan_jobs(&event, &targets, &text, started);
-        enqueue::send(env, jobs)
-            .await
-            .map_err(|e| RelayError::unavailable("queue_unavailable", e))?;
-    }
+        dispatch(
+            env,
+            &event,
+            &targets,
+            &String::from_utf8_lossy(&body),
+            started,
+        )
+        .await?;
+        // Enqueued: from here on the event is safe. A lost mark only risks a later duplicate,
+        // which receivers can drop by `webhook-id`.
+        if let Err(e) = store::mark(env, &event.id, cfg.dedup_ttl_seconds).await {
+            log::problem("dedup mark not written", &e.to_string());
+        }
+        "accepted"
+    };
 
-    // Enqueued: from here on the event is safe. A lost mark only risks a later duplicate,
-    // which receivers can drop by `webhook-id`.
-    if let Err(e) = store::mark(env, &event.id, cfg.dedup_ttl_seconds).await {
-        log::problem("dedup mark not written", &e.to_string());
-    }
-
+    let duration_ms = env::now_ms() - started;
     log::ingest(&log::Ingest {
         msg: "ingest",
-        outcome: "accepted",
+        outcome,
         status: 200,
         id: Some(&event.id),
         r#type: Some(&event.ty),
         store: Some(&event.storehash),
-        targets: Some(names.clone()),
+        targets: (outcome == "accepted").then(|| names.clone()),
         error: None,
-        duration_ms: env::now_ms() - started,
+        duration_ms,
     });
+    metrics::record(
+        env,
+        &Point {
+            kind: "ingest",
+            ty: event.short_type(),
+            target: "",
+            outcome,
+            store: &event.storehash,
+            duration_ms,
+        },
+    );
     let answer = Answer {
-        status: "accepted",
+        status: outcome,
         id: &event.id,
-        targets: Some(names),
+        targets: (outcome == "accepted").then_some(names),
     };
     Ok(http::json(
         200,

@@ -1,6 +1,7 @@
 //! The thin layer over `worker`: reads the environment, talks HTTP, KV and Queues, and hands
 //! every decision to `core`.
 
+pub mod admin;
 pub mod deliver;
 pub mod enqueue;
 pub mod enrich;
@@ -9,4 +10,5 @@ pub mod fetch;
 pub mod http;
 pub mod ingest;
 pub mod log;
+pub mod metrics;
 pub mod store;

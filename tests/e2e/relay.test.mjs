@@ -295,6 +295,13 @@ describe("bad input", () => {
     assert.equal(ev.subject, "companies/77");
   });
 
+  test("without ADMIN_TOKEN every /admin/ route answers 404", async () => {
+    for (const [method, path] of [["GET", "/admin/targets"], ["GET", "/admin/dead-letters"], ["POST", "/admin/dead-letters/replay"], ["POST", "/admin/test-event"], ["GET", "/admin/bigcommerce/subscriptions"]]) {
+      const res = await fetch(`${relay.url}${path}`, { method, headers: { authorization: "Bearer token-old" } });
+      assert.equal(res.status, 404, `${method} ${path}`);
+    }
+  });
+
   test("an event no target wants is still a 200 for BigCommerce", async () => {
     const cb = callback("store/order/created", { order_id: 1 }, { store: "zzz999" });
     const res = await relay.post(cb);

@@ -1,0 +1,229 @@
+//! What the operator routes show and accept: the redacted configuration, dead-letter
+//! summaries, replay requests, and the callbacks behind test events.
+
+use crate::core::catalog::{self, Resource, CATALOG};
+use crate::core::config::Target;
+use crate::core::delivery::DeadLetter;
+use crate::core::route::glob_match;
+use serde::{Deserialize, Serialize};
+
+/// Dead letters replayed per request at most: KV allows a bounded number of operations per
+/// invocation, so "replay all" works in pages (`remaining: true` says call again).
+pub const REPLAY_LIMIT: usize = 100;
+
+/// A target as `GET /admin/targets` shows it: every setting, no secret value.
+#[derive(Serialize)]
+pub struct TargetView<'a> {
+    pub name: &'a str,
+    /// Scheme, host and path only: a query string may carry a credential.
+    pub url: String,
+    pub events: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stores: Option<&'a [String]>,
+    pub format: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<&'a str>,
+    /// Header name → `secret:NAME` or `static`, never the value.
+    pub headers: Vec<(&'a str, &'a str)>,
+    pub timeout_ms: u32,
+    pub max_attempts: u32,
+    pub enrich: bool,
+    pub enrich_required: bool,
+    /// The B2B Edition event types (without `com.bigcommerce.`) its patterns match.
+    pub matches: Vec<String>,
+}
+
+pub fn redact_url(url: &str) -> String {
+    match url.split_once(['?', '#']) {
+        Some((base, _)) => format!("{base}?…"),
+        None => url.to_owned(),
+    }
+}
+
+pub fn target_view(t: &Target) -> TargetView<'_> {
+    TargetView {
+        name: &t.name,
+        url: redact_url(&t.url),
+        events: &t.events,
+        stores: t.stores.as_deref(),
+        format: t.format.as_str(),
+        signing_secret: t.signing_secret.as_deref(),
+        headers: t
+            .header_sources
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        timeout_ms: t.timeout_ms,
+        max_attempts: t.max_attempts,
+        enrich: t.enrich,
+        enrich_required: t.enrich_required,
+        matches: CATALOG
+            .iter()
+            .map(|(scope, _, _)| catalog::short_type(scope))
+            .filter(|ty| t.events.iter().any(|g| glob_match(g, ty)))
+            .collect(),
+    }
+}
+
+/// The listing entry of a dead letter, also stored as its KV metadata so a list needs no reads.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeadLetterSummary {
+    pub target: String,
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<u16>,
+    pub last_error: String,
+    pub last_attempt_at: String,
+}
+
+impl DeadLetterSummary {
+    pub fn of(d: &DeadLetter) -> Self {
+        // KV metadata is limited to 1024 bytes.
+        let mut last_error = d.last_error.clone();
+        if last_error.len() > 200 {
+            let mut cut = 200;
+            while !last_error.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            last_error.truncate(cut);
+            last_error.push('…');
+        }
+        DeadLetterSummary {
+            target: d.target.clone(),
+            event_id: d.event_id.clone(),
+            ty: d.event.ty.clone(),
+            attempts: d.attempts,
+            last_status: d.last_status,
+            last_error,
+            last_attempt_at: d.last_attempt_at.clone(),
+        }
+    }
+}
+
+/// `POST /admin/dead-letters/replay`: `{"target","ids"}`, `{"target"}` or `{}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ReplayReport {
+    pub replayed: usize,
+    pub failed: usize,
+    pub not_found: usize,
+    /// More records match than one request replays: call again.
+    pub remaining: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// `POST /admin/test-event`: `{"scope","target"?}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestEventRequest {
+    pub scope: String,
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+/// Plausible ids for a scope's `data`, following BigCommerce's documented shapes.
+fn sample_data(scope: &str) -> &'static str {
+    match catalog::lookup(scope).map(|k| k.0) {
+        Some(Resource::Company) => r#"{"company_id":1}"#,
+        Some(Resource::CompanyUser) => r#"{"company_id":1,"user_id":1}"#,
+        Some(Resource::CompanyAddress) => r#"{"company_id":1,"address_id":1}"#,
+        Some(Resource::SuperAdmin) => r#"{"user_id":1}"#,
+        Some(Resource::Quote) => r#"{"quote_id":1,"quote_uuid":"test"}"#,
+        None => "{}",
+    }
+}
+
+/// A callback body as BigCommerce would send it. `nonce_hex` (40 hex characters) stands in for
+/// the data hash so that every test event gets its own id.
+pub fn test_callback(scope: &str, store_hash: &str, created_at: i64, nonce_hex: &str) -> String {
+    format!(
+        r#"{{"scope":{},"store_id":"0","data":{},"hash":"{nonce_hex}","created_at":{created_at},"producer":"stores/{store_hash}"}}"#,
+        serde_json::Value::from(scope),
+        sample_data(scope)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{callback, config};
+
+    #[test]
+    fn the_view_hides_every_secret_and_lists_matching_types() {
+        let src = |k: &str| {
+            match k {
+            "INGEST_TOKENS" => Some("t".to_owned()),
+            "K" => Some("whsec_c2VjcmV0LWtleQ==".to_owned()),
+            "API" => Some("api-secret-value".to_owned()),
+            "TARGETS" => Some(r#"[{"name":"crm","url":"https://crm.example.com/h?token=abc","events":["quote.*"],"signing_secret":"K","headers":{"X-Api":"secret:API","X-Team":"literal-team"}}]"#.to_owned()),
+            _ => None,
+        }
+        };
+        let cfg = config::load(&src).unwrap();
+        let text = serde_json::to_string(&target_view(&cfg.targets[0])).unwrap();
+        for secret in ["abc", "c2VjcmV0", "api-secret-value", "literal-team"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(
+            text.contains(r#""url":"https://crm.example.com/h?…""#),
+            "{text}"
+        );
+        assert!(text.contains(r#""signing_secret":"K""#));
+        assert!(
+            text.contains(r#"["x-api","secret:API"]"#) && text.contains(r#"["x-team","static"]"#),
+            "{text}"
+        );
+        assert!(text.contains(r#""matches":["quote.created","quote.updated","quote.statusUpdated","quote.deleted"]"#), "{text}");
+    }
+
+    #[test]
+    fn test_callbacks_are_valid_and_distinct() {
+        for (scope, ..) in CATALOG {
+            let body = test_callback(scope, "abc", 1_700_000_000, &"a".repeat(40));
+            let cb = callback::parse(body.as_bytes()).unwrap();
+            assert_eq!(cb.scope, scope);
+            assert!(
+                crate::core::catalog::subject(
+                    crate::core::catalog::lookup(scope).map(|k| k.0),
+                    &cb.data
+                )
+                .is_some(),
+                "{scope}"
+            );
+        }
+        let a = callback::parse(test_callback("store/x/y", "abc", 1, &"a".repeat(40)).as_bytes())
+            .unwrap();
+        let b = callback::parse(test_callback("store/x/y", "abc", 1, &"b".repeat(40)).as_bytes())
+            .unwrap();
+        assert_ne!(
+            crate::core::event::event_id(&a),
+            crate::core::event::event_id(&b)
+        );
+    }
+
+    #[test]
+    fn long_errors_are_cut_for_kv_metadata() {
+        let body = test_callback("store/company/created", "abc", 1, &"a".repeat(40));
+        let ev = crate::core::event::normalize(&callback::parse(body.as_bytes()).unwrap());
+        let d = crate::core::delivery::Delivery::first("crm", ev, None, 0).into_dead_letter(
+            Some(500),
+            "é".repeat(300),
+            1,
+        );
+        let s = DeadLetterSummary::of(&d);
+        assert!(s.last_error.len() <= 204 && s.last_error.ends_with('…'));
+        assert!(serde_json::to_string(&s).unwrap().len() < 1024);
+    }
+}

@@ -1,0 +1,257 @@
+//! Operator routes under /admin/: bearer `ADMIN_TOKEN` (constant time); without that secret
+//! every route answers 404, so an unconfigured relay exposes nothing.
+
+use crate::core::admin::{
+    self, DeadLetterSummary, ReplayReport, ReplayRequest, TestEventRequest, REPLAY_LIMIT,
+};
+use crate::core::auth::bearer_matches;
+use crate::core::callback;
+use crate::core::config::Config;
+use crate::core::delivery::{dead_letter_key, Delivery, EnrichJob, Job};
+use crate::core::error::RelayError;
+use crate::core::event;
+use crate::core::route;
+use crate::edge::ingest::{self, Answer};
+use crate::edge::{enqueue, env, http, log, store};
+use serde::Serialize;
+use serde_json::json;
+use worker::{Env, Method, Request, Response};
+
+fn ok<T: Serialize>(value: &T) -> Result<Response, RelayError> {
+    let body = serde_json::to_string(value)
+        .map_err(|e| RelayError::unavailable("encode", e.to_string()))?;
+    Ok(http::json(200, body))
+}
+
+async fn body<T: serde::de::DeserializeOwned + Default>(
+    req: &mut Request,
+) -> Result<T, RelayError> {
+    let bytes = req.bytes().await.map_err(|_| {
+        RelayError::bad_request("unreadable_body", "the request body could not be read")
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| RelayError::bad_request("invalid_json", format!("invalid request body: {e}")))
+}
+
+pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response, RelayError> {
+    let Some(token) = env::text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()) else {
+        return Err(RelayError::NotFound);
+    };
+    let authorization = req.headers().get("authorization").ok().flatten();
+    if !bearer_matches(authorization.as_deref(), &[token.trim().to_owned()]) {
+        return Err(RelayError::Unauthorized);
+    }
+    let loaded = env::config(env);
+    let cfg: &Config = loaded
+        .as_ref()
+        .as_ref()
+        .map_err(|errors| RelayError::Misconfigured(errors.clone()))?;
+
+    let rest = path.trim_start_matches("/admin/").trim_end_matches('/');
+    let segments: Vec<&str> = rest.split('/').collect();
+    let method = req.method();
+    match (segments.as_slice(), method) {
+        (["targets"], Method::Get) => {
+            let views: Vec<_> = cfg.targets.iter().map(admin::target_view).collect();
+            ok(&json!({ "targets": views }))
+        }
+        (["dead-letters"], Method::Get) => list(&req, env).await,
+        (["dead-letters", "replay"], Method::Post) => {
+            let request: ReplayRequest = body(&mut req).await?;
+            replay(env, cfg, request).await
+        }
+        (["dead-letters", target, id], Method::Get) => {
+            match store::get_dead_letter(env, &dead_letter_key(target, id)).await? {
+                Some(record) => ok(&record),
+                None => Err(RelayError::NotFound),
+            }
+        }
+        (["dead-letters", target, id], Method::Delete) => {
+            let key = dead_letter_key(target, id);
+            if store::get_dead_letter(env, &key).await?.is_none() {
+                return Err(RelayError::NotFound);
+            }
+            store::delete_dead_letter(env, &key).await?;
+            ok(&json!({ "deleted": key }))
+        }
+        (["test-event"], Method::Post) => {
+            let request = body::<Option<TestEventRequest>>(&mut req)
+                .await?
+                .ok_or_else(|| RelayError::bad_request("missing_field", "`scope` is required"))?;
+            test_event(env, cfg, request).await
+        }
+        (["targets"] | ["dead-letters"], _) => Err(RelayError::MethodNotAllowed("GET")),
+        (["dead-letters", "replay"] | ["test-event"], _) => {
+            Err(RelayError::MethodNotAllowed("POST"))
+        }
+        (["dead-letters", _, _], _) => Err(RelayError::MethodNotAllowed("GET, DELETE")),
+        _ => Err(RelayError::NotFound),
+    }
+}
+
+/// `GET /admin/dead-letters?target=&limit=&cursor=`. KV lists keys in key order; each page is
+/// sorted newest first by the last attempt time kept in the key's metadata.
+async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
+    let url = req.url()?;
+    let (mut target, mut limit, mut cursor) = (None, 50u64, None);
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "target" if !v.is_empty() => target = Some(v.into_owned()),
+            "limit" => {
+                limit = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|l| (1..=1000).contains(l))
+                    .ok_or_else(|| {
+                        RelayError::bad_request("invalid_field", "`limit` must be 1-1000")
+                    })?;
+            }
+            "cursor" if !v.is_empty() => cursor = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let prefix = match &target {
+        Some(t) => format!("dlq:{t}:"),
+        None => "dlq:".to_owned(),
+    };
+    let page = store::list_dead_letters(env, &prefix, limit, cursor).await?;
+    let mut records: Vec<DeadLetterSummary> = Vec::with_capacity(page.keys.len());
+    for (key, meta) in page.keys {
+        match meta {
+            Some(m) => records.push(m),
+            // Written without metadata (should not happen): read it.
+            None => {
+                if let Some(r) = store::get_dead_letter(env, &key).await? {
+                    records.push(DeadLetterSummary::of(&r));
+                }
+            }
+        }
+    }
+    records.sort_by(|a, b| b.last_attempt_at.cmp(&a.last_attempt_at));
+    ok(&json!({
+        "records": records,
+        "cursor": if page.complete { None } else { page.cursor },
+    }))
+}
+
+/// Each record becomes a fresh delivery (attempt 1; a new enrichment for enriching targets);
+/// the record is deleted only after that enqueue succeeded.
+async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Response, RelayError> {
+    let mut report = ReplayReport::default();
+    let keys: Vec<String> = match (&request.target, &request.ids) {
+        (Some(t), Some(ids)) => ids.iter().map(|id| dead_letter_key(t, id)).collect(),
+        (None, Some(_)) => {
+            return Err(RelayError::bad_request(
+                "missing_field",
+                "`ids` needs `target`",
+            ))
+        }
+        (target, None) => {
+            let prefix = target
+                .as_ref()
+                .map_or_else(|| "dlq:".to_owned(), |t| format!("dlq:{t}:"));
+            let page = store::list_dead_letters(env, &prefix, REPLAY_LIMIT as u64, None).await?;
+            report.remaining = !page.complete;
+            page.keys.into_iter().map(|(k, _)| k).collect()
+        }
+    };
+    if keys.len() > REPLAY_LIMIT {
+        return Err(RelayError::bad_request(
+            "too_many_ids",
+            format!("at most {REPLAY_LIMIT} ids per request"),
+        ));
+    }
+    let now_ms = env::now_ms();
+    for key in keys {
+        let Some(record) = store::get_dead_letter(env, &key).await? else {
+            report.not_found += 1;
+            continue;
+        };
+        let Some(target) = cfg.target(&record.target) else {
+            report.failed += 1;
+            report.errors.push(format!(
+                "{key}: target `{}` is not configured",
+                record.target
+            ));
+            continue;
+        };
+        let job = if target.enrich {
+            Job::Enrich(EnrichJob {
+                targets: vec![target.name.clone()],
+                attempt: 1,
+                received_at_ms: now_ms,
+                first_attempt_at: None,
+                last_error: None,
+                event: record.event,
+            })
+        } else {
+            Job::Deliver(Delivery::first(
+                &target.name,
+                record.event,
+                record.original,
+                now_ms,
+            ))
+        };
+        let sent = if env::fault(env, "replay_enqueue") {
+            Err("injected fault: replay_enqueue".to_owned())
+        } else {
+            enqueue::send(env, vec![job]).await
+        };
+        match sent {
+            Ok(()) => {
+                report.replayed += 1;
+                if let Err(e) = store::delete_dead_letter(env, &key).await {
+                    // Replayed but still listed: a second replay would deliver it again, with
+                    // the same webhook-id.
+                    log::problem("replayed dead letter not deleted", &e.to_string());
+                }
+            }
+            Err(e) => {
+                report.failed += 1;
+                report.errors.push(format!("{key}: {e}"));
+            }
+        }
+    }
+    let body = serde_json::to_string(&report).unwrap_or_default();
+    Ok(http::json(if report.failed == 0 { 200 } else { 503 }, body))
+}
+
+/// Builds a callback for the configured store and sends it through the ingest pipeline (no
+/// dedup), marked `bctest: true`, to one target or to every target that wants it.
+async fn test_event(
+    env: &Env,
+    cfg: &Config,
+    request: TestEventRequest,
+) -> Result<Response, RelayError> {
+    let store_hash = env::text(env, "BC_STORE_HASH")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "test".into());
+    let mut nonce = [0u8; 20];
+    getrandom::fill(&mut nonce).map_err(|e| RelayError::unavailable("random", e.to_string()))?;
+    let now_ms = env::now_ms();
+    let body = admin::test_callback(
+        &request.scope,
+        &store_hash,
+        now_ms / 1000,
+        &hex::encode(nonce),
+    );
+    let cb = callback::parse(body.as_bytes())?;
+    let mut ev = event::normalize(&cb);
+    ev.bctest = Some(true);
+    let targets = match &request.target {
+        Some(name) => vec![cfg.target(name).ok_or_else(|| {
+            RelayError::bad_request("unknown_target", format!("no target named `{name}`"))
+        })?],
+        None => route::route(&cfg.targets, &ev),
+    };
+    ingest::dispatch(env, &ev, &targets, &body, now_ms).await?;
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    ok(&Answer {
+        status: "accepted",
+        id: &ev.id,
+        targets: Some(names),
+    })
+}

@@ -1,0 +1,29 @@
+//! Counters in Workers Analytics Engine, when the optional `METRICS` binding exists; without
+//! it the relay runs the same. One data point per ingest, delivery attempt and enrichment:
+//! index = store hash; blobs = kind, event type, target, outcome; doubles = count, duration.
+
+use worker::{AnalyticsEngineDataPointBuilder, Env};
+
+pub struct Point<'a> {
+    pub kind: &'a str,
+    pub ty: &'a str,
+    pub target: &'a str,
+    pub outcome: &'a str,
+    pub store: &'a str,
+    pub duration_ms: i64,
+}
+
+pub fn record(env: &Env, p: &Point) {
+    let Ok(dataset) = env.analytics_engine("METRICS") else {
+        return;
+    };
+    #[allow(clippy::cast_precision_loss)] // durations are far below 2^52 ms
+    let duration = p.duration_ms as f64;
+    let point = AnalyticsEngineDataPointBuilder::new()
+        .indexes([p.store])
+        .blobs([p.kind, p.ty, p.target, p.outcome])
+        .doubles([1.0, duration])
+        .build();
+    // Metrics are best effort: a failed write must never fail an event.
+    let _ = dataset.write_data_point(&point);
+}

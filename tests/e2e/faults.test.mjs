@@ -1,0 +1,65 @@
+// Injected storage faults (`FAULTS`, a test-only setting): what BigCommerce and the
+// operator see when Cloudflare's queue or KV fails.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Receiver, Relay, callback, eventId, sleep, waitFor } from "./harness.mjs";
+
+const target = new Receiver("t");
+let down; // the queue refuses every send
+let markless; // dedup marks are never written; replays cannot be enqueued
+const flaky = new Receiver("flaky", () => ({ status: 500 }));
+
+before(async () => {
+  await target.start();
+  await flaky.start();
+  const env = (faults) => ({
+    INGEST_TOKENS: "t",
+    ADMIN_TOKEN: "a",
+    FAULTS: faults,
+    RETRY_SCHEDULE_SECONDS: "1",
+    TARGETS: JSON.stringify([
+      { name: "t", url: target.url, events: ["company.*"] },
+      { name: "flaky", url: flaky.url, events: ["quote.*"], max_attempts: 1 },
+    ]),
+  });
+  [down, markless] = await Promise.all([new Relay(env("ingest_enqueue")).start(), new Relay(env("dedup_mark,replay_enqueue")).start()]);
+});
+
+after(async () => {
+  await Promise.all([down?.stop(), markless?.stop()]);
+  await target.stop();
+  await flaky.stop();
+});
+
+test("a failed enqueue answers 503 (BigCommerce retries), writes no mark and delivers nothing", async () => {
+  const cb = callback("store/company/created", { company_id: 1 });
+  const res = await down.post(cb);
+  assert.equal(res.status, 503);
+  assert.equal(res.json.error.code, "queue_unavailable");
+  assert.deepEqual(await down.kvKeys("DEDUP"), []);
+  await sleep(1500);
+  assert.equal(target.byId(eventId(cb)).length, 0);
+  // An unrouted event needs no enqueue and is still a success.
+  assert.equal((await down.post(callback("store/order/created", { order_id: 1 }))).status, 200);
+});
+
+test("a lost dedup mark still answers 200; the retry is delivered again with the same webhook-id", async () => {
+  const cb = callback("store/company/created", { company_id: 2 });
+  assert.equal((await markless.post(cb)).json.status, "accepted");
+  assert.equal((await markless.post(cb)).json.status, "accepted");
+  await waitFor(() => target.byId(eventId(cb)).length === 2, { what: "two deliveries" });
+});
+
+test("a replay whose enqueue fails keeps the record", async () => {
+  const cb = callback("store/quote/created", { quote_id: 3 });
+  await markless.post(cb);
+  const key = `dlq:flaky:${eventId(cb)}`;
+  await waitFor(async () => (await markless.kvKeys("DEAD_LETTERS", key)).length === 1, { timeoutMs: 30_000, intervalMs: 1000, what: "dead letter" });
+  const res = await fetch(`${markless.url}/admin/dead-letters/replay`, { method: "POST", headers: { authorization: "Bearer a" }, body: JSON.stringify({ target: "flaky", ids: [eventId(cb)] }) });
+  assert.equal(res.status, 503);
+  const body = await res.json();
+  assert.equal(body.replayed, 0);
+  assert.equal(body.failed, 1);
+  assert.match(body.errors[0], /replay_enqueue/);
+  assert.equal((await markless.kvKeys("DEAD_LETTERS", key)).length, 1);
+});
