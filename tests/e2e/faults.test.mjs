@@ -22,7 +22,9 @@ before(async () => {
       { name: "flaky", url: flaky.url, events: ["quote.*"], max_attempts: 1 },
     ]),
   });
-  [down, markless] = await Promise.all([new Relay(env("ingest_enqueue")).start(), new Relay(env("dedup_mark,replay_enqueue")).start()]);
+  // One after the other: each `wrangler dev` start runs the [build] command into build/.
+  down = await new Relay(env("ingest_enqueue")).start();
+  markless = await new Relay(env("dedup_mark,replay_enqueue")).start();
 });
 
 after(async () => {
