@@ -1,8 +1,10 @@
 //! Routes and answers: every handler returns `Result<Response, RelayError>` and this is the one
 //! place that turns a `RelayError` into HTTP.
 
+use crate::core::auth::{bearer_matches, parse_tokens};
 use crate::core::error::RelayError;
-use crate::edge::{env, ingest};
+use crate::core::subscriptions::{Mode, SyncReport};
+use crate::edge::{bigcommerce, env, ingest};
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
 
@@ -64,6 +66,41 @@ fn health(env: &Env) -> Response {
     json(200, body)
 }
 
+/// Temporary guard of the subscription routes until the admin router lands: 404 without the
+/// secret ADMIN_TOKEN, 401 without its bearer token.
+fn admin_only(req: &Request, env: &Env) -> Result<(), RelayError> {
+    let tokens = parse_tokens(&env::var_or(env, "ADMIN_TOKEN", ""));
+    if tokens.is_empty() {
+        return Err(RelayError::NotFound);
+    }
+    let given = req.headers().get("authorization").ok().flatten();
+    if bearer_matches(given.as_deref(), &tokens) {
+        Ok(())
+    } else {
+        Err(RelayError::Unauthorized)
+    }
+}
+
+/// `?dry_run=true|false|1|0`, absent meaning false.
+fn dry_run(req: &Request) -> Result<bool, RelayError> {
+    let url = req.url().map_err(|_| RelayError::NotFound)?;
+    match url.query_pairs().find(|(k, _)| k == "dry_run") {
+        None => Ok(false),
+        Some((_, v)) => match v.as_ref() {
+            "true" | "1" | "" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(RelayError::bad_request(
+                "invalid_query",
+                "dry_run must be true or false",
+            )),
+        },
+    }
+}
+
+fn report(r: &SyncReport) -> Response {
+    json(200, serde_json::to_string(r).unwrap_or_default())
+}
+
 pub async fn handle(req: Request, env: Env) -> Response {
     let path = req.path();
     let method = req.method();
@@ -75,6 +112,21 @@ pub async fn handle(req: Request, env: Env) -> Response {
         "/health" => match method {
             Method::Get | Method::Head => Ok(health(&env)),
             _ => Err(RelayError::MethodNotAllowed("GET")),
+        },
+        "/admin/bigcommerce/subscriptions/sync" => match (admin_only(&req, &env), method) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Method::Post) => match dry_run(&req) {
+                Ok(d) => bigcommerce::sync(&env, d, Mode::Full)
+                    .await
+                    .map(|r| report(&r)),
+                Err(e) => Err(e),
+            },
+            (Ok(()), _) => Err(RelayError::MethodNotAllowed("POST")),
+        },
+        "/admin/bigcommerce/subscriptions" => match (admin_only(&req, &env), method) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Method::Get) => bigcommerce::status(&env).await.map(|r| report(&r)),
+            (Ok(()), _) => Err(RelayError::MethodNotAllowed("GET")),
         },
         _ => Err(RelayError::NotFound),
     };

@@ -1,6 +1,7 @@
 //! The thin layer over `worker`: reads the environment, talks HTTP, KV and Queues, and hands
 //! every decision to `core`.
 
+pub mod bigcommerce;
 pub mod deliver;
 pub mod env;
 pub mod http;
