@@ -30,3 +30,15 @@ async fn queue(
     edge::deliver::consume(batch, env).await;
     Ok(())
 }
+
+/// The daily cron (`[triggers]` in wrangler.toml): re-activates the store's hooks of ours that
+/// BigCommerce deactivated. Logs its outcome and never fails.
+#[cfg(target_arch = "wasm32")]
+#[worker::event(scheduled)]
+async fn scheduled(
+    _event: worker::ScheduledEvent,
+    env: worker::Env,
+    _ctx: worker::ScheduleContext,
+) {
+    edge::bigcommerce::on_schedule(&env).await;
+}

@@ -22,6 +22,9 @@ pub enum RelayError {
     Misconfigured(Vec<String>),
     /// KV or the queue failed: BigCommerce should retry (503).
     Unavailable { code: &'static str, message: String },
+    /// The operation cannot work with the current settings, or an upstream refused them (409):
+    /// the operator must change a setting; repeating the request as is cannot help.
+    Conflict { code: &'static str, message: String },
 }
 
 #[derive(Serialize)]
@@ -50,12 +53,20 @@ impl RelayError {
         }
     }
 
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        RelayError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             RelayError::BadRequest { .. } => 400,
             RelayError::Unauthorized => 401,
             RelayError::NotFound => 404,
             RelayError::MethodNotAllowed(_) => 405,
+            RelayError::Conflict { .. } => 409,
             RelayError::PayloadTooLarge { .. } => 413,
             RelayError::UnsupportedMediaType => 415,
             RelayError::Misconfigured(_) | RelayError::Unavailable { .. } => 503,
@@ -64,7 +75,9 @@ impl RelayError {
 
     pub fn code(&self) -> &str {
         match self {
-            RelayError::BadRequest { code, .. } | RelayError::Unavailable { code, .. } => code,
+            RelayError::BadRequest { code, .. }
+            | RelayError::Unavailable { code, .. }
+            | RelayError::Conflict { code, .. } => code,
             RelayError::Unauthorized => "unauthorized",
             RelayError::NotFound => "not_found",
             RelayError::MethodNotAllowed(_) => "method_not_allowed",
@@ -90,9 +103,9 @@ impl RelayError {
 impl fmt::Display for RelayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RelayError::BadRequest { message, .. } | RelayError::Unavailable { message, .. } => {
-                f.write_str(message)
-            }
+            RelayError::BadRequest { message, .. }
+            | RelayError::Unavailable { message, .. }
+            | RelayError::Conflict { message, .. } => f.write_str(message),
             RelayError::Unauthorized => f.write_str("missing or invalid bearer token"),
             RelayError::NotFound => f.write_str("no such route"),
             RelayError::MethodNotAllowed(allow) => write!(f, "method not allowed; use {allow}"),
@@ -127,5 +140,11 @@ mod tests {
         assert_eq!(RelayError::PayloadTooLarge { limit: 1 }.status(), 413);
         assert_eq!(RelayError::Misconfigured(vec!["x".into()]).status(), 503);
         assert_eq!(RelayError::unavailable("kv", "down").status(), 503);
+        let e = RelayError::conflict("not_configured", "BC_STORE_HASH is not set");
+        assert_eq!(e.status(), 409);
+        assert_eq!(
+            e.to_json(),
+            r#"{"error":{"code":"not_configured","message":"BC_STORE_HASH is not set"}}"#
+        );
     }
 }

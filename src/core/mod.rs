@@ -18,4 +18,5 @@ pub mod outbound;
 pub mod retry;
 pub mod route;
 pub mod sign;
+pub mod subscriptions;
 pub mod time;

@@ -11,8 +11,9 @@ use crate::core::delivery::{dead_letter_key, Delivery, EnrichJob, Job};
 use crate::core::error::RelayError;
 use crate::core::event;
 use crate::core::route;
+use crate::core::subscriptions::Mode;
 use crate::edge::ingest::{self, Answer};
-use crate::edge::{enqueue, env, http, log, store};
+use crate::edge::{bigcommerce, enqueue, env, http, log, store};
 use serde::Serialize;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
@@ -83,12 +84,35 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
                 .ok_or_else(|| RelayError::bad_request("missing_field", "`scope` is required"))?;
             test_event(env, cfg, request).await
         }
-        (["targets"] | ["dead-letters"], _) => Err(RelayError::MethodNotAllowed("GET")),
+        (["bigcommerce", "subscriptions", "sync"], Method::Post) => {
+            ok(&bigcommerce::sync(env, dry_run(&req)?, Mode::Full).await?)
+        }
+        (["bigcommerce", "subscriptions"], Method::Get) => ok(&bigcommerce::status(env).await?),
+        (["targets"] | ["dead-letters"] | ["bigcommerce", "subscriptions"], _) => {
+            Err(RelayError::MethodNotAllowed("GET"))
+        }
+        (["bigcommerce", "subscriptions", "sync"], _) => Err(RelayError::MethodNotAllowed("POST")),
         (["dead-letters", "replay"] | ["test-event"], _) => {
             Err(RelayError::MethodNotAllowed("POST"))
         }
         (["dead-letters", _, _], _) => Err(RelayError::MethodNotAllowed("GET, DELETE")),
         _ => Err(RelayError::NotFound),
+    }
+}
+
+/// `?dry_run=true|false|1|0`, absent meaning false.
+fn dry_run(req: &Request) -> Result<bool, RelayError> {
+    let url = req.url()?;
+    match url.query_pairs().find(|(k, _)| k == "dry_run") {
+        None => Ok(false),
+        Some((_, v)) => match v.as_ref() {
+            "true" | "1" | "" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(RelayError::bad_request(
+                "invalid_query",
+                "dry_run must be true or false",
+            )),
+        },
     }
 }
 

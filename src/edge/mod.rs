@@ -2,6 +2,7 @@
 //! every decision to `core`.
 
 pub mod admin;
+pub mod bigcommerce;
 pub mod deliver;
 pub mod enqueue;
 pub mod enrich;

@@ -82,8 +82,10 @@ export class Receiver {
 
 /** The relay under test: `wrangler dev` with its own env file and state directory. */
 export class Relay {
-  constructor(env) {
+  /** `args`: extra `wrangler dev` arguments, e.g. `["--test-scheduled"]`. */
+  constructor(env, { args = [] } = {}) {
     this.env = env;
+    this.args = args;
     this.logs = "";
   }
 
@@ -101,6 +103,7 @@ export class Relay {
       [
         "dev", "--ip", "127.0.0.1", "--port", String(this.port), "--inspector-port", String(inspector),
         "--persist-to", this.state, "--env-file", envFile, "--show-interactive-dev-session=false",
+        ...this.args,
       ],
       { cwd: ROOT, detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
     );
@@ -154,6 +157,12 @@ export class Relay {
       json = JSON.parse(text);
     } catch {}
     return { status: res.status, json, text, headers: res.headers };
+  }
+
+  /** Runs the scheduled handler once as cron `cron` would (needs `args: ["--test-scheduled"]`). */
+  async scheduled(cron) {
+    const res = await fetch(`${this.url}/__scheduled?cron=${cron.replaceAll(" ", "+")}`);
+    return { status: res.status, text: await res.text() };
   }
 
   /** Reads local KV from another process, as an operator would with wrangler. */

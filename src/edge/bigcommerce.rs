@@ -1,0 +1,301 @@
+//! BigCommerce's store hooks API over `worker::Fetch`: list every page, create, update. What
+//! to send is decided by `core::subscriptions`; this file only talks HTTP and logs one JSON
+//! line per sync. The access token goes into `X-Auth-Token` and nowhere else.
+
+use crate::core::error::RelayError;
+use crate::core::subscriptions::{
+    self, error_message, Hook, HookEnvelope, HookPage, Mode, Outcome, Settings, SettingsError,
+    SyncReport, Write,
+};
+use crate::edge::env;
+use futures_util::future::{select, Either};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use wasm_bindgen::JsValue;
+use worker::{
+    AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+};
+
+/// Per BigCommerce call, body included.
+const TIMEOUT_MS: u64 = 15_000;
+/// Bounds the listing (and the subrequests it costs); at BigCommerce's default page size this
+/// is far more hooks than one store has.
+const MAX_PAGES: u64 = 20;
+
+fn read_settings(env: &Env) -> Result<Settings, SettingsError> {
+    subscriptions::settings(|name| Some(env::var_or(env, name, "")))
+}
+
+fn not_configured(e: SettingsError) -> RelayError {
+    RelayError::conflict("not_configured", e.message())
+}
+
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+async fn call(
+    s: &Settings,
+    method: Method,
+    url: &str,
+    body: Option<String>,
+) -> Result<Answer, String> {
+    let headers = Headers::new();
+    for (k, v) in [
+        ("X-Auth-Token", s.access_token.as_str()),
+        ("Accept", "application/json"),
+        ("Content-Type", "application/json"),
+        (
+            "User-Agent",
+            concat!("b2b-relay/", env!("CARGO_PKG_VERSION")),
+        ),
+    ] {
+        headers
+            .set(k, v)
+            .map_err(|_| format!("header `{k}` was refused by the runtime"))?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(method)
+        .with_headers(headers)
+        // BigCommerce's API does not redirect; a redirect means BC_API_BASE is wrong.
+        .with_redirect(RequestRedirect::Manual);
+    if let Some(b) = body {
+        init.with_body(Some(JsValue::from_str(&b)));
+    }
+    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(request);
+    let exchange = std::pin::pin!(async {
+        let mut resp = fetch.send_with_signal(&signal).await?;
+        let status = resp.status_code();
+        let body = resp.text().await?;
+        Ok::<_, worker::Error>(Answer { status, body })
+    });
+    let timeout = std::pin::pin!(Delay::from(Duration::from_millis(TIMEOUT_MS)));
+    match select(exchange, timeout).await {
+        Either::Left((Ok(a), _)) => Ok(a),
+        Either::Left((Err(e), _)) => Err(format!("BigCommerce unreachable: {e}")),
+        Either::Right(_) => {
+            controller.abort();
+            Err(format!("BigCommerce did not answer within {TIMEOUT_MS} ms"))
+        }
+    }
+}
+
+/// An answer BigCommerce refused: 429 and 5xx are BigCommerce's trouble (503, try later);
+/// anything else (401 bad token, 404 unknown store, a redirect...) is the operator's settings
+/// (409, fix them).
+fn refused(s: &Settings, what: &str, a: &Answer) -> RelayError {
+    let message = s.redact(&format!(
+        "BigCommerce answered {} to {what}: {}",
+        a.status,
+        error_message(a.status, &a.body)
+    ));
+    if a.status == 429 || a.status >= 500 {
+        RelayError::unavailable("bigcommerce_unavailable", message)
+    } else {
+        RelayError::conflict("bigcommerce_rejected", message)
+    }
+}
+
+/// Every hook of the store, following BigCommerce's pagination.
+async fn list(s: &Settings) -> Result<Vec<Hook>, RelayError> {
+    let mut hooks = Vec::new();
+    let mut page = 1;
+    loop {
+        let url = format!("{}?page={page}", s.hooks_url(None));
+        let a = call(s, Method::Get, &url, None)
+            .await
+            .map_err(|e| RelayError::unavailable("bigcommerce_unavailable", s.redact(&e)))?;
+        match a.status {
+            200 => {}
+            204 => break,
+            _ => return Err(refused(s, "GET /v3/hooks", &a)),
+        }
+        let parsed: HookPage = serde_json::from_str(&a.body).map_err(|e| {
+            RelayError::unavailable(
+                "bigcommerce_unavailable",
+                format!("BigCommerce's list of hooks (page {page}) is not readable: {e}"),
+            )
+        })?;
+        let next = parsed.next_page(page);
+        hooks.extend(parsed.data.unwrap_or_default());
+        match next {
+            None => break,
+            Some(n) if n > page && n <= MAX_PAGES => page = n,
+            Some(_) => {
+                return Err(RelayError::unavailable(
+                    "bigcommerce_unavailable",
+                    format!("BigCommerce lists more than {MAX_PAGES} pages of hooks; sync stopped"),
+                ))
+            }
+        }
+    }
+    Ok(hooks)
+}
+
+/// Sends one create or update; `Ok` carries the hook as BigCommerce answered it.
+async fn send(s: &Settings, w: &Write) -> Result<Option<Hook>, String> {
+    let (method, url, body, what) = match w {
+        Write::Post(body) => (
+            Method::Post,
+            s.hooks_url(None),
+            body,
+            "POST /v3/hooks".to_owned(),
+        ),
+        Write::Put { id, body } => (
+            Method::Put,
+            s.hooks_url(Some(*id)),
+            body,
+            format!("PUT /v3/hooks/{id}"),
+        ),
+    };
+    let text = serde_json::to_string(body).map_err(|e| e.to_string())?;
+    let a = call(s, method, &url, Some(text)).await?;
+    if (200..300).contains(&a.status) {
+        Ok(serde_json::from_str::<HookEnvelope>(&a.body)
+            .ok()
+            .map(|e| e.data))
+    } else {
+        Err(format!(
+            "BigCommerce answered {} to {what}: {}",
+            a.status,
+            error_message(a.status, &a.body)
+        ))
+    }
+}
+
+async fn run(env: &Env, dry_run: bool, mode: Mode) -> Result<SyncReport, RelayError> {
+    let s = read_settings(env).map_err(not_configured)?;
+    let existing = list(&s).await?;
+    let actions = subscriptions::plan(&existing, &s.scopes, &s.destination, &s.bearer_token, mode);
+    let mut scopes = Vec::with_capacity(actions.len());
+    // One at a time: BigCommerce rate-limits per store, and order keeps the report readable.
+    for action in actions {
+        let row = match (&action.write, dry_run) {
+            (Some(w), false) => {
+                let result = send(&s, w).await.map_err(|e| s.redact(&e));
+                action.done(result)
+            }
+            _ => action.planned(),
+        };
+        scopes.push(row);
+    }
+    Ok(SyncReport {
+        dry_run,
+        destination: s.destination,
+        scopes,
+    })
+}
+
+#[derive(Serialize)]
+struct SyncLine<'a> {
+    msg: &'static str,
+    mode: Mode,
+    dry_run: bool,
+    /// `ok`, `partial` (some scopes failed), `failed` or `not_configured`.
+    outcome: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    counts: BTreeMap<String, usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    duration_ms: i64,
+}
+
+fn outcome_name(o: Outcome) -> String {
+    serde_json::to_value(o)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn log_sync(mode: Mode, dry_run: bool, result: &Result<SyncReport, RelayError>, started: i64) {
+    let mut line = SyncLine {
+        msg: "bigcommerce sync",
+        mode,
+        dry_run,
+        outcome: "ok",
+        counts: BTreeMap::new(),
+        errors: Vec::new(),
+        error: None,
+        duration_ms: env::now_ms() - started,
+    };
+    match result {
+        Ok(report) => {
+            for row in &report.scopes {
+                *line.counts.entry(outcome_name(row.outcome)).or_default() += 1;
+                if row.outcome == Outcome::Error {
+                    let why = row.message.as_deref().unwrap_or("");
+                    line.errors.push(format!("{}: {why}", row.scope));
+                }
+            }
+            if !line.errors.is_empty() {
+                line.outcome = "partial";
+            }
+        }
+        Err(e) => {
+            line.outcome = if e.code() == "not_configured" {
+                "not_configured"
+            } else {
+                "failed"
+            };
+            line.error = Some(e.to_string());
+        }
+    }
+    if let Ok(text) = serde_json::to_string(&line) {
+        if line.outcome == "ok" {
+            worker::console_log!("{text}");
+        } else {
+            worker::console_error!("{text}");
+        }
+    }
+}
+
+/// Lists the store's hooks and makes each wanted scope's hook of ours exist, active, with the
+/// right destination and token (`Mode::Full`), or only re-activates ours
+/// (`Mode::ReactivateOnly`). A dry run sends no write and reports what would happen.
+pub async fn sync(env: &Env, dry_run: bool, mode: Mode) -> Result<SyncReport, RelayError> {
+    let started = env::now_ms();
+    let result = run(env, dry_run, mode).await;
+    log_sync(mode, dry_run, &result, started);
+    result
+}
+
+/// The state of each wanted scope (`active`, `outdated`, `inactive`, `missing`, `foreign`; see
+/// `core::subscriptions::status`). Changes nothing, so `dry_run` is always true.
+pub async fn status(env: &Env) -> Result<SyncReport, RelayError> {
+    let s = read_settings(env).map_err(not_configured)?;
+    let existing = list(&s).await?;
+    Ok(SyncReport {
+        dry_run: true,
+        scopes: subscriptions::status(&existing, &s.scopes, &s.destination, &s.bearer_token),
+        destination: s.destination,
+    })
+}
+
+#[derive(Serialize)]
+struct Skipped {
+    msg: &'static str,
+    mode: Mode,
+}
+
+/// The cron: brings back hooks BigCommerce deactivated, creates and rewrites nothing. Without
+/// any BigCommerce setting it only says so; it never fails (the runtime would only log it).
+pub async fn on_schedule(env: &Env) {
+    if let Err(SettingsError::Absent) = read_settings(env) {
+        if let Ok(text) = serde_json::to_string(&Skipped {
+            msg: "sync not configured",
+            mode: Mode::ReactivateOnly,
+        }) {
+            worker::console_log!("{text}");
+        }
+        return;
+    }
+    // `sync` logs its own line, errors included.
+    let _ = sync(env, false, Mode::ReactivateOnly).await;
+}

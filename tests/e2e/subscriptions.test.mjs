@@ -1,0 +1,267 @@
+// Subscribing the store: the relay's one-call sync of BigCommerce hooks against a mock of the
+// store webhooks API, its status view, its admin guard, and the daily reactivating cron.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Relay, SCOPES, waitFor } from "./harness.mjs";
+import { MockBigCommerce } from "./mock-bigcommerce.mjs";
+
+const ADMIN = "admin-token-e2e-0123456789";
+const ACCESS_TOKEN = "bc-access-token-e2e-abcdef";
+const INGEST = ["ingest-first-token-e2e", "ingest-second-token-e2e"];
+const DEST = "https://relay.example.com/webhooks/bigcommerce";
+const HEADERS = { Authorization: `Bearer ${INGEST[0]}` };
+const SYNC = "/admin/bigcommerce/subscriptions/sync";
+const STATUS = "/admin/bigcommerce/subscriptions";
+const CRON = "17 3 * * *";
+const ALL = SCOPES.map(([s]) => s);
+
+const mock = new MockBigCommerce({ storeHash: "abc123", token: ACCESS_TOKEN, pageSize: 5 });
+let relay; // fully configured
+let bare; // no ADMIN_TOKEN, no BigCommerce settings
+
+before(async () => {
+  await mock.start();
+  // One after the other: both run the [build] command in this tree.
+  relay = await new Relay(
+    {
+      INGEST_TOKENS: INGEST.join(","),
+      ADMIN_TOKEN: ADMIN,
+      BC_STORE_HASH: "abc123",
+      BC_ACCESS_TOKEN: ACCESS_TOKEN,
+      PUBLIC_URL: "https://relay.example.com/",
+      BC_API_BASE: mock.base,
+    },
+    { args: ["--test-scheduled"] },
+  ).start();
+  bare = await new Relay({ INGEST_TOKENS: "t" }, { args: ["--test-scheduled"] }).start();
+});
+
+after(async () => {
+  await relay?.stop();
+  await bare?.stop();
+  await mock.stop();
+});
+
+async function admin(r, method, path, { token = ADMIN } = {}) {
+  const headers = token === null ? {} : { authorization: `Bearer ${token}` };
+  const res = await fetch(r.url + path, { method, headers });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, json, text };
+}
+
+const sync = (query = "") => admin(relay, "POST", SYNC + query);
+const status = () => admin(relay, "GET", STATUS);
+/** scope → outcome */
+const table = (report) => Object.fromEntries(report.scopes.map((r) => [r.scope, r.outcome]));
+const row = (report, scope) => report.scopes.find((r) => r.scope === scope);
+const writes = () => mock.count("POST") + mock.count("PUT") + mock.count("DELETE");
+/** Every scope `outcome` but the ones named in `except`. */
+const expectTable = (report, outcome, except = {}) =>
+  assert.deepEqual(table(report), Object.fromEntries(ALL.map((s) => [s, except[s] ?? outcome])));
+
+test("the subscription routes need the admin token", async () => {
+  for (const [method, path] of [["POST", SYNC], ["POST", `${SYNC}?dry_run=true`], ["GET", STATUS]]) {
+    for (const token of [null, "wrong-token", `${ADMIN}x`]) {
+      const res = await admin(relay, method, path, { token });
+      assert.equal(res.status, 401, `${method} ${path} with ${token}`);
+      assert.equal(res.json.error.code, "unauthorized");
+    }
+  }
+  assert.equal((await admin(relay, "GET", SYNC)).status, 405);
+  assert.equal((await admin(relay, "DELETE", STATUS)).status, 405);
+  assert.equal(mock.calls.length, 0, "an unauthorized call reached BigCommerce");
+});
+
+test("without ADMIN_TOKEN the subscription routes do not exist", async () => {
+  for (const [method, path] of [["POST", SYNC], ["GET", STATUS]]) {
+    for (const token of [null, ADMIN]) {
+      const res = await admin(bare, method, path, { token });
+      assert.equal(res.status, 404, `${method} ${path}`);
+      assert.equal(res.json.error.code, "not_found");
+    }
+  }
+});
+
+test("the cron without BigCommerce settings only logs that it is not configured", async () => {
+  const res = await bare.scheduled(CRON);
+  assert.equal(res.status, 200, res.text);
+  await waitFor(() => bare.logs.includes("sync not configured"), { timeoutMs: 10_000, what: "the not-configured log line" });
+  assert.equal(mock.calls.length, 0);
+});
+
+test("a dry run on an empty store plans 19 creations and sends none", async () => {
+  mock.resetCalls();
+  const res = await sync("?dry_run=true");
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.dry_run, true);
+  assert.equal(res.json.destination, DEST);
+  assert.deepEqual(res.json.scopes.map((r) => r.scope), ALL, "one row per B2B scope, in catalog order");
+  expectTable(res.json, "created");
+  assert.ok(res.json.scopes.every((r) => r.hook_id === null));
+  assert.equal(writes(), 0, "a dry run wrote to BigCommerce");
+  assert.equal(mock.list().length, 0);
+  const get = mock.calls.find((c) => c.method === "GET");
+  assert.equal(get.path, "/stores/abc123/v3/hooks");
+  assert.equal(get.headers["x-auth-token"], ACCESS_TOKEN);
+  assert.equal(get.headers.accept, "application/json");
+
+  const st = await status();
+  assert.equal(st.status, 200, st.text);
+  expectTable(st.json, "missing");
+});
+
+test("sync creates one active hook per scope, carrying the first ingest token", async () => {
+  mock.resetCalls();
+  const res = await sync();
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.dry_run, false);
+  expectTable(res.json, "created");
+  const hooks = mock.list();
+  assert.equal(hooks.length, 19);
+  assert.equal(mock.count("POST"), 19);
+  for (const scope of ALL) {
+    const [h, ...more] = mock.byScope(scope);
+    assert.equal(more.length, 0, `duplicate hook for ${scope}`);
+    assert.equal(h.destination, DEST);
+    assert.equal(h.is_active, true);
+    assert.deepEqual(h.headers, HEADERS);
+    assert.equal(row(res.json, scope).hook_id, h.id);
+  }
+  for (const post of mock.calls.filter((c) => c.method === "POST")) {
+    assert.equal(post.headers["content-type"], "application/json");
+    assert.equal(post.headers["x-auth-token"], ACCESS_TOKEN);
+    assert.deepEqual(Object.keys(JSON.parse(post.body)).sort(), ["destination", "headers", "is_active", "scope"]);
+  }
+});
+
+test("a second sync reads every page and changes nothing", async () => {
+  mock.resetCalls();
+  const res = await sync();
+  assert.equal(res.status, 200, res.text);
+  expectTable(res.json, "unchanged");
+  assert.equal(writes(), 0, "second sync wrote to BigCommerce");
+  // 19 hooks at 5 per page: pages 1 to 4, each once.
+  assert.deepEqual(mock.calls.map((c) => c.query.page), ["1", "2", "3", "4"]);
+  const st = await status();
+  expectTable(st.json, "active");
+  assert.ok(st.json.scopes.every((r) => Number.isInteger(r.hook_id)));
+});
+
+test("drift is repaired: deactivated → reactivated, stale headers → updated, other destinations untouched", async () => {
+  const [off] = mock.byScope("store/company/created");
+  const [stale] = mock.byScope("store/quote/updated");
+  mock.set(off.id, { is_active: false });
+  mock.set(stale.id, { headers: { Authorization: "Bearer old-ingest-token" } });
+  const theirs = mock.add({
+    scope: "store/company/created",
+    destination: "https://crm.example.com/bigcommerce",
+    is_active: false,
+    headers: { "X-Their-Secret": "not-ours" },
+  });
+  const theirsOnly = mock.add({ scope: "store/order/created", destination: "https://erp.example.com/x", headers: null });
+  const drift = { "store/company/created": "reactivated", "store/quote/updated": "updated" };
+
+  let st = await status();
+  expectTable(st.json, "active", { "store/company/created": "inactive", "store/quote/updated": "outdated" });
+  assert.equal(row(st.json, "store/quote/updated").message, "headers differ");
+  assert.ok(!st.text.includes("old-ingest-token") && !st.text.includes("not-ours"), "status echoed hook headers");
+
+  mock.resetCalls();
+  const dry = await sync("?dry_run=true");
+  expectTable(dry.json, "unchanged", drift);
+  assert.equal(writes(), 0);
+  assert.equal(mock.get(off.id).is_active, false, "dry run changed a hook");
+
+  mock.resetCalls();
+  const res = await sync();
+  assert.equal(res.status, 200, res.text);
+  expectTable(res.json, "unchanged", drift);
+  assert.equal(row(res.json, "store/company/created").hook_id, off.id);
+  assert.equal(row(res.json, "store/quote/updated").hook_id, stale.id);
+  assert.equal(mock.count("PUT"), 2);
+  assert.equal(mock.count("POST"), 0);
+  assert.equal(mock.get(off.id).is_active, true);
+  assert.deepEqual(mock.get(stale.id).headers, HEADERS);
+  assert.deepEqual(mock.get(theirs.id), theirs, "a hook of another destination was changed");
+  assert.deepEqual(mock.get(theirsOnly.id), theirsOnly);
+
+  mock.resetCalls();
+  expectTable((await sync()).json, "unchanged");
+  assert.equal(writes(), 0);
+  st = await status();
+  expectTable(st.json, "active");
+});
+
+test("a write BigCommerce refuses is an error row with BigCommerce's message", async () => {
+  const [gone] = mock.byScope("store/quote/deleted");
+  mock.remove(gone.id);
+  mock.failNext("POST", "store/quote/deleted", 422, {
+    status: 422,
+    title: "JSON data is missing or invalid",
+    type: "/api-docs/getting-started/api-status-codes",
+    errors: { destination: "Destination is on the denylist" },
+  });
+  const res = await sync();
+  assert.equal(res.status, 200, res.text);
+  expectTable(res.json, "unchanged", { "store/quote/deleted": "error" });
+  assert.equal(
+    row(res.json, "store/quote/deleted").message,
+    "BigCommerce answered 422 to POST /v3/hooks: JSON data is missing or invalid; destination: Destination is on the denylist",
+  );
+  await waitFor(() => /"outcome":"partial".*store\/quote\/deleted: BigCommerce answered 422/.test(relay.logs), {
+    timeoutMs: 10_000,
+    what: "the failed scope in the sync's log line",
+  });
+  // Once BigCommerce accepts again, the next sync creates it.
+  const again = await sync();
+  expectTable(again.json, "unchanged", { "store/quote/deleted": "created" });
+});
+
+test("a wrong access token: 409 with BigCommerce's 401 message, nothing written", async () => {
+  mock.token = "rotated-by-the-merchant";
+  try {
+    mock.resetCalls();
+    for (const res of [await sync(), await sync("?dry_run=true"), await status()]) {
+      assert.equal(res.status, 409, res.text);
+      assert.equal(res.json.error.code, "bigcommerce_rejected");
+      assert.match(res.json.error.message, /^BigCommerce answered 401 to GET \/v3\/hooks: Unauthorized - the v3 Auth client ID or token/);
+      assert.ok(!res.text.includes(ACCESS_TOKEN), "the access token was echoed");
+    }
+    assert.equal(writes(), 0);
+  } finally {
+    mock.token = ACCESS_TOKEN;
+  }
+});
+
+test("the daily cron reactivates our deactivated hook and creates nothing", async () => {
+  const [off] = mock.byScope("store/superadmin/updated");
+  const [missing] = mock.byScope("store/company/user/deleted");
+  const [stale] = mock.byScope("store/company/address/created");
+  mock.set(off.id, { is_active: false });
+  mock.set(stale.id, { headers: { Authorization: "Bearer old-ingest-token" } });
+  mock.remove(missing.id);
+  mock.resetCalls();
+
+  const res = await relay.scheduled(CRON);
+  assert.equal(res.status, 200, res.text);
+  await waitFor(() => mock.get(off.id).is_active, { timeoutMs: 15_000, what: "the cron to reactivate the hook" });
+  assert.equal(mock.count("POST"), 0, "the cron created a hook");
+  assert.equal(mock.count("PUT"), 1);
+  assert.deepEqual(JSON.parse(mock.calls.find((c) => c.method === "PUT").body), { is_active: true });
+  assert.equal(mock.byScope("store/company/user/deleted").length, 0);
+  assert.deepEqual(mock.get(stale.id).headers, { Authorization: "Bearer old-ingest-token" }, "the cron rewrote headers");
+  await waitFor(() => /"msg":"bigcommerce sync","mode":"reactivate_only","dry_run":false,"outcome":"ok"/.test(relay.logs), {
+    timeoutMs: 10_000,
+    what: "the cron's log line",
+  });
+});
+
+test("no token appears in the worker's log", () => {
+  for (const secret of [ACCESS_TOKEN, ADMIN, ...INGEST]) {
+    assert.ok(!relay.logs.includes(secret), `log contains ${secret}`);
+  }
+});
