@@ -11,6 +11,49 @@ use serde::{Deserialize, Serialize};
 /// invocation, so "replay all" works in pages (`remaining: true` says call again).
 pub const REPLAY_LIMIT: usize = 100;
 
+/// The query parameters of a request URL, percent-decoded (`+` as space). Parsing the URL with
+/// the `url` crate would pull its Unicode (IDNA) tables into the wasm: about 400 KB for two
+/// query parameters.
+pub fn query_pairs(url: &str) -> Vec<(String, String)> {
+    let Some((_, query)) = url.split_once('?') else {
+        return Vec::new();
+    };
+    let query = query.split('#').next().unwrap_or("");
+    let decode = |s: &str| -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = b
+                        .get(i + 1..i + 3)
+                        .and_then(|h| std::str::from_utf8(h).ok());
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(v) => {
+                            out.push(v);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
 /// A target as `GET /admin/targets` shows it: every setting, no secret value.
 #[derive(Serialize)]
 pub struct TargetView<'a> {
@@ -210,6 +253,26 @@ mod tests {
         assert_ne!(
             crate::core::event::event_id(&a),
             crate::core::event::event_id(&b)
+        );
+    }
+
+    #[test]
+    fn query_pairs_decode() {
+        assert_eq!(
+            query_pairs(
+                "https://x/admin/dead-letters?target=crm&limit=3&cursor=a%2Bb%3D%3D+c&flag#frag"
+            ),
+            [
+                ("target".into(), "crm".into()),
+                ("limit".into(), "3".into()),
+                ("cursor".into(), "a+b== c".into()),
+                ("flag".into(), String::new())
+            ]
+        );
+        assert!(query_pairs("https://x/path").is_empty());
+        assert_eq!(
+            query_pairs("https://x/?a=%zz&b=%4"),
+            [("a".into(), "%zz".into()), ("b".into(), "%4".into())]
         );
     }
 

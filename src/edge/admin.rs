@@ -102,10 +102,12 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
 
 /// `?dry_run=true|false|1|0`, absent meaning false.
 fn dry_run(req: &Request) -> Result<bool, RelayError> {
-    let url = req.url()?;
-    match url.query_pairs().find(|(k, _)| k == "dry_run") {
+    match admin::query_pairs(&req.inner().url())
+        .into_iter()
+        .find(|(k, _)| k == "dry_run")
+    {
         None => Ok(false),
-        Some((_, v)) => match v.as_ref() {
+        Some((_, v)) => match v.as_str() {
             "true" | "1" | "" => Ok(true),
             "false" | "0" => Ok(false),
             _ => Err(RelayError::bad_request(
@@ -119,11 +121,10 @@ fn dry_run(req: &Request) -> Result<bool, RelayError> {
 /// `GET /admin/dead-letters?target=&limit=&cursor=`. KV lists keys in key order; each page is
 /// sorted newest first by the last attempt time kept in the key's metadata.
 async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let url = req.url()?;
     let (mut target, mut limit, mut cursor) = (None, 50u64, None);
-    for (k, v) in url.query_pairs() {
-        match k.as_ref() {
-            "target" if !v.is_empty() => target = Some(v.into_owned()),
+    for (k, v) in admin::query_pairs(&req.inner().url()) {
+        match k.as_str() {
+            "target" if !v.is_empty() => target = Some(v),
             "limit" => {
                 limit = v
                     .parse::<u64>()
@@ -133,7 +134,7 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
                         RelayError::bad_request("invalid_field", "`limit` must be 1-1000")
                     })?;
             }
-            "cursor" if !v.is_empty() => cursor = Some(v.into_owned()),
+            "cursor" if !v.is_empty() => cursor = Some(v),
             _ => {}
         }
     }
