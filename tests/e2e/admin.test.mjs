@@ -12,17 +12,7 @@ const crm = new Receiver("crm", () => (healthy ? { status: 200 } : { status: 500
 const erp = new Receiver("erp");
 let relay;
 
-const admin = async (method, path, { token = ADMIN, body } = {}) => {
-  const headers = token === null ? {} : { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${relay.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, json, text };
-};
+const admin = (method, path, opts = {}) => relay.call(method, path, { token: ADMIN, ...opts });
 
 before(async () => {
   await crm.start();

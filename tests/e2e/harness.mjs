@@ -165,6 +165,19 @@ export class Relay {
     return { status: res.status, text: await res.text() };
   }
 
+  /** Any request to the relay with an optional bearer token and JSON body; parses JSON answers. */
+  async call(method, path, { token = null, body } = {}) {
+    const headers = token === null ? {} : { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(`${this.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {}
+    return { status: res.status, json, text, headers: res.headers };
+  }
+
   /** Reads local KV from another process, as an operator would with wrangler. */
   async kv(binding, ...args) {
     const { stdout } = await promisify(execFile)(

@@ -42,16 +42,7 @@ after(async () => {
   await mock.stop();
 });
 
-async function admin(r, method, path, { token = ADMIN } = {}) {
-  const headers = token === null ? {} : { authorization: `Bearer ${token}` };
-  const res = await fetch(r.url + path, { method, headers });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, json, text };
-}
+const admin = (r, method, path, { token = ADMIN } = {}) => r.call(method, path, { token });
 
 const sync = (query = "") => admin(relay, "POST", SYNC + query);
 const status = () => admin(relay, "GET", STATUS);
