@@ -30,3 +30,10 @@ unit:
 
 e2e: build
 	node --test --test-concurrency=1 tests/e2e/
+
+## Fuzz the pure core (nightly + cargo-fuzz, installed if missing): every target in fuzz/
+## for FUZZ_SECONDS each (default 60), on one core. See fuzz/README.md.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 60
+fuzz:
+	sh scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -78,9 +78,16 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
             "body is not a JSON object",
         ));
     }
-    let env: Envelope = serde_json::from_slice(body).map_err(|e| {
+    let not_json = |e: serde_json::Error| {
         RelayError::bad_request("invalid_json", format!("body is not a JSON object: {e}"))
-    })?;
+    };
+    let text = std::str::from_utf8(body)
+        .map_err(|_| RelayError::bad_request("invalid_json", "body is not valid UTF-8"))?;
+    // The envelope parse below skips unknown fields and keeps `data` raw, and skipping checks
+    // neither UTF-8, nor `\u` surrogates, nor number range, nor depth. A full parse does, so
+    // what is forwarded (`data`, or the whole body) is JSON every receiver can read.
+    serde_json::from_str::<Value>(text).map_err(not_json)?;
+    let env: Envelope = serde_json::from_str(text).map_err(not_json)?;
 
     let scope = match env.scope {
         None | Some(Value::Null) => return Err(missing("scope")),

@@ -8,6 +8,7 @@ use crate::core::retry::{RetryPolicy, MAX_DELAY_SECONDS};
 use crate::core::sign::SigningKey;
 use serde::Deserialize;
 use serde_json::Value;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
@@ -135,7 +136,27 @@ fn valid_header_name(s: &str) -> bool {
 }
 
 fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host == "[::1]" || host.starts_with("127.")
+    // An address, not a prefix: `127.example.com` is a name anyone can point anywhere.
+    host == "localhost"
+        || host == "[::1]"
+        || host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
+}
+
+/// A host the runtime's URL parser (WHATWG, used by `fetch`) takes as written: a bracketed
+/// IPv6 address, a dotted IPv4 address, or a name of ASCII letters, digits, `-`, `_` and `.`.
+/// WHATWG reads a name whose last label is numeric (or `0x…`) as an IPv4 address, so
+/// `1.2.3.999` or `a.1` would fail at every delivery instead of here.
+fn valid_host(host: &str) -> bool {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<Ipv6Addr>().is_ok();
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let last = name.rsplit('.').next().unwrap_or("");
+    if last.bytes().all(|b| b.is_ascii_digit()) || last.to_ascii_lowercase().starts_with("0x") {
+        return name.parse::<Ipv4Addr>().is_ok();
+    }
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// `https://host[:port]/…` anywhere; `http://` only to a loopback host (local development).
@@ -163,11 +184,18 @@ pub fn check_url(url: &str) -> Result<(), String> {
         return Err("url has no host".into());
     }
     if let Some(port) = authority[host.len()..].strip_prefix(':') {
-        if port.parse::<u16>().is_err() {
+        // Digits only: `u16::from_str` would also take `+80`, which URL parsers refuse.
+        if !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err() {
             return Err("url has an invalid port".into());
         }
     } else if authority.len() != host.len() {
         return Err("url has an invalid host".into());
+    }
+    if !valid_host(host) {
+        return Err(
+            "url has an invalid host (ASCII letters, digits, `-`, `_`, `.`, or an IP address)"
+                .into(),
+        );
     }
     if !https && !is_loopback(host) {
         return Err("url must use https (http is allowed only for loopback hosts)".into());
@@ -581,6 +609,9 @@ mod tests {
             "http://[::1]:9/",
             "https://a.b/c?d#e",
             "https://a.b:443",
+            "https://Crm.Example.com./x",
+            "https://my_host-1.example/",
+            "https://10.0.0.1:8443/",
         ] {
             assert!(check_url(ok).is_ok(), "{ok}");
         }
@@ -591,6 +622,13 @@ mod tests {
             "https://a:99999/",
             "https://a:x/",
             "//a",
+            "http://127.evil.example/",
+            "https://[abc/",
+            "https://a:+80/",
+            "https://1.2.3.999/",
+            "https://a.1/",
+            "https://exa\u{fffd}mple.com/",
+            "https://a^b/",
         ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }

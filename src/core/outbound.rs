@@ -4,6 +4,8 @@
 
 use crate::core::config::{Format, Target};
 use crate::core::event::CloudEvent;
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 pub const USER_AGENT: &str = concat!("b2b-relay/", env!("CARGO_PKG_VERSION"));
 
@@ -15,17 +17,28 @@ pub struct Outbound {
 }
 
 /// The callback as BigCommerce would have sent it, for `bigcommerce`-format targets when the
-/// original body is not at hand (e.g. operator-made test events).
+/// original body is not at hand (e.g. operator-made test events, or a body too large to ride in
+/// the queue message). `data` is written out byte for byte, like every other format does.
+#[derive(Serialize)]
+struct Rebuilt<'a> {
+    scope: &'a str,
+    store_id: &'a str,
+    data: &'a RawValue,
+    hash: &'a str,
+    created_at: i64,
+    producer: String,
+}
+
 fn reconstructed_callback(ev: &CloudEvent) -> String {
-    serde_json::json!({
-        "scope": ev.bcscope,
-        "store_id": ev.storeid,
-        "data": ev.data,
-        "hash": ev.bchash,
-        "created_at": crate::core::time::parse_rfc3339(&ev.time).unwrap_or(0),
-        "producer": format!("stores/{}", ev.storehash),
+    serde_json::to_string(&Rebuilt {
+        scope: &ev.bcscope,
+        store_id: &ev.storeid,
+        data: &ev.data,
+        hash: &ev.bchash,
+        created_at: crate::core::time::parse_rfc3339(&ev.time).unwrap_or(0),
+        producer: format!("stores/{}", ev.storehash),
     })
-    .to_string()
+    .unwrap_or_default()
 }
 
 pub fn render(target: &Target, ev: &CloudEvent, original: Option<&str>, now: i64) -> Outbound {

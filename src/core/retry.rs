@@ -108,7 +108,7 @@ pub fn parse_retry_after(value: &str, now: i64) -> Option<u32> {
         return Some(u32::try_from(secs).unwrap_or(u32::MAX));
     }
     let at = parse_http_date(v)?;
-    Some(u32::try_from((at - now).max(0)).unwrap_or(u32::MAX))
+    Some(u32::try_from(at.saturating_sub(now).max(0)).unwrap_or(u32::MAX))
 }
 
 #[cfg(test)]

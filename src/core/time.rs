@@ -52,9 +52,14 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 /// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP-date form senders may
 /// generate (RFC 9110 §5.6.7) → unix seconds.
 pub fn parse_http_date(s: &str) -> Option<i64> {
+    // Fixed-width digits, as the grammar says: a free `parse` would take `-5` hours or a
+    // 12-digit year whose seconds overflow i64.
+    fn digits(p: &str, width: usize) -> Option<i64> {
+        (p.len() == width && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse().ok())?
+    }
     let rest = s.trim().split_once(", ")?.1;
     let mut it = rest.split(' ');
-    let day: u32 = it.next()?.parse().ok()?;
+    let day = u32::try_from(digits(it.next()?, 2)?).ok()?;
     let month = match it.next()? {
         "Jan" => 1,
         "Feb" => 2,
@@ -70,8 +75,8 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
         "Dec" => 12,
         _ => return None,
     };
-    let year: i64 = it.next()?.parse().ok()?;
-    let mut hms = it.next()?.split(':').map(|p| p.parse::<i64>().ok());
+    let year = digits(it.next()?, 4)?;
+    let mut hms = it.next()?.split(':').map(|p| digits(p, 2));
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
     if it.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
         return None;
@@ -115,5 +120,13 @@ mod tests {
         assert_eq!(parse_http_date("120"), None);
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
         assert_eq!(parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT"), None);
+        // Found by fuzzing: a huge year overflowed; signed fields were taken.
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 429496729619 08:49:37 GMT"),
+            None
+        );
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 -8:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun, +6 Nov 1994 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 6 Nov 1994 08:49:37 GMT"), None);
     }
 }
