@@ -78,6 +78,12 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
             "body is not a JSON object",
         ));
     }
+    // The envelope keeps `data` raw and skips unknown fields, so serde checks neither: one pass
+    // as a Value refuses invalid UTF-8 (forwarded byte for byte), nesting over 128 levels and
+    // out-of-range numbers anywhere in the body.
+    serde_json::from_slice::<Value>(body).map_err(|e| {
+        RelayError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
+    })?;
     let env: Envelope = serde_json::from_slice(body).map_err(|e| {
         RelayError::bad_request("invalid_json", format!("body is not a JSON object: {e}"))
     })?;

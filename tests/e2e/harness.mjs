@@ -80,16 +80,34 @@ export class Receiver {
   }
 }
 
-/** The relay under test: `wrangler dev` with its own env file and state directory. */
+/**
+ * The relay under test: `wrangler dev` with its own env file and state directory.
+ * `{ build: false }` skips wrangler.toml's [build] step and serves the build/ already there
+ * (from `make build` or a relay started before), so it can start while another relay runs.
+ */
 export class Relay {
-  constructor(env) {
+  constructor(env, { build = true } = {}) {
     this.env = env;
+    this.build = build;
     this.logs = "";
+    this.configArgs = [];
+  }
+
+  /** A copy of wrangler.toml without [build], serving ROOT/build/index.js. */
+  #writeConfigWithoutBuild() {
+    const toml = fs
+      .readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
+      .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
+      .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, "build/index.js"))}`);
+    const file = path.join(this.dir, "wrangler.toml");
+    fs.writeFileSync(file, toml);
+    this.configArgs = ["--config", file];
   }
 
   async start({ timeoutMs = 180_000 } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "b2b-relay-e2e-"));
     this.state = path.join(this.dir, "state");
+    if (!this.build) this.#writeConfigWithoutBuild();
     const envFile = path.join(this.dir, "test.env");
     // .env values: one line each; JSON is written unquoted (dotenv keeps it as is).
     fs.writeFileSync(envFile, Object.entries(this.env).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
@@ -101,6 +119,7 @@ export class Relay {
       [
         "dev", "--ip", "127.0.0.1", "--port", String(this.port), "--inspector-port", String(inspector),
         "--persist-to", this.state, "--env-file", envFile, "--show-interactive-dev-session=false",
+        ...this.configArgs,
       ],
       { cwd: ROOT, detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
     );
@@ -160,7 +179,7 @@ export class Relay {
   async kv(binding, ...args) {
     const { stdout } = await promisify(execFile)(
       WRANGLER,
-      ["kv", "key", ...args, "--binding", binding, "--local", "--persist-to", this.state],
+      ["kv", "key", ...args, "--binding", binding, "--local", "--persist-to", this.state, ...this.configArgs],
       { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
     );
     return stdout;
