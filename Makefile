@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: dev test build tools lint unit e2e
+.PHONY: dev test build tools lint unit e2e soak
 
 ## Install the toolchain pieces (idempotent): wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
@@ -37,3 +37,10 @@ e2e: build
 FUZZ_SECONDS ?= 60
 fuzz:
 	sh scripts/fuzz.sh $(FUZZ_SECONDS)
+
+## Reliability runs of RELIABILITY.md at full size: 1,000 events at 50/s into faulty targets,
+## duplicate storms, 500 bad requests, consumers dying mid-delivery. Prints a summary table,
+## writes the figures to target/soak/report.json; stops itself within 15 minutes.
+## Other sizes: make soak SOAK_ARGS="--events 200 --bad 100" (node tests/soak/run.mjs --help).
+soak: build
+	timeout -k 30 870 node tests/soak/run.mjs --budget 840 --json target/soak/report.json $(SOAK_ARGS)

@@ -151,6 +151,33 @@ pub fn encode(job: &mut Job) -> Result<String, serde_json::Error> {
     Ok(text)
 }
 
+/// Cloudflare Queues accept at most 100 messages and 256 KB per `send_batch`; the margin
+/// covers per-message overhead.
+pub const MAX_BATCH_MESSAGES: usize = 100;
+pub const MAX_BATCH_BYTES: usize = 240 * 1024;
+
+/// Splits encoded messages into batches Queues accepts. One batch is all-or-nothing; with
+/// several, a failure after the first means a 503 and a retry from BigCommerce, so some
+/// targets may get the event twice (same `webhook-id`), never zero times.
+pub fn batches(texts: Vec<String>) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut size = 0;
+    for t in texts {
+        let fits = out
+            .last()
+            .is_some_and(|b| b.len() < MAX_BATCH_MESSAGES && size + t.len() <= MAX_BATCH_BYTES);
+        if !fits {
+            out.push(Vec::new());
+            size = 0;
+        }
+        size += t.len();
+        if let Some(b) = out.last_mut() {
+            b.push(t);
+        }
+    }
+    out
+}
+
 pub fn dead_letter_key(target: &str, event_id: &str) -> String {
     format!("dlq:{target}:{event_id}")
 }
@@ -245,6 +272,24 @@ mod tests {
                 r#"deliver rich2 original=false {"company_id":1,"enrichment":"not_found"}"#,
             ]
         );
+    }
+
+    #[test]
+    fn batches_respect_the_queue_limits() {
+        let small = |n: usize| vec!["x".repeat(10); n];
+        assert!(batches(Vec::new()).is_empty());
+        assert_eq!(batches(small(3)).len(), 1);
+        let counts: Vec<usize> = batches(small(250)).iter().map(Vec::len).collect();
+        assert_eq!(counts, [100, 100, 50]);
+        // Five 61 KB messages (a 61 KB callback to five targets) exceed one 256 KB batch.
+        let big: Vec<String> = vec!["y".repeat(61 * 1024); 5];
+        let split = batches(big);
+        assert_eq!(split.iter().map(Vec::len).collect::<Vec<_>>(), [3, 2]);
+        assert!(split
+            .iter()
+            .all(|b| b.iter().map(String::len).sum::<usize>() <= MAX_BATCH_BYTES));
+        // A single message over the batch budget still goes out alone.
+        assert_eq!(batches(vec!["z".repeat(MAX_BATCH_BYTES + 1)]).len(), 1);
     }
 
     #[test]

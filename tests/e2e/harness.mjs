@@ -80,18 +80,36 @@ export class Receiver {
   }
 }
 
-/** The relay under test: `wrangler dev` with its own env file and state directory. */
+/**
+ * The relay under test: `wrangler dev` with its own env file and state directory.
+ * `{ build: false }` skips wrangler.toml's [build] step and serves the build/ already there
+ * (from `make build` or a relay started before), so it can start while another relay runs.
+ */
 export class Relay {
   /** `args`: extra `wrangler dev` arguments, e.g. `["--test-scheduled"]`. */
-  constructor(env, { args = [] } = {}) {
+  constructor(env, { args = [], build = true } = {}) {
     this.env = env;
     this.args = args;
+    this.build = build;
     this.logs = "";
+    this.configArgs = [];
+  }
+
+  /** A copy of wrangler.toml without [build], serving ROOT/build/index.js. */
+  #writeConfigWithoutBuild() {
+    const toml = fs
+      .readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
+      .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
+      .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, "build/index.js"))}`);
+    const file = path.join(this.dir, "wrangler.toml");
+    fs.writeFileSync(file, toml);
+    this.configArgs = ["--config", file];
   }
 
   async start({ timeoutMs = 180_000 } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "b2b-relay-e2e-"));
     this.state = path.join(this.dir, "state");
+    if (!this.build) this.#writeConfigWithoutBuild();
     const envFile = path.join(this.dir, "test.env");
     // .env values: one line each; JSON is written unquoted (dotenv keeps it as is).
     fs.writeFileSync(envFile, Object.entries(this.env).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
@@ -104,6 +122,7 @@ export class Relay {
         "dev", "--ip", "127.0.0.1", "--port", String(this.port), "--inspector-port", String(inspector),
         "--persist-to", this.state, "--env-file", envFile, "--show-interactive-dev-session=false",
         ...this.args,
+        ...this.configArgs,
       ],
       { cwd: ROOT, detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
     );
@@ -111,18 +130,24 @@ export class Relay {
     this.proc.stderr.on("data", (d) => (this.logs += d));
     this.exited = new Promise((r) => this.proc.on("exit", r));
     process.on("exit", () => this.kill());
-    await waitFor(
-      async () => {
-        if (this.proc.exitCode !== null) throw new Error(`wrangler dev exited:\n${this.logs}`);
-        try {
-          const r = await fetch(`${this.url}/health`);
-          return r.status === 200;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs, intervalMs: 500, what: "wrangler dev to answer /health" },
-    );
+    try {
+      await waitFor(
+        async () => {
+          if (this.proc.exitCode !== null) throw new Error(`wrangler dev exited:\n${this.logs}`);
+          try {
+            const r = await fetch(`${this.url}/health`);
+            return r.status === 200;
+          } catch {
+            return false;
+          }
+        },
+        { timeoutMs, intervalMs: 500, what: "wrangler dev to answer /health" },
+      );
+    } catch (e) {
+      // A relay that never came up must not outlive the test run.
+      await this.stop();
+      throw e;
+    }
     return this;
   }
 
@@ -182,7 +207,7 @@ export class Relay {
   async kv(binding, ...args) {
     const { stdout } = await promisify(execFile)(
       WRANGLER,
-      ["kv", "key", ...args, "--binding", binding, "--local", "--persist-to", this.state],
+      ["kv", "key", ...args, "--binding", binding, "--local", "--persist-to", this.state, ...this.configArgs],
       { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
     );
     return stdout;
