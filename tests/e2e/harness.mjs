@@ -205,12 +205,21 @@ export class Relay {
 
   /** Reads local KV from another process, as an operator would with wrangler. */
   async kv(binding, ...args) {
-    const { stdout } = await promisify(execFile)(
-      WRANGLER,
-      ["kv", "key", ...args, "--binding", binding, "--local", "--persist-to", this.state, ...this.configArgs],
-      { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
-    );
-    return stdout;
+    // Reading the local state while the worker writes it can fail transiently
+    // ("KV GET failed: 500"): try a few times before failing the test.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { stdout } = await promisify(execFile)(
+          WRANGLER,
+          ["kv", "key", ...args, "--binding", binding, "--local", "--persist-to", this.state],
+          { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
+        );
+        return stdout;
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        await sleep(500 * attempt);
+      }
+    }
   }
   async kvKeys(binding, prefix = "") {
     const out = await this.kv(binding, "list", ...(prefix ? ["--prefix", prefix] : []));
