@@ -4,6 +4,7 @@
 
 use crate::core::config::{Format, Target};
 use crate::core::event::CloudEvent;
+use serde::Serialize;
 
 pub const USER_AGENT: &str = concat!("b2b-relay/", env!("CARGO_PKG_VERSION"));
 
@@ -15,17 +16,28 @@ pub struct Outbound {
 }
 
 /// The callback as BigCommerce would have sent it, for `bigcommerce`-format targets when the
-/// original body is not at hand (e.g. operator-made test events).
+/// original body is not at hand (e.g. operator-made test events). Keys sorted and `data`
+/// re-encoded, as serde_json's `json!` wrote it (a struct here keeps its value serializer out
+/// of the wasm).
 fn reconstructed_callback(ev: &CloudEvent) -> String {
-    serde_json::json!({
-        "scope": ev.bcscope,
-        "store_id": ev.storeid,
-        "data": ev.data,
-        "hash": ev.bchash,
-        "created_at": crate::core::time::parse_rfc3339(&ev.time).unwrap_or(0),
-        "producer": format!("stores/{}", ev.storehash),
+    #[derive(Serialize)]
+    struct Callback<'a> {
+        created_at: i64,
+        data: serde_json::Value,
+        hash: &'a str,
+        producer: String,
+        scope: &'a str,
+        store_id: &'a str,
+    }
+    serde_json::to_string(&Callback {
+        created_at: crate::core::time::parse_rfc3339(&ev.time).unwrap_or(0),
+        data: serde_json::from_str(ev.data.get()).unwrap_or_default(),
+        hash: &ev.bchash,
+        producer: format!("stores/{}", ev.storehash),
+        scope: &ev.bcscope,
+        store_id: &ev.storeid,
     })
-    .to_string()
+    .unwrap_or_default()
 }
 
 pub fn render(target: &Target, ev: &CloudEvent, original: Option<&str>, now: i64) -> Outbound {

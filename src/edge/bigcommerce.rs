@@ -196,10 +196,10 @@ struct SyncLine<'a> {
     duration_ms: i64,
 }
 
+/// The outcome's JSON name (`"created"` → `created`).
 fn outcome_name(o: Outcome) -> String {
-    serde_json::to_value(o)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
+    serde_json::to_string(&o)
+        .map(|t| t.trim_matches('"').to_owned())
         .unwrap_or_default()
 }
 
