@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: dev test build tools lint unit e2e
+.PHONY: dev test build tools lint unit e2e bench
 
 ## Install the toolchain pieces (idempotent): wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
@@ -30,3 +30,7 @@ unit:
 
 e2e: build
 	node --test --test-concurrency=1 tests/e2e/
+
+## Speed and size, relay beside its floors: one table, written into BENCHMARKS.md (~15 min).
+bench: tools
+	sh scripts/bench
