@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: dev test build tools lint unit e2e soak
+.PHONY: dev test build tools lint unit e2e soak bench
 
 ## Install the toolchain pieces (idempotent): wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
@@ -44,3 +44,7 @@ fuzz:
 ## Other sizes: make soak SOAK_ARGS="--events 200 --bad 100" (node tests/soak/run.mjs --help).
 soak: build
 	timeout -k 30 870 node tests/soak/run.mjs --budget 840 --json target/soak/report.json $(SOAK_ARGS)
+
+## Speed and size, relay beside its floors: one table, written into BENCHMARKS.md (~15 min).
+bench: tools
+	sh scripts/bench

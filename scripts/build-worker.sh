@@ -9,6 +9,8 @@ if ! command -v worker-build >/dev/null || ! command -v wasm-bindgen >/dev/null 
   exit 1
 fi
 WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
-WASM_OPT_BIN="$(pwd)/node_modules/.bin/wasm-opt"
-export WASM_BINDGEN_BIN WASM_OPT_BIN
+# wasm-opt through a wrapper that drops the names section (see scripts/wasm-opt.sh).
+WASM_OPT_REAL="$(pwd)/node_modules/.bin/wasm-opt"
+WASM_OPT_BIN="$(pwd)/scripts/wasm-opt.sh"
+export WASM_BINDGEN_BIN WASM_OPT_BIN WASM_OPT_REAL
 exec worker-build --release

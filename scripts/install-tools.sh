@@ -21,8 +21,15 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $bindgen"; then
   cargo install wasm-bindgen-cli --version "$bindgen"
 fi
 
-# npm ci when node_modules is missing or older than the lock file.
-if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/wasm-opt ] \
+# npm ci when node_modules is missing or older than the lock file. Never through a symlinked
+# node_modules (a git worktree sharing another checkout's install): npm ci would empty the
+# shared directory for everyone, and a fresh checkout's lock file always looks newer.
+if [ -L node_modules ]; then
+  if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/wasm-opt ]; then
+    echo "node_modules is a symlink to a shared install without wrangler/wasm-opt: install there" >&2
+    exit 1
+  fi
+elif [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/wasm-opt ] \
   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

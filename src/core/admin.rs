@@ -193,7 +193,7 @@ fn sample_data(scope: &str) -> &'static str {
 pub fn test_callback(scope: &str, store_hash: &str, created_at: i64, nonce_hex: &str) -> String {
     format!(
         r#"{{"scope":{},"store_id":"0","data":{},"hash":"{nonce_hex}","created_at":{created_at},"producer":"stores/{store_hash}"}}"#,
-        serde_json::Value::from(scope),
+        serde_json::to_string(scope).unwrap_or_default(),
         sample_data(scope)
     )
 }

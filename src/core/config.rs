@@ -224,13 +224,19 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
         Some(n) => format!("TARGETS[{index}] \"{n}\""),
         None => format!("TARGETS[{index}]"),
     };
-    let spec: TargetSpec = match serde_json::from_value(raw) {
-        Ok(s) => s,
-        Err(e) => {
-            errors.push(format!("{label}: {e}"));
-            return None;
-        }
-    };
+    // Read from text, not with `from_value`: that second deserializer cost ~8 KB of wasm
+    // (BENCHMARKS.md). The message is serde's without the position in this re-encoded text.
+    let spec: TargetSpec =
+        match serde_json::to_string(&raw).and_then(|text| serde_json::from_str(&text)) {
+            Ok(s) => s,
+            Err(e) => {
+                let position = format!(" at line {} column {}", e.line(), e.column());
+                let message = e.to_string();
+                let message = message.strip_suffix(&position).unwrap_or(&message);
+                errors.push(format!("{label}: {message}"));
+                return None;
+            }
+        };
     let before = errors.len();
     if !valid_name(&spec.name) {
         errors.push(format!(

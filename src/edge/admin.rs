@@ -15,9 +15,10 @@ use crate::core::subscriptions::Mode;
 use crate::edge::ingest::{self, Answer};
 use crate::edge::{bigcommerce, enqueue, env, http, log, store};
 use serde::Serialize;
-use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
+/// Answers are plain `Serialize` structs, never `json!`: that macro pulls serde_json's
+/// value serializer into the wasm (BENCHMARKS.md).
 fn ok<T: Serialize>(value: &T) -> Result<Response, RelayError> {
     let body = serde_json::to_string(value)
         .map_err(|e| RelayError::unavailable("encode", e.to_string()))?;
@@ -33,8 +34,12 @@ async fn body<T: serde::de::DeserializeOwned + Default>(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| RelayError::bad_request("invalid_json", format!("invalid request body: {e}")))
+    let invalid = |e: &dyn std::fmt::Display| {
+        RelayError::bad_request("invalid_json", format!("invalid request body: {e}"))
+    };
+    // serde_json's `str` reader, as everywhere else: one copy of the parser in the wasm.
+    let text = std::str::from_utf8(&bytes).map_err(|e| invalid(&e))?;
+    serde_json::from_str(text).map_err(|e| invalid(&e))
 }
 
 pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response, RelayError> {
@@ -57,7 +62,11 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
     match (segments.as_slice(), method) {
         (["targets"], Method::Get) => {
             let views: Vec<_> = cfg.targets.iter().map(admin::target_view).collect();
-            ok(&json!({ "targets": views }))
+            #[derive(Serialize)]
+            struct Targets<T> {
+                targets: Vec<T>,
+            }
+            ok(&Targets { targets: views })
         }
         (["dead-letters"], Method::Get) => list(&req, env).await,
         (["dead-letters", "replay"], Method::Post) => {
@@ -76,7 +85,11 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
                 return Err(RelayError::NotFound);
             }
             store::delete_dead_letter(env, &key).await?;
-            ok(&json!({ "deleted": key }))
+            #[derive(Serialize)]
+            struct Deleted {
+                deleted: String,
+            }
+            ok(&Deleted { deleted: key })
         }
         (["test-event"], Method::Post) => {
             let request = body::<Option<TestEventRequest>>(&mut req)
@@ -156,10 +169,16 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
         }
     }
     records.sort_by(|a, b| b.last_attempt_at.cmp(&a.last_attempt_at));
-    ok(&json!({
-        "records": records,
-        "cursor": if page.complete { None } else { page.cursor },
-    }))
+    // Keys in the order `json!` wrote them before (sorted): the answer stays byte for byte.
+    #[derive(Serialize)]
+    struct Listing {
+        cursor: Option<String>,
+        records: Vec<DeadLetterSummary>,
+    }
+    ok(&Listing {
+        cursor: if page.complete { None } else { page.cursor },
+        records,
+    })
 }
 
 /// Each record becomes a fresh delivery (attempt 1; a new enrichment for enriching targets);

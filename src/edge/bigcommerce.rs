@@ -7,15 +7,12 @@ use crate::core::subscriptions::{
     self, error_message, Hook, HookEnvelope, HookPage, Mode, Outcome, Settings, SettingsError,
     SyncReport, Write,
 };
-use crate::edge::env;
+use crate::edge::{env, fetch};
 use futures_util::future::{select, Either};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use wasm_bindgen::JsValue;
-use worker::{
-    AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-};
+use worker::{AbortController, Delay, Env, Headers, Method};
 
 /// Per BigCommerce call, body included.
 const TIMEOUT_MS: u64 = 15_000;
@@ -56,20 +53,12 @@ async fn call(
             .set(k, v)
             .map_err(|_| format!("header `{k}` was refused by the runtime"))?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(method)
-        .with_headers(headers)
-        // BigCommerce's API does not redirect; a redirect means BC_API_BASE is wrong.
-        .with_redirect(RequestRedirect::Manual);
-    if let Some(b) = body {
-        init.with_body(Some(JsValue::from_str(&b)));
-    }
-    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
     let controller = AbortController::default();
     let signal = controller.signal();
-    let fetch = Fetch::Request(request);
+    // Redirects are not followed: BigCommerce's API does not redirect, so one means
+    // BC_API_BASE is wrong.
     let exchange = std::pin::pin!(async {
-        let mut resp = fetch.send_with_signal(&signal).await?;
+        let mut resp = fetch::send(method, url, &headers, body.as_deref(), &signal).await?;
         let status = resp.status_code();
         let body = resp.text().await?;
         Ok::<_, worker::Error>(Answer { status, body })
@@ -207,10 +196,10 @@ struct SyncLine<'a> {
     duration_ms: i64,
 }
 
+/// The outcome's JSON name (`"created"` → `created`).
 fn outcome_name(o: Outcome) -> String {
-    serde_json::to_value(o)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
+    serde_json::to_string(&o)
+        .map(|t| t.trim_matches('"').to_owned())
         .unwrap_or_default()
 }
 

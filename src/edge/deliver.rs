@@ -9,7 +9,9 @@ use crate::core::retry::{Decision, Outcome};
 use crate::edge::fetch::{self, Answer};
 use crate::edge::metrics::{self, Point};
 use crate::edge::{enqueue, enrich, env, log, store};
-use futures_util::StreamExt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::Poll;
 use worker::{Env, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage};
 
 /// Workers allow six simultaneous open connections per invocation.
@@ -22,19 +24,44 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
     let dead_letter_queue = env::var_or(&env, "DEAD_LETTER_QUEUE", "b2b-relay-deliveries-dlq");
     let from_dlq = batch.queue() == dead_letter_queue;
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
-    futures_util::stream::iter(messages)
-        .for_each_concurrent(CONCURRENCY, |m| {
-            let env = &env;
-            async move {
-                let Some(job) = parse(&m) else { return };
-                if from_dlq {
-                    record_crashed(&m, env, job).await;
-                } else {
-                    run(&m, env, job).await;
-                }
+    for_each_concurrent(messages, CONCURRENCY, |m| {
+        let env = &env;
+        async move {
+            let Some(job) = parse(&m) else { return };
+            if from_dlq {
+                record_crashed(&m, env, job).await;
+            } else {
+                run(&m, env, job).await;
             }
-        })
-        .await;
+        }
+    })
+    .await;
+}
+
+/// Runs `f` on every item, at most `limit` at a time, starting the next as soon as one ends.
+/// (futures-util's `for_each_concurrent` does the same with ~4 KB more wasm.)
+async fn for_each_concurrent<T, Fut: Future<Output = ()>>(
+    items: Vec<T>,
+    limit: usize,
+    f: impl Fn(T) -> Fut,
+) {
+    let mut waiting = items.into_iter();
+    let mut running: Vec<Pin<Box<Fut>>> = Vec::with_capacity(limit);
+    poll_fn(|cx| loop {
+        while running.len() < limit {
+            let Some(item) = waiting.next() else { break };
+            running.push(Box::pin(f(item)));
+        }
+        let before = running.len();
+        running.retain_mut(|fut| fut.as_mut().poll(cx).is_pending());
+        if running.is_empty() {
+            return Poll::Ready(());
+        }
+        if running.len() == before {
+            return Poll::Pending;
+        }
+    })
+    .await;
 }
 
 /// Hands the message back to the queue, which redelivers it later (and, after the consumer's

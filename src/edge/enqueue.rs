@@ -1,12 +1,36 @@
 //! Enqueue: the only place that writes to the `DELIVERIES` queue.
 
 use crate::core::delivery::{batches, encode, Job};
-use worker::{Env, MessageBuilder};
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::Env;
 
 pub const QUEUE: &str = "DELIVERIES";
 
-/// All of an event's jobs, in as few `send_batch` calls as the Queues limits allow: either all
-/// are durably queued or the caller gets an error (and BigCommerce a 503).
+/// Calls `method` of the queue binding with `args`. The producer's JS API directly: worker's
+/// `send`/`send_batch` serialize every message and option through serde_wasm_bindgen, more
+/// wasm than the relay's two calls need (BENCHMARKS.md).
+async fn call(env: &Env, method: &str, args: &[&JsValue]) -> Result<(), String> {
+    let run = async {
+        let queue = Reflect::get(env.as_ref(), &JsValue::from_str(QUEUE))?;
+        if queue.is_undefined() {
+            return Err(JsValue::from_str("no queue binding `DELIVERIES`"));
+        }
+        let f: Function = Reflect::get(&queue, &JsValue::from_str(method))?.dyn_into()?;
+        let promise: Promise = f
+            .apply(&queue, &args.iter().copied().collect::<Array>())?
+            .dyn_into()?;
+        JsFuture::from(promise).await
+    };
+    run.await
+        .map(|_| ())
+        .map_err(|e| worker::Error::from(e).to_string())
+}
+
+/// All of an event's jobs, in as few `sendBatch` calls as the Queues limits allow (100
+/// messages, 256 KB): either all are durably queued or the caller gets an error (and
+/// BigCommerce a 503).
 pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<(), String> {
     if jobs.is_empty() {
         return Ok(());
@@ -16,22 +40,27 @@ pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<(), String> {
         .map(|mut j| encode(&mut j))
         .collect::<Result<Vec<String>, _>>()
         .map_err(|e| e.to_string())?;
-    let queue = env.queue(QUEUE).map_err(|e| e.to_string())?;
     for batch in batches(texts) {
-        queue.send_batch(batch).await.map_err(|e| e.to_string())?;
+        let messages = Array::new();
+        for text in batch {
+            let message = Object::new();
+            Reflect::set(&message, &"body".into(), &text.into())
+                .map_err(|_| "message not built")?;
+            messages.push(&message);
+        }
+        call(env, "sendBatch", &[&messages]).await?;
     }
     Ok(())
 }
 
 pub async fn send_delayed(env: &Env, mut job: Job, delay_seconds: u32) -> Result<(), String> {
     let text = encode(&mut job).map_err(|e| e.to_string())?;
-    let queue = env.queue(QUEUE).map_err(|e| e.to_string())?;
-    queue
-        .send(
-            MessageBuilder::new(text)
-                .delay_seconds(delay_seconds)
-                .build(),
-        )
-        .await
-        .map_err(|e| e.to_string())
+    let options = Object::new();
+    Reflect::set(
+        &options,
+        &"delaySeconds".into(),
+        &JsValue::from(delay_seconds),
+    )
+    .map_err(|_| "options not built")?;
+    call(env, "send", &[&text.into(), &options]).await
 }

@@ -1,0 +1,138 @@
+//! I/O floor: the unavoidable work of the relay's ingest and delivery, and nothing else.
+//!
+//! Ingest: read the body, one KV read of a fresh dedup key (a miss, as for a new event), one
+//! `sendBatch` of one message per target (skipped without targets, as the relay does), one KV
+//! write with the relay's TTL, a fixed JSON answer. Consumer: one POST per message to the
+//! target's URL, each acked; no parsing, normalizing or signing.
+//!
+//! The I/O goes through the same JS calls as the relay's (KV `get`/`put`, queue `sendBatch`,
+//! `fetch` with a web_sys request), so the floor is the cheapest way to do it, not a slower one.
+//!
+//! `TARGET_URLS` (comma-separated) are the targets. A message is `{index}|{body}`: the least
+//! routing information a consumer needs. `LOG_LINES=1` adds one log line per ingest and per
+//! delivery, as many as the relay writes, to tell its logging apart from its computing.
+
+use std::cell::Cell;
+use worker::js_sys::{self, Array, Function, Object, Promise, Reflect};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{
+    console_log, event, web_sys, Context, Date, Env, MessageBatch, MessageExt, Request, Response,
+    Result,
+};
+
+const TTL_SECONDS: f64 = 259_200.0;
+
+thread_local! {
+    static SEQ: Cell<u64> = const { Cell::new(0) };
+}
+
+fn text_var(env: &Env, name: &str) -> String {
+    env.var(name).map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn urls(env: &Env) -> Vec<String> {
+    text_var(env, "TARGET_URLS")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn get(o: &JsValue, key: &str) -> Result<JsValue> {
+    Ok(Reflect::get(o, &JsValue::from_str(key))?)
+}
+
+/// `binding.method(...args)`, awaited.
+async fn call(env: &Env, binding: &str, method: &str, args: &[&JsValue]) -> Result<JsValue> {
+    let this = get(env.as_ref(), binding)?;
+    let f: Function = get(&this, method)?.dyn_into()?;
+    let promise: Promise = f
+        .apply(&this, &args.iter().copied().collect::<Array>())?
+        .dyn_into()?;
+    Ok(JsFuture::from(promise).await?)
+}
+
+/// A log line of the relay's size (ids, type, store, targets, duration).
+fn log_line(env: &Env, what: &str, seq: u64) {
+    if text_var(env, "LOG_LINES") == "1" {
+        console_log!(
+            "{{\"msg\":\"{what}\",\"outcome\":\"accepted\",\"status\":200,\"id\":\"{seq:064}\",\"type\":\"com.bigcommerce.company.user.created\",\"store\":\"abc123\",\"targets\":[\"t0\",\"t1\",\"t2\"],\"duration_ms\":3}}"
+        );
+    }
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let body = req.bytes().await?;
+    let seq = SEQ.with(|s| {
+        s.set(s.get() + 1);
+        s.get()
+    });
+    // A key never seen before, like a new event's dedup key.
+    let key = JsValue::from_str(&format!("dedup:{}-{seq}", Date::now().as_millis()));
+    let get_options = Object::new();
+    Reflect::set(&get_options, &"type".into(), &"text".into())?;
+    let _seen = call(&env, "DEDUP", "get", &[&key, &get_options]).await?;
+    let targets = urls(&env);
+    if !targets.is_empty() {
+        let text = String::from_utf8_lossy(&body);
+        let messages = Array::new();
+        for i in 0..targets.len() {
+            let message = Object::new();
+            Reflect::set(&message, &"body".into(), &format!("{i}|{text}").into())?;
+            messages.push(&message);
+        }
+        call(&env, "DELIVERIES", "sendBatch", &[&messages]).await?;
+    }
+    let put_options = Object::new();
+    Reflect::set(
+        &put_options,
+        &"expirationTtl".into(),
+        &JsValue::from_f64(TTL_SECONDS),
+    )?;
+    call(&env, "DEDUP", "put", &[&key, &"1".into(), &put_options]).await?;
+    log_line(&env, "ingest", seq);
+    let mut resp = Response::ok(r#"{"status":"accepted"}"#)?;
+    resp.headers_mut().set("content-type", "application/json")?;
+    Ok(resp)
+}
+
+/// One POST of `body` to `url` (the relay's way: a web_sys request, redirects not followed).
+async fn post(url: &str, body: &str) -> Result<()> {
+    let headers = web_sys::Headers::new()?;
+    headers.set("content-type", "application/json")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    init.set_body(&JsValue::from_str(body));
+    let request = web_sys::Request::new_with_str_and_init(url, &init)?;
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    JsFuture::from(global.fetch_with_request(&request)).await?;
+    Ok(())
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
+    let targets = urls(&env);
+    let posts = batch.raw_iter().map(|m| {
+        let (targets, env) = (&targets, &env);
+        async move {
+            let text = m.body().as_string().unwrap_or_default();
+            let (index, body) = text.split_once('|').unwrap_or(("0", ""));
+            let url = index
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| targets.get(i))
+                .cloned()
+                .unwrap_or_default();
+            let _ = post(&url, body).await;
+            log_line(env, "delivery", 0);
+            m.ack();
+        }
+    });
+    // A batch holds at most six messages (max_batch_size), the runtime's open-connection limit.
+    futures_util::future::join_all(posts).await;
+    Ok(())
+}

@@ -1,0 +1,488 @@
+// `make bench` (after the builds of scripts/bench): the relay side by side with its floors.
+// Prints one table and rewrites the generated part of BENCHMARKS.md.
+//
+// - CPU per event in the runtime: utime+stime of the workerd processes of each `wrangler dev`
+//   (from /proc), read before and after a fixed number of callbacks and, with targets, after
+//   every delivery has arrived. Ingest alone and fan-out to three receivers on 127.0.0.1.
+// - Latency: ingest answers and ingest → target receipt at a steady rate (relay, 3 targets).
+// - Cold start: each deploy bundle in Miniflare (workerd), time to ready and to a first answer.
+// - Size: what `wrangler deploy --dry-run` would upload.
+// - Core: the criterion benchmark benches/hot_path.rs.
+//
+// Everything is bounded: fixed request counts, timeouts on every wait.
+// Settings (environment): BENCH_N callbacks per CPU run (1000), BENCH_REPS runs (5),
+// BENCH_RATE per second (20) for BENCH_SECONDS (60), BENCH_COLD_REPS (5), BENCH_ONLY
+// (comma-separated subset of cpu,latency,cold,size,core; a partial run does not touch
+// BENCHMARKS.md), BENCH_QUEUE ("size,timeout": consumer settings for the relay's runs).
+import { execFileSync, execSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Receiver, Relay, callback, eventId, sleep, waitFor } from "../tests/e2e/harness.mjs";
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const TMP = path.join(ROOT, "bench/.tmp");
+const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
+const N = Number(process.env.BENCH_N ?? 1000);
+const REPS = Number(process.env.BENCH_REPS ?? 5);
+const RATE = Number(process.env.BENCH_RATE ?? 20);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+const COLD_REPS = Number(process.env.BENCH_COLD_REPS ?? 5);
+const ONLY = new Set((process.env.BENCH_ONLY ?? "cpu,latency,cold,size,core").split(","));
+const FULL =
+  ["cpu", "latency", "cold", "size", "core"].every((k) => ONLY.has(k)) && !process.env.BENCH_WORKERS && !process.env.BENCH_CASES;
+const QUEUE = process.env.BENCH_QUEUE?.split(",").map(Number);
+// For trying things out: only some workers and cases (a partial run never writes BENCHMARKS.md).
+const ONLY_WORKERS = new Set((process.env.BENCH_WORKERS ?? "relay,io,io-log,bare").split(","));
+const CASES = new Set((process.env.BENCH_CASES ?? "ingest,fanout").split(","));
+const CLK_TCK = Number(execSync("getconf CLK_TCK").toString().trim());
+const SIGNING_KEY = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+const WORKERS = {
+  relay: { dir: ROOT, label: "relay" },
+  io: { dir: path.join(ROOT, "bench/floors/io"), label: "I/O floor" },
+  // The I/O floor plus as many console.log lines as the relay writes (one per ingest and per
+  // delivery): wrangler dev relays every line through its inspector, which costs the runtime.
+  "io-log": { dir: path.join(ROOT, "bench/floors/io"), label: "I/O floor + log lines", env: { LOG_LINES: "1" } },
+  bare: { dir: path.join(ROOT, "bench/floors/bare"), label: "bare floor" },
+};
+const BUILT = ["relay", "io", "bare"];
+
+const log = (...a) => console.error("[bench]", ...a);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const f = (x, d = 2) => (x === undefined || Number.isNaN(x) ? "–" : x.toFixed(d));
+const spread = (xs, d = 2) => (xs?.length ? `${f(median(xs), d)} (${f(Math.min(...xs), d)}–${f(Math.max(...xs), d)})` : "–");
+
+/**
+ * A copy of a worker's wrangler.toml without its [build] step (the builds ran before, and
+ * wrangler dev would otherwise rebuild on every start), `main` made absolute, and optionally
+ * other queue consumer settings.
+ */
+function config(name, { queue } = {}) {
+  const { dir } = WORKERS[name];
+  let text = fs.readFileSync(path.join(dir, "wrangler.toml"), "utf8");
+  text = text.replace(/^main = "(.*)"$/m, (_, m) => `main = "${path.join(dir, m)}"`);
+  text = text.replace(/^\[build\]\ncommand = .*\n/m, "");
+  if (queue) {
+    // Only the first consumer (deliveries), not the dead-letter queue's.
+    text = text.replace(/max_batch_size = \d+/, `max_batch_size = ${queue[0]}`);
+    text = text.replace(/max_batch_timeout = \d+/, `max_batch_timeout = ${queue[1]}`);
+  }
+  fs.mkdirSync(TMP, { recursive: true });
+  const file = path.join(TMP, `${name}${queue ? `-${queue.join("-")}` : ""}.wrangler.toml`);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/** Every process below `root`, from /proc: pid → { ppid, comm, cpuMs }. */
+function processes() {
+  const all = new Map();
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // Fields 14 and 15 of stat (utime, stime), counted from `state` (field 3).
+      const ticks = Number(rest[11]) + Number(rest[12]);
+      all.set(Number(d), { ppid: Number(rest[1]), comm, cpuMs: (ticks * 1000) / CLK_TCK });
+    } catch {}
+  }
+  return all;
+}
+
+/**
+ * The workerd processes of one `wrangler dev`: `proxy` is wrangler's dev proxy (it owns the
+ * public port; it does not exist in production), `runtime` runs the worker itself.
+ */
+function workerdOf(relay) {
+  const all = processes();
+  const mine = new Set([relay.proc.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, p] of all) if (!mine.has(pid) && mine.has(p.ppid)) (mine.add(pid), (grew = true));
+  }
+  const out = { runtime: [], proxy: [] };
+  for (const pid of mine) {
+    if (all.get(pid)?.comm !== "workerd") continue;
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    (cmd.includes(`entry=127.0.0.1:${relay.port}`) ? out.proxy : out.runtime).push(pid);
+  }
+  return out;
+}
+
+function cpuMs(pids) {
+  const all = processes();
+  return pids.reduce((sum, pid) => sum + (all.get(pid)?.cpuMs ?? NaN), 0);
+}
+
+/** Runs `count` tasks, `concurrency` at a time. */
+async function pool(count, concurrency, task) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+}
+
+const TOKEN = "bench-token";
+
+/** Starts `name` in wrangler dev with `targets` receivers (0 or more). */
+async function start(name, receivers, opts = {}) {
+  const urls = receivers.map((r) => r.url);
+  const env = { INGEST_TOKENS: TOKEN };
+  if (name === "relay") {
+    if (urls.length) {
+      env.TARGETS = JSON.stringify(urls.map((url, i) => ({ name: `t${i}`, url, signing_secret: "KEY" })));
+      env.KEY = SIGNING_KEY;
+    }
+  } else {
+    env.TARGET_URLS = urls.join(",");
+    Object.assign(env, WORKERS[name].env);
+  }
+  return new Relay(env, { args: ["--config", config(name, opts)] }).start();
+}
+
+/** POSTs one fresh callback; throws unless the worker accepted it. */
+async function post(relay, cb) {
+  const res = await relay.post(cb);
+  if (res.status !== 200 || (res.json && res.json.status !== "accepted")) {
+    throw new Error(`unexpected answer ${res.status} ${res.text}`);
+  }
+  return res;
+}
+
+const SCOPE = "store/company/user/created";
+const DATA = { company_id: 123456, user_id: 321 };
+
+async function cpuCase(name, targetCount) {
+  const receivers = await Promise.all(Array.from({ length: targetCount }, (_, i) => new Receiver(`r${i}`).start()));
+  const relay = await start(name, receivers, name === "relay" && QUEUE ? { queue: QUEUE } : {});
+  try {
+    const procs = workerdOf(relay);
+    if (!procs.runtime.length || !procs.proxy.length) throw new Error(`workerd processes not found: ${JSON.stringify(procs)}`);
+    let sent = 0;
+    const burst = async (count) => {
+      await pool(count, 8, () => post(relay, callback(SCOPE, DATA)));
+      sent += count;
+      if (targetCount) {
+        await waitFor(() => receivers.every((r) => r.requests.length >= sent), {
+          timeoutMs: 180_000,
+          intervalMs: 20,
+          what: `${sent} deliveries to each of ${targetCount} targets`,
+        });
+      }
+    };
+    await burst(500); // warm-up: JIT and wasm tier-up, isolate, KV and queue state
+    await sleep(1500);
+    const idle0 = [cpuMs(procs.runtime), cpuMs(procs.proxy)];
+    await sleep(2000);
+    const idle = [(cpuMs(procs.runtime) - idle0[0]) / 2, (cpuMs(procs.proxy) - idle0[1]) / 2];
+    const runs = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      const before = [cpuMs(procs.runtime), cpuMs(procs.proxy)];
+      const t0 = performance.now();
+      await burst(N);
+      const wall = performance.now() - t0;
+      const after = [cpuMs(procs.runtime), cpuMs(procs.proxy)];
+      const runtime = (after[0] - before[0]) / N;
+      const proxy = (after[1] - before[1]) / N;
+      runs.push({ runtime, all: runtime + proxy, perSecond: (N * 1000) / wall });
+      log(`${name} targets=${targetCount} run ${rep + 1}: runtime ${f(runtime, 3)} ms/event, all workerd ${f(runtime + proxy, 3)}, ${f((N * 1000) / wall, 0)} callbacks/s`);
+      await sleep(1000);
+    }
+    // Queues deliver at least once: a redelivered message is counted, not hidden.
+    const redelivered = receivers.reduce((n, r) => n + r.requests.length, 0) - sent * targetCount;
+    return { runs, idleMsPerSecond: idle, redelivered };
+  } finally {
+    await relay.stop();
+    for (const r of receivers) await r.stop();
+  }
+}
+
+async function latency(queue) {
+  const receivers = await Promise.all([0, 1, 2].map((i) => new Receiver(`r${i}`).start()));
+  const relay = await start("relay", receivers, { queue });
+  try {
+    // Warm-up so the first measured events do not pay for the isolate's start.
+    for (let i = 0; i < 20; i++) await post(relay, callback(SCOPE, DATA));
+    await waitFor(() => receivers.every((r) => r.requests.length >= 20), { timeoutMs: 60_000, what: "warm-up deliveries" });
+    for (const r of receivers) r.requests.length = 0;
+    const sentAt = new Map();
+    const answers = [];
+    const total = RATE * SECONDS;
+    const start = Date.now();
+    const inflight = [];
+    for (let i = 0; i < total; i++) {
+      const due = start + (i * 1000) / RATE;
+      const wait = due - Date.now();
+      if (wait > 0) await sleep(wait);
+      const cb = callback(SCOPE, DATA);
+      inflight.push(
+        (async () => {
+          const t0 = performance.now();
+          sentAt.set(eventId(cb), performance.timeOrigin + t0);
+          await post(relay, cb);
+          answers.push(performance.now() - t0);
+        })(),
+      );
+    }
+    await Promise.all(inflight);
+    await waitFor(() => receivers.every((r) => r.requests.length >= total), {
+      timeoutMs: 120_000,
+      intervalMs: 50,
+      what: "every delivery of the latency run",
+    });
+    const deliveries = receivers.flatMap((r) => r.requests.map((q) => q.at - sentAt.get(q.headers["webhook-id"])));
+    return {
+      queue: queue ?? [6, 1],
+      answer: { p50: pct(answers, 50), p99: pct(answers, 99) },
+      delivery: { p50: pct(deliveries, 50), p99: pct(deliveries, 99), max: Math.max(...deliveries) },
+      count: deliveries.length,
+    };
+  } finally {
+    await relay.stop();
+    for (const r of receivers) await r.stop();
+  }
+}
+
+/** `wrangler deploy --dry-run` of a built worker: upload size and the bundle it would upload. */
+function dryRun(name) {
+  const outdir = path.join(TMP, `upload-${name}`);
+  fs.rmSync(outdir, { recursive: true, force: true });
+  const r = spawnSync(WRANGLER, ["deploy", "--dry-run", "--outdir", outdir, "--config", config(name)], {
+    cwd: WORKERS[name].dir,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  const m = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(r.stdout + r.stderr);
+  if (!m) throw new Error(`no upload size from wrangler for ${name}:\n${r.stdout}${r.stderr}`);
+  const wasm = fs.readdirSync(outdir).find((x) => x.endsWith(".wasm"));
+  return { totalKiB: Number(m[1]), gzipKiB: Number(m[2]), wasmBytes: fs.statSync(path.join(outdir, wasm)).size, outdir };
+}
+
+/** One cold start of an upload bundle in Miniflare (a new workerd): ms to ready, to a first answer. */
+async function coldStart(name, outdir) {
+  const { Miniflare } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
+  const body = JSON.stringify(callback(SCOPE, DATA));
+  const t0 = performance.now();
+    const mf = new Miniflare({
+      modules: true,
+      scriptPath: path.join(outdir, "index.js"),
+      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+      compatibilityDate: "2026-04-01",
+      kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
+      queueProducers: { DELIVERIES: { queueName: "bench-deliveries" } },
+      bindings: { INGEST_TOKENS: TOKEN, TARGET_URLS: "" },
+      // The workers' own log lines are not part of the table.
+      handleRuntimeStdio: (stdout, stderr) => (stdout.resume(), stderr.resume()),
+    });
+    try {
+      await mf.ready;
+      const ready = performance.now() - t0;
+      const res = await mf.dispatchFetch("http://relay.test/webhooks/bigcommerce", {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body,
+      });
+      await res.text();
+      if (res.status !== 200) throw new Error(`${name}: first answer ${res.status}`);
+      return { ready, first: performance.now() - t0 };
+    } finally {
+      await mf.dispose();
+    }
+}
+
+/** criterion's estimates (µs) and the bench's allocation report. */
+function core() {
+  const r = spawnSync("cargo", ["bench", "--bench", "hot_path"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 900_000,
+    env: { ...process.env, PATH: `${os.homedir()}/.cargo/bin:${process.env.PATH}` },
+  });
+  const out = r.stdout + r.stderr;
+  if (r.status !== 0) throw new Error(`cargo bench failed:\n${out}`);
+  const toUs = (v, unit) => Number(v) * { ps: 1e-6, ns: 1e-3, µs: 1, us: 1, ms: 1e3, s: 1e6 }[unit];
+  const times = {};
+  for (const m of out.matchAll(/^(\S+)\s*\n?\s+time:\s+\[([\d.]+) (\S+) ([\d.]+) (\S+) ([\d.]+) (\S+)\]/gm)) {
+    times[m[1]] = { low: toUs(m[2], m[3]), mid: toUs(m[4], m[5]), high: toUs(m[6], m[7]) };
+  }
+  const allocs = {};
+  for (const m of out.matchAll(/^\s{2}(\S.*?)\s+(\d+) allocs\s+(\d+) bytes$/gm)) allocs[m[1].trim()] = { n: Number(m[2]), bytes: Number(m[3]) };
+  return { times, allocs };
+}
+
+function machine() {
+  const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "?";
+  const v = (cmd) => {
+    try {
+      return execSync(cmd, { cwd: ROOT, encoding: "utf8" }).trim().split("\n")[0];
+    } catch {
+      return "?";
+    }
+  };
+  return {
+    nproc: os.availableParallelism(),
+    cpu,
+    memGiB: (os.totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    wrangler: v(`${WRANGLER} --version`),
+    workerd: JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules/workerd/package.json"), "utf8")).version,
+    rustc: v("rustc --version"),
+    load: os.loadavg().map((x) => x.toFixed(2)).join(" "),
+    commit: v("git rev-parse --short HEAD") + (v("git status --porcelain") === "" ? "" : " (with uncommitted changes)"),
+  };
+}
+
+function table(R) {
+  const rows = [];
+  const cols = ["relay", "io", "io-log", "bare"];
+  const row = (metric, cells, ratios = ["", ""]) => rows.push(`| ${metric} | ${cells.join(" | ")} | ${ratios.join(" | ")} |`);
+  rows.push(
+    "| metric | relay | I/O floor | I/O floor + log lines | bare floor | relay / I/O floor | relay / (I/O floor + log lines) |",
+    "|---|---|---|---|---|---|---|",
+  );
+  const ratio = (a, b) => {
+    if (!a || !b) return "–";
+    // Run i of the relay against run i of the floor: the spread of the ratio.
+    const each = a.map((x, i) => x / b[i]);
+    return `**${f(median(a) / median(b), 2)}** (${f(Math.min(...each), 2)}–${f(Math.max(...each), 2)})`;
+  };
+  if (R.cpu) {
+    for (const [key, label] of [
+      ["ingest", "ingest alone"],
+      ["fanout", "fan-out to 3 targets"],
+    ]) {
+      for (const [field, what] of [
+        ["runtime", "worker runtime"],
+        ["all", "all workerd (incl. wrangler's dev proxy)"],
+      ]) {
+        const get = (w) => R.cpu[w]?.[key]?.runs.map((r) => r[field]);
+        row(
+          `CPU ms/event, ${label}, ${what}: median (min–max) of ${REPS} runs × ${N}`,
+          cols.map((w) => spread(get(w), 3)),
+          [ratio(get("relay"), get("io")), ratio(get("relay"), get("io-log"))],
+        );
+      }
+    }
+  }
+  if (R.latency) {
+    const L = R.latency;
+    row(`ingest answer p50 / p99 ms (${RATE}/s for ${SECONDS} s, 3 targets, queue batch ${L.queue[0]}, timeout ${L.queue[1]} s)`, [`${f(L.answer.p50, 1)} / ${f(L.answer.p99, 1)}`, "–", "–", "–"]);
+    row(`ingest → target receipt p50 / p99 ms (${L.count} deliveries)`, [`${f(L.delivery.p50, 0)} / ${f(L.delivery.p99, 0)}`, "–", "–", "–"]);
+  }
+  if (R.cold) {
+    const c = (k) => cols.map((w) => (R.cold[w] ? spread(R.cold[w].map((r) => r[k]), 0) : "–"));
+    row(`cold start: Miniflare (workerd) ready, ms, median (min–max) of ${COLD_REPS}`, c("ready"));
+    row("cold start: first answer to a callback, ms after start", c("first"));
+  }
+  if (R.size) {
+    row("upload, gzip (`wrangler deploy --dry-run`)", cols.map((w) => (R.size[w] ? `${f(R.size[w].gzipKiB, 2)} KiB` : "–")));
+    row("upload, uncompressed (wasm bytes)", cols.map((w) => (R.size[w] ? `${f(R.size[w].totalKiB, 2)} KiB (${R.size[w].wasmBytes} B)` : "–")));
+  }
+  if (R.core) {
+    const t = R.core.times["hot_path/one_event_five_targets"];
+    const a = R.core.allocs["hot path (one event)"];
+    row("core hot path µs/event (criterion, host; parse → sign 5 bodies)", [t ? `${f(t.mid, 2)} (${f(t.low, 2)}–${f(t.high, 2)})` : "?", "–", "–", "–"]);
+    row("core hot path heap allocations/event", [a ? `${a.n} (${a.bytes} B)` : "?", "–", "–", "–"]);
+  }
+  return rows.join("\n");
+}
+
+function details(R) {
+  const out = [];
+  if (R.cpu) {
+    out.push("CPU runs (ms/event: worker runtime / all workerd; callbacks per second through the dev proxy):", "");
+    for (const w of Object.keys(R.cpu)) {
+      for (const [key, v] of Object.entries(R.cpu[w])) {
+        const runs = v.runs.map((r) => `${f(r.runtime, 3)} / ${f(r.all, 3)} @ ${f(r.perSecond, 0)}/s`).join("; ");
+        const again = v.redelivered ? `; ${v.redelivered} deliveries repeated by the queue (at least once)` : "";
+        out.push(`- ${WORKERS[w].label}, ${key}: ${runs}; idle CPU ${f(v.idleMsPerSecond[0], 2)} / ${f(v.idleMsPerSecond[1], 2)} ms per second${again}`);
+      }
+    }
+    out.push("");
+  }
+  if (R.core) {
+    out.push("Core steps (criterion, µs, median estimate):", "");
+    for (const [k, v] of Object.entries(R.core.times)) out.push(`- ${k}: ${f(v.mid, 3)} (${f(v.low, 3)}–${f(v.high, 3)})`);
+    out.push("", "Allocations per call:", "");
+    for (const [k, v] of Object.entries(R.core.allocs)) out.push(`- ${k}: ${v.n} (${v.bytes} B)`);
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+const R = {};
+if (ONLY.has("size") || ONLY.has("cold")) {
+  R.size = {};
+  for (const w of BUILT) {
+    log(`size: wrangler deploy --dry-run ${w}`);
+    R.size[w] = dryRun(w);
+  }
+}
+if (ONLY.has("core")) {
+  log("core: cargo bench --bench hot_path");
+  R.core = core();
+}
+if (ONLY.has("cold")) {
+  R.cold = { relay: [], io: [], bare: [] };
+  // Interleaved, so a burst of load from other users of the machine hits all three alike.
+  for (let i = 0; i < COLD_REPS; i++) {
+    for (const w of BUILT) {
+      log(`cold start ${i + 1}/${COLD_REPS}: ${w}`);
+      R.cold[w].push(await coldStart(w, R.size[w].outdir));
+    }
+  }
+}
+if (ONLY.has("cpu")) {
+  R.cpu = Object.fromEntries(Object.keys(WORKERS).map((w) => [w, {}]));
+  for (const w of Object.keys(WORKERS).filter((w) => ONLY_WORKERS.has(w) && CASES.has("ingest"))) {
+    log(`cpu: ${w}, ingest alone`);
+    R.cpu[w].ingest = await cpuCase(w, 0);
+  }
+  for (const w of ["relay", "io", "io-log"].filter((w) => ONLY_WORKERS.has(w) && CASES.has("fanout"))) {
+    log(`cpu: ${w}, fan-out to 3 targets`);
+    R.cpu[w].fanout = await cpuCase(w, 3);
+  }
+}
+if (ONLY.has("latency")) {
+  log(`latency: relay, ${RATE}/s for ${SECONDS} s`);
+  R.latency = await latency(QUEUE);
+}
+if (!ONLY.has("size")) delete R.size;
+
+const M = machine();
+const when = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+const text = table(R);
+console.log(text);
+console.log();
+console.log(details(R));
+fs.writeFileSync(path.join(TMP, "last-run.json"), JSON.stringify({ when, machine: M, results: R }, null, 2));
+
+if (FULL) {
+  const generated = [
+    "<!-- bench:begin (generated by `make bench`; edit outside these markers) -->",
+    `Run ${when} at ${M.commit}. Machine: ${M.nproc} cores (${M.cpu}), ${M.memGiB} GiB, load average at the end ${M.load};`,
+    `node ${M.node}, wrangler ${M.wrangler}, workerd ${M.workerd}, ${M.rustc}.`,
+    "",
+    text,
+    "",
+    details(R),
+    "<!-- bench:end -->",
+  ].join("\n");
+  const file = path.join(ROOT, "BENCHMARKS.md");
+  const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  const re = /<!-- bench:begin[\s\S]*?<!-- bench:end -->/;
+  fs.writeFileSync(file, re.test(old) ? old.replace(re, generated) : `${old}\n${generated}\n`);
+  log("BENCHMARKS.md updated");
+}
