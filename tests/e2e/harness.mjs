@@ -80,6 +80,16 @@ export class Receiver {
   }
 }
 
+/** A response as tests use it: status, headers, text, and the parsed JSON when it is JSON. */
+async function answer(res) {
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, json, text, headers: res.headers };
+}
+
 /**
  * The relay under test: `wrangler dev` with its own env file and state directory.
  * `{ build: false }` skips wrangler.toml's [build] step and serves the build/ already there
@@ -176,12 +186,7 @@ export class Relay {
       headers: h,
       body: method === "GET" || method === "HEAD" ? undefined : typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body),
     });
-    const text = await res.text();
-    let json;
-    try {
-      json = JSON.parse(text);
-    } catch {}
-    return { status: res.status, json, text, headers: res.headers };
+    return answer(res);
   }
 
   /** Runs the scheduled handler once as cron `cron` would (needs `args: ["--test-scheduled"]`). */
@@ -195,12 +200,7 @@ export class Relay {
     const headers = token === null ? {} : { authorization: `Bearer ${token}` };
     if (body !== undefined) headers["content-type"] = "application/json";
     const res = await fetch(`${this.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    let json;
-    try {
-      json = JSON.parse(text);
-    } catch {}
-    return { status: res.status, json, text, headers: res.headers };
+    return answer(res);
   }
 
   /** Reads local KV from another process, as an operator would with wrangler. */
