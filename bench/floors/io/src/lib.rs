@@ -8,9 +8,12 @@
 //! The I/O goes through the same JS calls as the relay's (KV `get`/`put`, queue `sendBatch`,
 //! `fetch` with a web_sys request), so the floor is the cheapest way to do it, not a slower one.
 //!
-//! `TARGET_URLS` (comma-separated) are the targets. A message is `{index}|{body}`: the least
-//! routing information a consumer needs. `LOG_LINES=1` adds one log line per ingest and per
-//! delivery, as many as the relay writes, to tell its logging apart from its computing.
+//! `TARGET_URLS` (comma-separated) are the targets. A message is `{index}|{body}|{filler}`:
+//! the least routing information a consumer needs; it POSTs `body`. `BODY_BYTES` and
+//! `MESSAGE_BYTES` pad the POST body and the message with spaces to the sizes of the relay's
+//! (its CloudEvent and its queue message), since the runtime's cost grows with the bytes moved.
+//! `LOG_LINES=1` adds one log line per ingest and per delivery, as many as the relay writes,
+//! to tell its logging apart from its computing.
 
 use std::cell::Cell;
 use worker::js_sys::{self, Array, Function, Object, Promise, Reflect};
@@ -76,11 +79,15 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let _seen = call(&env, "DEDUP", "get", &[&key, &get_options]).await?;
     let targets = urls(&env);
     if !targets.is_empty() {
+        let size = |name| text_var(&env, name).parse::<usize>().unwrap_or(0);
         let text = String::from_utf8_lossy(&body);
         let messages = Array::new();
         for i in 0..targets.len() {
+            let mut m = format!("{i}|{text:<width$}|", width = size("BODY_BYTES"));
+            let filler = size("MESSAGE_BYTES").saturating_sub(m.len());
+            m.extend(std::iter::repeat_n(' ', filler));
             let message = Object::new();
-            Reflect::set(&message, &"body".into(), &format!("{i}|{text}").into())?;
+            Reflect::set(&message, &"body".into(), &m.into())?;
             messages.push(&message);
         }
         call(&env, "DELIVERIES", "sendBatch", &[&messages]).await?;
@@ -120,7 +127,8 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
         let (targets, env) = (&targets, &env);
         async move {
             let text = m.body().as_string().unwrap_or_default();
-            let (index, body) = text.split_once('|').unwrap_or(("0", ""));
+            let (index, rest) = text.split_once('|').unwrap_or(("0", ""));
+            let body = rest.rsplit_once('|').map_or(rest, |(b, _)| b);
             let url = index
                 .parse::<usize>()
                 .ok()
