@@ -1,13 +1,17 @@
 //! The relay's per-event CPU work in the core, outside any runtime: parse + validate,
-//! normalize (with the event id), route to five targets, render and sign five bodies.
+//! normalize (with the event id), the event's JSON (once), route to five targets, render and
+//! sign five bodies. The queue hop between ingest and delivery (encoding a message, decoding it
+//! in the consumer) is measured apart, per message.
 //! `make bench` runs it (`cargo bench --bench hot_path`); BENCHMARKS.md has the numbers.
 //!
 //! Besides criterion's timings it prints the heap allocations per event (a counting global
 //! allocator) for the whole path and for each step, so what dominates is visible.
 
 use b2b_relay::core::config::{self, Config};
+use b2b_relay::core::delivery::{self, Delivery, Job};
+use b2b_relay::core::event::EncodedEvent;
 use b2b_relay::core::{callback, event, outbound, route};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,9 +68,11 @@ fn five_targets() -> Config {
 }
 
 /// One event through the whole hot path; returns the total body bytes so nothing is elided.
+/// The event's JSON is made once (the first render) and shared by the five targets, as the
+/// relay shares it between an event's queue messages.
 fn hot_path(cfg: &Config, body: &[u8]) -> usize {
     let cb = callback::parse(body).expect("valid callback");
-    let ev = event::normalize(&cb);
+    let ev = EncodedEvent::new(event::normalize(cb));
     let targets = route::route(&cfg.targets, &ev);
     targets
         .iter()
@@ -88,18 +94,40 @@ fn allocations<R>(mut f: impl FnMut() -> R) -> (u64, u64) {
     )
 }
 
+/// Allocations of `f(input)`, not counting the making of its input.
+fn allocations_with<I, R>(make: impl Fn() -> I, f: impl Fn(I) -> R) -> (u64, u64) {
+    let input = make();
+    let (a, b) = (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    );
+    black_box(f(input));
+    (
+        ALLOCS.load(Ordering::Relaxed) - a,
+        BYTES.load(Ordering::Relaxed) - b,
+    )
+}
+
 fn report_allocations(cfg: &Config) {
     let cb = callback::parse(BODY).expect("valid callback");
-    let ev = event::normalize(&cb);
+    let ev = EncodedEvent::new(event::normalize(cb.clone()));
     let targets = route::route(&cfg.targets, &ev);
-    let rows: [(&str, (u64, u64)); 6] = [
+    let message = delivery_message(&ev);
+    let rows: [(&str, (u64, u64)); 9] = [
         ("hot path (one event)", allocations(|| hot_path(cfg, BODY))),
         ("  parse + validate", allocations(|| callback::parse(BODY))),
         (
             "  normalize (incl. id)",
-            allocations(|| event::normalize(&cb)),
+            allocations_with(|| cb.clone(), event::normalize),
         ),
         ("    event id", allocations(|| event::event_id(&cb))),
+        (
+            "  event JSON (once)",
+            allocations_with(
+                || EncodedEvent::new(ev.clone().into_event()),
+                |e| e.json().len(),
+            ),
+        ),
         (
             "  route (5 targets)",
             allocations(|| route::route(&cfg.targets, &ev)),
@@ -113,6 +141,14 @@ fn report_allocations(cfg: &Config) {
                     .collect::<Vec<_>>()
             }),
         ),
+        (
+            "queue message: encode",
+            allocations_with(|| delivery(&ev), |mut j| delivery::encode(&mut j)),
+        ),
+        (
+            "queue message: decode",
+            allocations(|| serde_json::from_str::<Job>(&message)),
+        ),
     ];
     println!("allocations per call (count, bytes):");
     for (name, (n, bytes)) in rows {
@@ -120,13 +156,23 @@ fn report_allocations(cfg: &Config) {
     }
 }
 
+/// One of the event's queue messages (outside the hot path: it measures the queue hop).
+fn delivery(ev: &EncodedEvent) -> Job {
+    Job::Deliver(Delivery::first("crm", ev.clone(), None, NOW * 1000))
+}
+
+fn delivery_message(ev: &EncodedEvent) -> String {
+    delivery::encode(&mut delivery(ev)).expect("a delivery encodes")
+}
+
 fn benches(c: &mut Criterion) {
     let cfg = five_targets();
     let cb = callback::parse(BODY).expect("valid callback");
-    let ev = event::normalize(&cb);
+    let ev = EncodedEvent::new(event::normalize(cb.clone()));
     let targets = route::route(&cfg.targets, &ev);
     assert_eq!(targets.len(), 5, "every target wants the event");
     let crm = targets[0];
+    let message = delivery_message(&ev);
 
     c.bench_function("hot_path/one_event_five_targets", |b| {
         b.iter(|| hot_path(&cfg, black_box(BODY)))
@@ -135,10 +181,17 @@ fn benches(c: &mut Criterion) {
         b.iter(|| callback::parse(black_box(BODY)))
     });
     c.bench_function("step/normalize", |b| {
-        b.iter(|| event::normalize(black_box(&cb)))
+        b.iter_batched(|| cb.clone(), event::normalize, BatchSize::SmallInput)
     });
     c.bench_function("step/event_id", |b| {
         b.iter(|| event::event_id(black_box(&cb)))
+    });
+    c.bench_function("step/event_json_once", |b| {
+        b.iter_batched(
+            || EncodedEvent::new(ev.clone().into_event()),
+            |e| e.json().len(),
+            BatchSize::SmallInput,
+        )
     });
     c.bench_function("step/route_five", |b| {
         b.iter(|| route::route(black_box(&cfg.targets), black_box(&ev)))
@@ -146,15 +199,27 @@ fn benches(c: &mut Criterion) {
     c.bench_function("step/render_sign_one", |b| {
         b.iter(|| outbound::render(black_box(crm), black_box(&ev), None, NOW))
     });
-    c.bench_function("step/serialize_event_json", |b| {
-        b.iter(|| serde_json::to_string(black_box(&ev)))
-    });
     if let Some(key) = &crm.signing {
-        let body = serde_json::to_string(&ev).unwrap_or_default();
         c.bench_function("step/sign_only", |b| {
-            b.iter(|| key.sign(black_box(&ev.id), NOW, black_box(body.as_bytes())))
+            b.iter(|| {
+                key.sign(
+                    black_box(&ev.id),
+                    "1764288001",
+                    black_box(ev.json().as_bytes()),
+                )
+            })
         });
     }
+    c.bench_function("queue/encode_message", |b| {
+        b.iter_batched(
+            || delivery(&ev),
+            |mut j| delivery::encode(&mut j),
+            BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("queue/decode_message", |b| {
+        b.iter(|| serde_json::from_str::<Job>(black_box(&message)))
+    });
     report_allocations(&cfg);
 }
 

@@ -92,14 +92,14 @@ fn a_rebuilt_callback_keeps_data_byte_for_byte() {
     let body =
         std::fs::read(dir().join("accepted--rebuilt-callback-keeps-data-spacing.json")).unwrap();
     let cb = callback::parse(&body).unwrap();
-    let ev = event::normalize(&cb);
+    let ev = event::normalize(cb).into();
     let out = outbound::render(&bigcommerce_target(), &ev, None, 0);
     assert!(
         out.body.contains(r#""data":{"company_id": 1234}"#),
         "{}",
         out.body
     );
-    let again = event::normalize(&callback::parse(out.body.as_bytes()).unwrap());
+    let again = event::normalize(callback::parse(out.body.as_bytes()).unwrap());
     assert_eq!(again.id, ev.id);
     assert_eq!(again.data.get(), ev.data.get());
 }
@@ -120,7 +120,7 @@ fn rendering_deep_data_without_the_original_does_not_panic() {
         data: serde_json::value::RawValue::from_string(data.clone()).unwrap(),
         ..ev
     };
-    let out = outbound::render(&bigcommerce_target(), &ev, None, 0);
+    let out = outbound::render(&bigcommerce_target(), &ev.into(), None, 0);
     assert!(out.body.contains(&data));
 }
 

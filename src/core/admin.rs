@@ -279,8 +279,8 @@ mod tests {
     #[test]
     fn long_errors_are_cut_for_kv_metadata() {
         let body = test_callback("store/company/created", "abc", 1, &"a".repeat(40));
-        let ev = crate::core::event::normalize(&callback::parse(body.as_bytes()).unwrap());
-        let d = crate::core::delivery::Delivery::first("crm", ev, None, 0).into_dead_letter(
+        let ev = crate::core::event::normalize(callback::parse(body.as_bytes()).unwrap());
+        let d = crate::core::delivery::Delivery::first("crm", ev.into(), None, 0).into_dead_letter(
             Some(500),
             "é".repeat(300),
             1,

@@ -69,10 +69,15 @@ pub fn lookup(scope: &str) -> Option<(Resource, Action)> {
 
 /// `store/company/user/created` → `company.user.created` (the part after `com.bigcommerce.`).
 pub fn short_type(scope: &str) -> String {
-    scope
-        .strip_prefix("store/")
-        .unwrap_or(scope)
-        .replace('/', ".")
+    let mut out = String::new();
+    push_short_type(&mut out, scope);
+    out
+}
+
+/// `short_type` appended to `out`, so the full type is built in one allocation.
+pub fn push_short_type(out: &mut String, scope: &str) {
+    let short = scope.strip_prefix("store/").unwrap_or(scope);
+    out.extend(short.chars().map(|c| if c == '/' { '.' } else { c }));
 }
 
 /// The ids a subject (and an enrichment request) is built from. Ids are numbers in

@@ -3,7 +3,7 @@
 
 use crate::core::config::{Format, Target};
 use crate::core::enrich::{self, Plan};
-use crate::core::event::CloudEvent;
+use crate::core::event::EncodedEvent;
 use serde::{Deserialize, Serialize};
 
 /// Cloudflare Queues refuse messages over 128 KB; stay under it with room for the envelope.
@@ -23,7 +23,7 @@ pub struct Delivery {
     pub first_attempt_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
-    pub event: CloudEvent,
+    pub event: EncodedEvent,
     /// BigCommerce's body, byte for byte; only carried for `bigcommerce`-format targets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
@@ -40,7 +40,7 @@ pub struct EnrichJob {
     pub first_attempt_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
-    pub event: CloudEvent,
+    pub event: EncodedEvent,
 }
 
 /// What a queue message asks for. Externally tagged (`{"deliver":{…}}`): serde's internally
@@ -56,7 +56,7 @@ impl Delivery {
     /// Attempt 1 of delivering `event` to `target`.
     pub fn first(
         target: &str,
-        event: CloudEvent,
+        event: EncodedEvent,
         original: Option<String>,
         received_at_ms: i64,
     ) -> Self {
@@ -84,7 +84,7 @@ pub struct DeadLetter {
     /// RFC 3339.
     pub first_attempt_at: String,
     pub last_attempt_at: String,
-    pub event: CloudEvent,
+    pub event: EncodedEvent,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
 }
@@ -93,7 +93,7 @@ pub struct DeadLetter {
 /// targets either deliveries enriched right away (deleted, unknown scope) or one shared
 /// enrichment job, so the B2B API is called once however many targets want the resource.
 pub fn plan_jobs(
-    event: &CloudEvent,
+    event: &EncodedEvent,
     targets: &[&Target],
     original: &str,
     received_at_ms: i64,
@@ -124,7 +124,7 @@ pub fn plan_jobs(
                 event: event.clone(),
             })),
             Plan::Resolved(e) => {
-                let enriched = enrich::apply(event, &e);
+                let enriched = EncodedEvent::new(enrich::apply(event, &e));
                 for name in enrich_targets {
                     jobs.push(Job::Deliver(Delivery::first(
                         &name,
@@ -221,12 +221,12 @@ mod tests {
         config::load(&src).unwrap().targets
     }
 
-    fn event_of(scope: &str) -> (CloudEvent, String) {
+    fn event_of(scope: &str) -> (EncodedEvent, String) {
         let body = format!(
             r#"{{"scope":"{scope}","store_id":"1","data":{{"company_id":1}},"hash":"aa","created_at":1,"producer":"stores/abc"}}"#
         );
         (
-            event::normalize(&callback::parse(body.as_bytes()).unwrap()),
+            event::normalize(callback::parse(body.as_bytes()).unwrap()).into(),
             body,
         )
     }
@@ -305,7 +305,7 @@ mod tests {
     #[test]
     fn jobs_round_trip_through_json_with_data_intact() {
         let body = br#"{"scope":"store/company/created","store_id":"1","data":{"company_id": 1},"hash":"aa","created_at":1,"producer":"stores/abc"}"#;
-        let ev = event::normalize(&callback::parse(body).unwrap());
+        let ev: EncodedEvent = event::normalize(callback::parse(body).unwrap()).into();
         for job in [
             Job::Deliver(Delivery::first("crm", ev.clone(), None, 5)),
             Job::Enrich(EnrichJob {
@@ -319,11 +319,14 @@ mod tests {
         ] {
             let text = serde_json::to_string(&job).unwrap();
             let back: Job = serde_json::from_str(&text).unwrap();
-            let data = match back {
-                Job::Deliver(d) => d.event.data,
-                Job::Enrich(e) => e.event.data,
+            let event = match back {
+                Job::Deliver(d) => d.event,
+                Job::Enrich(e) => e.event,
             };
-            assert_eq!(data.get(), r#"{"company_id": 1}"#);
+            assert_eq!(event.data.get(), r#"{"company_id": 1}"#);
+            // The embedded event is the one delivered, byte for byte.
+            assert_eq!(event.json(), ev.json());
+            assert!(text.contains(ev.json()));
         }
     }
 }

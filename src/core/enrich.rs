@@ -170,7 +170,7 @@ mod tests {
         let body = format!(
             r#"{{"scope":"{scope}","store_id":"1","data":{data},"hash":"aa","created_at":1700000000,"producer":"stores/abc"}}"#
         );
-        event::normalize(&callback::parse(body.as_bytes()).unwrap())
+        event::normalize(callback::parse(body.as_bytes()).unwrap())
     }
 
     fn path(scope: &str, data: &str) -> String {

@@ -6,6 +6,7 @@ use crate::core::time::rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use std::cell::OnceCell;
 
 /// A CloudEvent in its structured JSON form. Field order is the serialized order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,22 +46,104 @@ pub fn event_id(cb: &Callback) -> String {
     hex::encode(h.finalize())
 }
 
-pub fn normalize(cb: &Callback) -> CloudEvent {
+/// Takes the callback by value: its strings move into the event instead of being copied.
+pub fn normalize(cb: Callback) -> CloudEvent {
     let known = catalog::lookup(&cb.scope);
+    let mut ty = String::with_capacity(catalog::TYPE_PREFIX.len() + cb.scope.len());
+    ty.push_str(catalog::TYPE_PREFIX);
+    catalog::push_short_type(&mut ty, &cb.scope);
     CloudEvent {
         specversion: "1.0".into(),
-        id: event_id(cb),
+        id: event_id(&cb),
         source: format!("https://api.bigcommerce.com/stores/{}", cb.store_hash),
-        ty: format!("{}{}", catalog::TYPE_PREFIX, catalog::short_type(&cb.scope)),
+        ty,
         subject: catalog::subject(known.map(|k| k.0), &cb.data),
         time: rfc3339(cb.created_at),
         datacontenttype: "application/json".into(),
-        storehash: cb.store_hash.clone(),
-        storeid: cb.store_id.clone(),
-        bcscope: cb.scope.clone(),
-        bchash: cb.hash.clone(),
+        storehash: cb.store_hash,
+        storeid: cb.store_id,
+        bcscope: cb.scope,
+        bchash: cb.hash,
         bctest: None,
-        data: cb.data.clone(),
+        data: cb.data,
+    }
+}
+
+/// An event together with its structured-mode JSON, serialized at most once. Targets in the
+/// default format get exactly these bytes, and queue messages and dead letters embed them, so
+/// an event fanned out to N targets is not serialized N times at ingest and again at each
+/// delivery. Read-only (it derefs to the event), which is what makes the lazy JSON safe: a
+/// changed event is a new `EncodedEvent`.
+#[derive(Debug)]
+pub struct EncodedEvent {
+    event: CloudEvent,
+    json: OnceCell<Box<RawValue>>,
+}
+
+impl EncodedEvent {
+    pub fn new(event: CloudEvent) -> Self {
+        EncodedEvent {
+            event,
+            json: OnceCell::new(),
+        }
+    }
+
+    fn raw(&self) -> &RawValue {
+        // Only strings, a `bool` and valid raw JSON: serializing cannot fail.
+        self.json
+            .get_or_init(|| serde_json::value::to_raw_value(&self.event).unwrap_or_default())
+    }
+
+    /// The CloudEvent as structured JSON (`application/cloudevents+json`).
+    pub fn json(&self) -> &str {
+        self.raw().get()
+    }
+
+    pub fn into_event(self) -> CloudEvent {
+        self.event
+    }
+}
+
+/// Clones are made to fan an event out, and each is then serialized: encode first, so that all
+/// of them share the one encoding.
+impl Clone for EncodedEvent {
+    fn clone(&self) -> Self {
+        let _ = self.raw();
+        EncodedEvent {
+            event: self.event.clone(),
+            json: self.json.clone(),
+        }
+    }
+}
+
+impl From<CloudEvent> for EncodedEvent {
+    fn from(event: CloudEvent) -> Self {
+        EncodedEvent::new(event)
+    }
+}
+
+impl std::ops::Deref for EncodedEvent {
+    type Target = CloudEvent;
+    fn deref(&self) -> &CloudEvent {
+        &self.event
+    }
+}
+
+impl Serialize for EncodedEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.raw().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EncodedEvent {
+    /// Keeps the bytes it was read from: what was accepted is what is delivered.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let json = Box::<RawValue>::deserialize(d)?;
+        let event = serde_json::from_str(json.get()).map_err(serde::de::Error::custom)?;
+        Ok(EncodedEvent {
+            event,
+            json: OnceCell::from(json),
+        })
     }
 }
 
@@ -114,7 +197,7 @@ mod tests {
     #[test]
     fn data_is_forwarded_unchanged() {
         let body = r#"{"scope":"store/company/address/created","store_id":1,"data":{"company_id": 9, "address_id":3},"hash":"aa","created_at":1,"producer":"stores/s1"}"#;
-        let ev = normalize(&parse(body.as_bytes()).unwrap());
+        let ev = normalize(parse(body.as_bytes()).unwrap());
         assert_eq!(ev.data.get(), r#"{"company_id": 9, "address_id":3}"#);
         assert_eq!(ev.subject.as_deref(), Some("companies/9/addresses/3"));
         assert_eq!(ev.storeid, "1");

@@ -3,16 +3,20 @@
 //! receiver sees is testable without a runtime.
 
 use crate::core::config::{Format, Target};
-use crate::core::event::CloudEvent;
+use crate::core::event::{CloudEvent, EncodedEvent};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 pub const USER_AGENT: &str = concat!("b2b-relay/", env!("CARGO_PKG_VERSION"));
+
+/// A header name and value; fixed ones are borrowed, so rendering does not copy them.
+pub type Header = (Cow<'static, str>, Cow<'static, str>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outbound {
     pub url: String,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<Header>,
     pub body: String,
 }
 
@@ -41,16 +45,18 @@ fn reconstructed_callback(ev: &CloudEvent) -> String {
     .unwrap_or_default()
 }
 
-pub fn render(target: &Target, ev: &CloudEvent, original: Option<&str>, now: i64) -> Outbound {
-    let mut headers: Vec<(String, String)> = Vec::with_capacity(16);
+pub fn render(target: &Target, ev: &EncodedEvent, original: Option<&str>, now: i64) -> Outbound {
+    let mut headers: Vec<Header> = Vec::with_capacity(8 + target.headers.len());
     let body = match target.format {
         Format::Cloudevents => {
             headers.push(("content-type".into(), "application/cloudevents+json".into()));
-            serde_json::to_string(ev).unwrap_or_default()
+            ev.json().to_owned()
         }
         Format::CloudeventsBinary => {
-            headers.push(("content-type".into(), ev.datacontenttype.clone()));
-            let mut ce = |k: &str, v: &str| headers.push((format!("ce-{k}"), v.to_owned()));
+            headers.push(("content-type".into(), ev.datacontenttype.clone().into()));
+            let mut ce = |k: &str, v: &str| {
+                headers.push((format!("ce-{k}").into(), v.to_owned().into()));
+            };
             ce("specversion", &ev.specversion);
             ce("id", &ev.id);
             ce("source", &ev.source);
@@ -73,16 +79,20 @@ pub fn render(target: &Target, ev: &CloudEvent, original: Option<&str>, now: i64
             original.map_or_else(|| reconstructed_callback(ev), str::to_owned)
         }
     };
+    let timestamp = now.to_string();
+    let signature = (target.signing.as_ref()).map(|k| k.sign(&ev.id, &timestamp, body.as_bytes()));
     headers.push(("user-agent".into(), USER_AGENT.into()));
-    headers.push(("webhook-id".into(), ev.id.clone()));
-    headers.push(("webhook-timestamp".into(), now.to_string()));
-    if let Some(key) = &target.signing {
-        headers.push((
-            "webhook-signature".into(),
-            key.sign(&ev.id, now, body.as_bytes()),
-        ));
+    headers.push(("webhook-id".into(), ev.id.clone().into()));
+    headers.push(("webhook-timestamp".into(), timestamp.into()));
+    if let Some(signature) = signature {
+        headers.push(("webhook-signature".into(), signature.into()));
     }
-    headers.extend(target.headers.iter().cloned());
+    headers.extend(
+        target
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone().into(), v.clone().into())),
+    );
     Outbound {
         url: target.url.clone(),
         headers,

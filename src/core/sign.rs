@@ -7,8 +7,10 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// The HMAC keyed once at configuration load: each signature starts from the keyed state
+/// instead of hashing the key's pads again.
 #[derive(Clone)]
-pub struct SigningKey(Vec<u8>);
+pub struct SigningKey(Hmac<Sha256>);
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -24,23 +26,26 @@ impl SigningKey {
             .strip_prefix("whsec_")
             .ok_or("must start with `whsec_`")?;
         match STANDARD.decode(b64) {
-            Ok(key) if !key.is_empty() => Ok(SigningKey(key)),
+            Ok(key) if !key.is_empty() => Hmac::<Sha256>::new_from_slice(&key)
+                .map(SigningKey)
+                .map_err(|_| "is not a usable HMAC key"),
             Ok(_) => Err("has an empty key after `whsec_`"),
             Err(_) => Err("is not valid base64 after `whsec_`"),
         }
     }
 
-    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
-            return String::new();
-        };
+    /// `timestamp` is the `webhook-timestamp` header's text (unix seconds).
+    pub fn sign(&self, id: &str, timestamp: &str, body: &[u8]) -> String {
+        let mut mac = self.0.clone();
         mac.update(id.as_bytes());
         mac.update(b".");
-        mac.update(timestamp.to_string().as_bytes());
+        mac.update(timestamp.as_bytes());
         mac.update(b".");
         mac.update(body);
-        format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+        let mut out = String::with_capacity(47);
+        out.push_str("v1,");
+        STANDARD.encode_string(mac.finalize().into_bytes(), &mut out);
+        out
     }
 }
 
@@ -54,7 +59,7 @@ mod tests {
         let key = SigningKey::from_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let sig = key.sign(
             "msg_p5jXN8AQM9LWM0D4loKWxJek",
-            1_614_265_330,
+            "1614265330",
             br#"{"test": 2432232314}"#,
         );
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");

@@ -9,7 +9,7 @@ use crate::core::callback;
 use crate::core::config::Config;
 use crate::core::delivery::{dead_letter_key, Delivery, EnrichJob, Job};
 use crate::core::error::RelayError;
-use crate::core::event;
+use crate::core::event::{self, EncodedEvent};
 use crate::core::route;
 use crate::core::subscriptions::Mode;
 use crate::edge::ingest::{self, Answer};
@@ -283,8 +283,9 @@ async fn test_event(
         &hex::encode(nonce),
     );
     let cb = callback::parse(body.as_bytes())?;
-    let mut ev = event::normalize(&cb);
+    let mut ev = event::normalize(cb);
     ev.bctest = Some(true);
+    let ev = EncodedEvent::new(ev);
     let targets = match &request.target {
         Some(name) => vec![cfg.target(name).ok_or_else(|| {
             RelayError::bad_request("unknown_target", format!("no target named `{name}`"))

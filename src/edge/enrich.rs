@@ -6,6 +6,7 @@
 use crate::core::config::Config;
 use crate::core::delivery::{Delivery, EnrichJob, Job};
 use crate::core::enrich::{self, Enrichment, Plan, Verdict, FAST_ATTEMPTS, TIMEOUT_MS};
+use crate::core::event::EncodedEvent;
 use crate::core::outbound::USER_AGENT;
 use crate::edge::deliver::requeue;
 use crate::edge::fetch::{self, Answer};
@@ -36,10 +37,10 @@ async fn call_api(env: &Env, cfg: &Config, store_hash: &str, path: &str) -> Verd
         };
     };
     let headers = [
-        ("x-auth-token".to_owned(), token),
-        ("x-store-hash".to_owned(), store_hash.to_owned()),
-        ("accept".to_owned(), "application/json".to_owned()),
-        ("user-agent".to_owned(), USER_AGENT.to_owned()),
+        ("x-auth-token".into(), token.into()),
+        ("x-store-hash".into(), store_hash.to_owned().into()),
+        ("accept".into(), "application/json".into()),
+        ("user-agent".into(), USER_AGENT.into()),
     ];
     let url = format!("{}{path}", cfg.b2b_api_base);
     match fetch::call(Method::Get, &url, &headers, None, TIMEOUT_MS).await {
@@ -61,7 +62,7 @@ async fn call_api(env: &Env, cfg: &Config, store_hash: &str, path: &str) -> Verd
 }
 
 fn deliveries(job: &EnrichJob, targets: &[String], e: &Enrichment) -> Vec<Job> {
-    let enriched = enrich::apply(&job.event, e);
+    let enriched = EncodedEvent::new(enrich::apply(&job.event, e));
     targets
         .iter()
         .map(|t| {

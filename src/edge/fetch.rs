@@ -1,6 +1,7 @@
 //! Outbound HTTP with a timeout (AbortController raced against a timer): the one way the
 //! relay calls anything, targets and the B2B API alike.
 
+use crate::core::outbound::Header;
 use futures_util::future::{select, Either};
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
@@ -16,7 +17,7 @@ pub enum Answer {
 pub async fn call(
     method: Method,
     url: &str,
-    headers: &[(String, String)],
+    headers: &[Header],
     body: Option<&str>,
     timeout_ms: u32,
 ) -> Answer {

@@ -6,7 +6,7 @@ use crate::core::callback::{self, MAX_BODY_BYTES};
 use crate::core::config::{Config, Target};
 use crate::core::delivery;
 use crate::core::error::RelayError;
-use crate::core::event::{self, CloudEvent};
+use crate::core::event::{self, EncodedEvent};
 use crate::core::route;
 use crate::edge::metrics::{self, Point};
 use crate::edge::{enqueue, env, http, log, store};
@@ -42,7 +42,7 @@ fn check_content_type(req: &Request) -> Result<(), RelayError> {
 /// operator's test events, so both take exactly the same path.
 pub async fn dispatch(
     env: &Env,
-    event: &CloudEvent,
+    event: &EncodedEvent,
     targets: &[&Target],
     original: &str,
     received_at_ms: i64,
@@ -120,7 +120,7 @@ async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, R
     })?;
 
     let cb = callback::parse(&body)?;
-    let event = event::normalize(&cb);
+    let event = EncodedEvent::new(event::normalize(cb));
     let targets = route::route(&cfg.targets, &event);
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
 
