@@ -54,9 +54,16 @@ test("a lost dedup mark still answers 200; the retry is delivered again with the
 
 test("a replay whose enqueue fails keeps the record", async () => {
   const cb = callback("store/quote/created", { quote_id: 3 });
-  await markless.post(cb);
+  assert.equal((await markless.post(cb)).json.status, "accepted");
   const key = `dlq:flaky:${eventId(cb)}`;
-  await waitFor(async () => (await markless.kvKeys("DEAD_LETTERS", key)).length === 1, { timeoutMs: 30_000, intervalMs: 1000, what: "dead letter" });
+  try {
+    await waitFor(() => flaky.byId(eventId(cb)).length === 1, { what: "the failing attempt" });
+    await waitFor(async () => (await markless.kvKeys("DEAD_LETTERS", key)).length === 1, { timeoutMs: 30_000, intervalMs: 1000, what: "dead letter" });
+  } catch (e) {
+    // What the relay logged says which step stalled.
+    console.log(markless.logs.slice(-6000));
+    throw e;
+  }
   const res = await fetch(`${markless.url}/admin/dead-letters/replay`, { method: "POST", headers: { authorization: "Bearer a" }, body: JSON.stringify({ target: "flaky", ids: [eventId(cb)] }) });
   assert.equal(res.status, 503);
   const body = await res.json();
