@@ -3,19 +3,18 @@
 //! line per sync. The access token goes into `X-Auth-Token` and nowhere else.
 
 use crate::core::error::RelayError;
+use crate::core::outbound::{Header, USER_AGENT};
 use crate::core::subscriptions::{
     self, error_message, Hook, HookEnvelope, HookPage, Mode, Outcome, Settings, SettingsError,
     SyncReport, Write,
 };
 use crate::edge::{env, fetch};
-use futures_util::future::{select, Either};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::Duration;
-use worker::{AbortController, Delay, Env, Headers, Method};
+use worker::{Env, Method};
 
-/// Per BigCommerce call, body included.
-const TIMEOUT_MS: u64 = 15_000;
+/// Per BigCommerce call, until the answer's headers (its small JSON body is read after).
+const TIMEOUT_MS: u32 = 15_000;
 /// Bounds the listing (and the subrequests it costs); at BigCommerce's default page size this
 /// is far more hooks than one store has.
 const MAX_PAGES: u64 = 20;
@@ -39,38 +38,25 @@ async fn call(
     url: &str,
     body: Option<String>,
 ) -> Result<Answer, String> {
-    let headers = Headers::new();
-    for (k, v) in [
-        ("X-Auth-Token", s.access_token.as_str()),
-        ("Accept", "application/json"),
-        ("Content-Type", "application/json"),
-        (
-            "User-Agent",
-            concat!("b2b-relay/", env!("CARGO_PKG_VERSION")),
-        ),
-    ] {
-        headers
-            .set(k, v)
-            .map_err(|_| format!("header `{k}` was refused by the runtime"))?;
-    }
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    // Redirects are not followed: BigCommerce's API does not redirect, so one means
-    // BC_API_BASE is wrong.
-    let exchange = std::pin::pin!(async {
-        let mut resp = fetch::send(method, url, &headers, body.as_deref(), &signal).await?;
-        let status = resp.status_code();
-        let body = resp.text().await?;
-        Ok::<_, worker::Error>(Answer { status, body })
-    });
-    let timeout = std::pin::pin!(Delay::from(Duration::from_millis(TIMEOUT_MS)));
-    match select(exchange, timeout).await {
-        Either::Left((Ok(a), _)) => Ok(a),
-        Either::Left((Err(e), _)) => Err(format!("BigCommerce unreachable: {e}")),
-        Either::Right(_) => {
-            controller.abort();
-            Err(format!("BigCommerce did not answer within {TIMEOUT_MS} ms"))
+    let headers: [Header; 4] = [
+        ("x-auth-token".into(), s.access_token.clone().into()),
+        ("accept".into(), "application/json".into()),
+        ("content-type".into(), "application/json".into()),
+        ("user-agent".into(), USER_AGENT.into()),
+    ];
+    // Redirects are not followed (fetch::send): BigCommerce's API does not redirect, so one
+    // means BC_API_BASE is wrong.
+    match fetch::call(method, url, &headers, body.as_deref(), TIMEOUT_MS).await {
+        fetch::Answer::Response(mut resp) => {
+            let status = resp.status_code();
+            let body = resp
+                .text()
+                .await
+                .map_err(|e| format!("BigCommerce unreachable: {e}"))?;
+            Ok(Answer { status, body })
         }
+        fetch::Answer::Timeout => Err(format!("BigCommerce did not answer within {TIMEOUT_MS} ms")),
+        fetch::Answer::Network(e) => Err(format!("BigCommerce unreachable: {e}")),
     }
 }
 
