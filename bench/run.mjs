@@ -155,7 +155,8 @@ async function start(name, receivers, opts = {}) {
 async function post(relay, cb) {
   const res = await relay.post(cb);
   if (res.status !== 200 || (res.json && res.json.status !== "accepted")) {
-    throw new Error(`unexpected answer ${res.status} ${res.text}`);
+    // What the worker and wrangler said last explains an odd answer (a restart, a panic).
+    throw new Error(`unexpected answer ${res.status} ${res.text}\n--- wrangler dev output (tail):\n${relay.logs.slice(-4000)}`);
   }
   return res;
 }
