@@ -18,7 +18,7 @@ import { execFileSync, execSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Receiver, Relay, callback, eventId, sleep, waitFor } from "../tests/e2e/harness.mjs";
+import { Receiver, Relay, callback, devProxyRetries, eventId, sleep, waitFor } from "../tests/e2e/harness.mjs";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const TMP = path.join(ROOT, "bench/.tmp");
@@ -450,6 +450,7 @@ function details(R) {
   if (R.cpu) {
     out.push("CPU runs (ms/event: worker runtime / all workerd; callbacks per second through the dev proxy):", "");
     if (R.padding) out.push(`The floors' POST bodies and queue messages are padded to the relay's: ${R.padding.BODY_BYTES} B and ${R.padding.MESSAGE_BYTES} B.`, "");
+    if (devProxyRetries() > 0) out.push(`wrangler dev's proxy dropped ${devProxyRetries()} requests on their way to a worker (workers-sdk#14641); they were sent again.`, "");
     for (const w of Object.keys(R.cpu)) {
       for (const [key, v] of Object.entries(R.cpu[w])) {
         const runs = v.runs.map((r) => `${f(r.runtime, 3)} / ${f(r.all, 3)} @ ${f(r.perSecond, 0)}/s`).join("; ");

@@ -91,6 +91,24 @@ async function answer(res) {
 }
 
 /**
+ * wrangler dev's proxy answers this 503 itself when its kept-alive connection to the worker
+ * drops under a request (workers-sdk#14641): the worker did not answer it, so it is sent again,
+ * as BigCommerce would. Every other answer, the relay's own 503s included, is returned as is.
+ */
+const DEV_PROXY_DROP = "Your worker restarted mid-request";
+let devProxyDrops = 0;
+export const devProxyRetries = () => devProxyDrops;
+
+async function throughDevProxy(send) {
+  for (let attempt = 1; ; attempt++) {
+    const res = await answer(await send());
+    if (attempt >= 3 || res.status !== 503 || !res.text.startsWith(DEV_PROXY_DROP)) return res;
+    devProxyDrops++;
+    await sleep(200);
+  }
+}
+
+/**
  * The relay under test: `wrangler dev` with its own env file and state directory.
  * `{ build: false }` skips wrangler.toml's [build] step and serves the build/ already there
  * (from `make build` or a relay started before), so it can start while another relay runs.
@@ -181,12 +199,13 @@ export class Relay {
   async post(body, { token = this.env.INGEST_TOKENS.split(",")[0], headers = {}, method = "POST" } = {}) {
     const h = { "content-type": "application/json", ...headers };
     if (token !== null) h.authorization = `Bearer ${token}`;
-    const res = await fetch(`${this.url}/webhooks/bigcommerce`, {
-      method,
-      headers: h,
-      body: method === "GET" || method === "HEAD" ? undefined : typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body),
-    });
-    return answer(res);
+    return throughDevProxy(() =>
+      fetch(`${this.url}/webhooks/bigcommerce`, {
+        method,
+        headers: h,
+        body: method === "GET" || method === "HEAD" ? undefined : typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+      }),
+    );
   }
 
   /** Runs the scheduled handler once as cron `cron` would (needs `args: ["--test-scheduled"]`). */
@@ -199,8 +218,7 @@ export class Relay {
   async call(method, path, { token = null, body } = {}) {
     const headers = token === null ? {} : { authorization: `Bearer ${token}` };
     if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await fetch(`${this.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    return answer(res);
+    return throughDevProxy(() => fetch(`${this.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
   }
 
   /** Reads local KV from another process, as an operator would with wrangler. */
