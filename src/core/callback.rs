@@ -4,10 +4,10 @@
 //! JSON text BigCommerce sent, so it can be forwarded unchanged.
 
 use crate::core::error::RelayError;
-use serde::de::{MapAccess, SeqAccess, Visitor};
+use crate::core::json::{Checked, Scalar};
+use serde::de::{MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 /// Largest body accepted on ingest. BigCommerce callbacks are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -29,65 +29,71 @@ pub struct Callback {
 }
 
 #[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(default)]
-    scope: Option<Value>,
-    #[serde(default)]
-    store_id: Option<Value>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
-    #[serde(default)]
-    hash: Option<Value>,
-    #[serde(default)]
-    created_at: Option<Value>,
-    #[serde(default)]
-    producer: Option<Value>,
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    Scope,
+    StoreId,
+    Data,
+    Hash,
+    CreatedAt,
+    Producer,
+    #[serde(other)]
+    Unknown,
 }
 
-/// Any JSON value, read through `deserialize_any` so that serde_json checks every string
-/// (UTF-8, escapes, surrogates), every number's range and the nesting depth, and kept nowhere:
-/// the validation of a `Value` parse without its allocations.
-struct Checked;
+/// The envelope in one pass: known fields kept, unknown ones checked and dropped, a repeated
+/// field refused. `data` stays the raw text BigCommerce sent (checked separately).
+#[derive(Default)]
+struct Envelope<'a> {
+    scope: Option<Scalar>,
+    store_id: Option<Scalar>,
+    data: Option<&'a RawValue>,
+    hash: Option<Scalar>,
+    created_at: Option<Scalar>,
+    producer: Option<Scalar>,
+}
 
-impl<'de> Deserialize<'de> for Checked {
+impl<'de> Deserialize<'de> for Envelope<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(CheckedVisitor)
+        d.deserialize_map(EnvelopeVisitor)
     }
 }
 
-struct CheckedVisitor;
+struct EnvelopeVisitor;
 
-impl<'de> Visitor<'de> for CheckedVisitor {
-    type Value = Checked;
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = Envelope<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
+        f.write_str("a BigCommerce webhook callback")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_unit<E>(self) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
-        while seq.next_element::<Checked>()?.is_some() {}
-        Ok(Checked)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-        while map.next_entry::<Checked, Checked>()?.is_some() {}
-        Ok(Checked)
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
+        let mut env = Envelope::default();
+        while let Some(field) = map.next_key::<Field>()? {
+            let (slot, name) = match field {
+                Field::Data => {
+                    if env.data.is_some() {
+                        return Err(serde::de::Error::duplicate_field("data"));
+                    }
+                    env.data = Some(map.next_value()?);
+                    continue;
+                }
+                Field::Unknown => {
+                    map.next_value::<Checked>()?;
+                    continue;
+                }
+                Field::Scope => (&mut env.scope, "scope"),
+                Field::StoreId => (&mut env.store_id, "store_id"),
+                Field::Hash => (&mut env.hash, "hash"),
+                Field::CreatedAt => (&mut env.created_at, "created_at"),
+                Field::Producer => (&mut env.producer, "producer"),
+            };
+            if slot.is_some() {
+                return Err(serde::de::Error::duplicate_field(name));
+            }
+            *slot = Some(map.next_value()?);
+        }
+        Ok(env)
     }
 }
 
@@ -131,16 +137,19 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
     };
     let text = std::str::from_utf8(body)
         .map_err(|_| RelayError::bad_request("invalid_json", "body is not valid UTF-8"))?;
-    // The envelope parse below skips unknown fields and keeps `data` raw, and skipping checks
-    // neither UTF-8, nor `\u` surrogates, nor number range, nor depth. A full parse does, so
-    // what is forwarded (`data`, or the whole body) is JSON every receiver can read.
-    serde_json::from_str::<Checked>(text).map_err(not_json)?;
+    // Every value is read through `deserialize_any` (checked like a full parse) except `data`,
+    // kept raw: capturing it only skips over it, which checks neither `\u` surrogates, nor
+    // number range, nor depth, so it is checked on its own. What is forwarded (`data`, or the
+    // whole body) is then JSON every receiver can read.
     let env: Envelope = serde_json::from_str(text).map_err(not_json)?;
+    if let Some(raw) = env.data {
+        serde_json::from_str::<Checked>(raw.get()).map_err(not_json)?;
+    }
 
     let scope = match env.scope {
-        None | Some(Value::Null) => return Err(missing("scope")),
-        Some(Value::String(s)) if valid_scope(&s) => s,
-        Some(Value::String(_)) => {
+        None | Some(Scalar::Null) => return Err(missing("scope")),
+        Some(Scalar::Str(s)) if valid_scope(&s) => s,
+        Some(Scalar::Str(_)) => {
             return Err(invalid(
                 "scope",
                 "must look like `store/<resource>/<action>`",
@@ -150,10 +159,10 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
     };
 
     let store_id = match env.store_id {
-        None | Some(Value::Null) => return Err(missing("store_id")),
-        Some(Value::String(s)) if s.len() <= 64 && is_ident(&s, b"_-") => s,
-        Some(Value::Number(n)) if n.is_u64() => n.to_string(),
-        Some(Value::String(_)) => {
+        None | Some(Scalar::Null) => return Err(missing("store_id")),
+        Some(Scalar::Str(s)) if s.len() <= 64 && is_ident(&s, b"_-") => s,
+        Some(Scalar::U64(n)) => n.to_string(),
+        Some(Scalar::Str(_)) => {
             return Err(invalid(
                 "store_id",
                 "must be 1-64 letters, digits, `_` or `-`",
@@ -170,29 +179,27 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
     };
 
     let hash = match env.hash {
-        None | Some(Value::Null) => return Err(missing("hash")),
-        Some(Value::String(s)) if s.len() <= 128 && is_ident(&s, b"") => s,
-        Some(Value::String(_)) => return Err(invalid("hash", "must be 1-128 letters or digits")),
+        None | Some(Scalar::Null) => return Err(missing("hash")),
+        Some(Scalar::Str(s)) if s.len() <= 128 && is_ident(&s, b"") => s,
+        Some(Scalar::Str(_)) => return Err(invalid("hash", "must be 1-128 letters or digits")),
         Some(_) => return Err(invalid("hash", "must be a string")),
     };
 
     let created_at = match env.created_at {
-        None | Some(Value::Null) => return Err(missing("created_at")),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(t) if (0..=MAX_CREATED_AT).contains(&t) => t,
-            _ => {
-                return Err(invalid(
-                    "created_at",
-                    "must be unix seconds (0 to year 9999)",
-                ))
-            }
-        },
+        None | Some(Scalar::Null) => return Err(missing("created_at")),
+        Some(Scalar::U64(t)) if t <= MAX_CREATED_AT.unsigned_abs() => t.cast_signed(),
+        Some(Scalar::U64(_) | Scalar::I64(_) | Scalar::Float) => {
+            return Err(invalid(
+                "created_at",
+                "must be unix seconds (0 to year 9999)",
+            ))
+        }
         Some(_) => return Err(invalid("created_at", "must be an integer (unix seconds)")),
     };
 
     let store_hash = match env.producer {
-        None | Some(Value::Null) => return Err(missing("producer")),
-        Some(Value::String(p)) => match p.strip_prefix("stores/") {
+        None | Some(Scalar::Null) => return Err(missing("producer")),
+        Some(Scalar::Str(p)) => match p.strip_prefix("stores/") {
             Some(h) if h.len() <= 64 && is_ident(h, b"") => h.to_owned(),
             _ => return Err(invalid("producer", "must be `stores/{store_hash}`")),
         },
@@ -212,6 +219,7 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     const GOOD: &str = r#"{"scope":"store/company/created","store_id":"1001","data":{"company_id":1234},"hash":"0123456789abcdef0123456789abcdef01234567","created_at":1700000000,"producer":"stores/abc123"}"#;
 

@@ -1,8 +1,8 @@
 //! The 19 B2B Edition webhook scopes as resource × action, and the subject each event gets.
 //! Anything not listed here is an unknown scope: still accepted and forwarded.
 
+use crate::core::json::Scalar;
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
@@ -93,16 +93,17 @@ pub struct Ids {
 
 #[derive(serde::Deserialize, Default)]
 struct RawIds {
-    company_id: Option<Value>,
-    user_id: Option<Value>,
-    address_id: Option<Value>,
-    quote_id: Option<Value>,
+    company_id: Option<Scalar>,
+    user_id: Option<Scalar>,
+    address_id: Option<Scalar>,
+    quote_id: Option<Scalar>,
 }
 
-fn id_text(v: Option<Value>) -> Option<String> {
+fn id_text(v: Option<Scalar>) -> Option<String> {
     match v? {
-        Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
-        Value::String(s)
+        Scalar::U64(n) => Some(n.to_string()),
+        Scalar::I64(n) => Some(n.to_string()),
+        Scalar::Str(s)
             if !s.is_empty()
                 && s.len() <= 64
                 && s.bytes()

@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod enrich;
 pub mod error;
 pub mod event;
+pub mod json;
 pub mod outbound;
 pub mod retry;
 pub mod route;
