@@ -49,7 +49,7 @@ fn lenient_headers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HookHeaders
         m.into_iter()
             .map(|(k, v)| match v {
                 Value::String(s) => (k, s),
-                other => (k, other.to_string()),
+                other => (k, json_text(&other)),
             })
             .collect()
     }))
@@ -137,6 +137,12 @@ struct BcError {
     errors: Option<Value>,
 }
 
+/// A value's compact JSON text, like its `Display`, through the serializer every other JSON
+/// output of the relay uses (one copy of it in the wasm, not two).
+fn json_text(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
 /// The longest piece of a BigCommerce answer repeated in a report.
 const MAX_MESSAGE: usize = 300;
 
@@ -149,11 +155,11 @@ pub fn error_message(status: u16, body: &str) -> String {
             match errors {
                 Some(Value::Object(m)) => parts.extend(m.iter().map(|(k, v)| match v {
                     Value::String(s) => format!("{k}: {s}"),
-                    other => format!("{k}: {other}"),
+                    other => format!("{k}: {}", json_text(other)),
                 })),
                 Some(Value::Array(a)) => parts.extend(a.iter().map(|v| match v {
                     Value::String(s) => s.clone(),
-                    other => other.to_string(),
+                    other => json_text(other),
                 })),
                 _ => {}
             }
