@@ -4,7 +4,7 @@
 //! JSON text BigCommerce sent, so it can be forwarded unchanged.
 
 use crate::core::error::RelayError;
-use crate::core::json::{Checked, Scalar};
+use crate::core::json::Scalar;
 use serde::de::{MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -45,12 +45,12 @@ enum Field {
 /// field refused. `data` stays the raw text BigCommerce sent (checked separately).
 #[derive(Default)]
 struct Envelope<'a> {
-    scope: Option<Scalar>,
-    store_id: Option<Scalar>,
+    scope: Option<Scalar<'a>>,
+    store_id: Option<Scalar<'a>>,
     data: Option<&'a RawValue>,
-    hash: Option<Scalar>,
-    created_at: Option<Scalar>,
-    producer: Option<Scalar>,
+    hash: Option<Scalar<'a>>,
+    created_at: Option<Scalar<'a>>,
+    producer: Option<Scalar<'a>>,
 }
 
 impl<'de> Deserialize<'de> for Envelope<'de> {
@@ -79,7 +79,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                     continue;
                 }
                 Field::Unknown => {
-                    map.next_value::<Checked>()?;
+                    map.next_value::<Scalar>()?;
                     continue;
                 }
                 Field::Scope => (&mut env.scope, "scope"),
@@ -143,12 +143,12 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
     // whole body) is then JSON every receiver can read.
     let env: Envelope = serde_json::from_str(text).map_err(not_json)?;
     if let Some(raw) = env.data {
-        serde_json::from_str::<Checked>(raw.get()).map_err(not_json)?;
+        serde_json::from_str::<Scalar>(raw.get()).map_err(not_json)?;
     }
 
     let scope = match env.scope {
         None | Some(Scalar::Null) => return Err(missing("scope")),
-        Some(Scalar::Str(s)) if valid_scope(&s) => s,
+        Some(Scalar::Str(s)) if valid_scope(&s) => s.into_owned(),
         Some(Scalar::Str(_)) => {
             return Err(invalid(
                 "scope",
@@ -160,7 +160,7 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
 
     let store_id = match env.store_id {
         None | Some(Scalar::Null) => return Err(missing("store_id")),
-        Some(Scalar::Str(s)) if s.len() <= 64 && is_ident(&s, b"_-") => s,
+        Some(Scalar::Str(s)) if s.len() <= 64 && is_ident(&s, b"_-") => s.into_owned(),
         Some(Scalar::U64(n)) => n.to_string(),
         Some(Scalar::Str(_)) => {
             return Err(invalid(
@@ -180,7 +180,7 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
 
     let hash = match env.hash {
         None | Some(Scalar::Null) => return Err(missing("hash")),
-        Some(Scalar::Str(s)) if s.len() <= 128 && is_ident(&s, b"") => s,
+        Some(Scalar::Str(s)) if s.len() <= 128 && is_ident(&s, b"") => s.into_owned(),
         Some(Scalar::Str(_)) => return Err(invalid("hash", "must be 1-128 letters or digits")),
         Some(_) => return Err(invalid("hash", "must be a string")),
     };

@@ -92,11 +92,15 @@ pub struct Ids {
 }
 
 #[derive(serde::Deserialize, Default)]
-struct RawIds {
-    company_id: Option<Scalar>,
-    user_id: Option<Scalar>,
-    address_id: Option<Scalar>,
-    quote_id: Option<Scalar>,
+struct RawIds<'a> {
+    #[serde(borrow)]
+    company_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    user_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    address_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    quote_id: Option<Scalar<'a>>,
 }
 
 fn id_text(v: Option<Scalar>) -> Option<String> {
@@ -109,7 +113,7 @@ fn id_text(v: Option<Scalar>) -> Option<String> {
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
         {
-            Some(s)
+            Some(s.into_owned())
         }
         _ => None,
     }

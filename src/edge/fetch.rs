@@ -45,7 +45,7 @@ pub async fn call(
 /// `RequestInit` conversion carries the `cf` options (image resizing...), whose code alone was
 /// ~11 KB of the wasm (BENCHMARKS.md). Redirects are not followed: a redirect is an answer to
 /// fix in the configuration, not to follow blindly.
-pub async fn send(
+async fn send(
     method: Method,
     url: &str,
     headers: &Headers,
