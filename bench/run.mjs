@@ -41,8 +41,8 @@ const SIGNING_KEY = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const WORKERS = {
   relay: { dir: ROOT, label: "relay" },
   io: { dir: path.join(ROOT, "bench/floors/io"), label: "I/O floor" },
-  // The I/O floor plus as many console.log lines as the relay writes (one per ingest and per
-  // delivery): wrangler dev relays every line through its inspector, which costs the runtime.
+  // The I/O floor plus as many console.log lines as the relay writes (one per ingest and one
+  // per consumer batch): wrangler dev relays every line through its inspector, which costs the runtime.
   "io-log": { dir: path.join(ROOT, "bench/floors/io"), label: "I/O floor + log lines", env: { LOG_LINES: "1" } },
   bare: { dir: path.join(ROOT, "bench/floors/bare"), label: "bare floor" },
 };

@@ -1,7 +1,8 @@
 //! Configuration: `TARGETS`, `INGEST_TOKENS`, `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`,
-//! validated once, up front. Every problem is collected and named (`TARGETS[1] "crm": …`), never
+//! `LOG_DELIVERIES`, validated once, up front. Every problem is collected and named (`TARGETS[1] "crm": …`), never
 //! echoing a secret, so `/health` and the log say exactly what to fix.
 
+use crate::core::attempts;
 use crate::core::auth::parse_tokens;
 use crate::core::dedup;
 use crate::core::retry::{RetryPolicy, MAX_DELAY_SECONDS};
@@ -76,6 +77,7 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// `BC_B2B_API_BASE`, without a trailing slash.
     pub b2b_api_base: String,
+    pub log_deliveries: attempts::Mode,
 }
 
 impl Config {
@@ -413,6 +415,14 @@ fn retry(src: &dyn Source, errors: &mut Vec<String>) -> RetryPolicy {
     }
 }
 
+fn log_deliveries(src: &dyn Source, errors: &mut Vec<String>) -> attempts::Mode {
+    let text = src.text("LOG_DELIVERIES").unwrap_or_default();
+    attempts::Mode::parse(&text).unwrap_or_else(|| {
+        errors.push(format!("LOG_DELIVERIES: must be {}", attempts::Mode::NAMES));
+        attempts::Mode::default()
+    })
+}
+
 /// Reads and checks everything. `Err` lists every problem found, by name.
 pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
     let mut errors = Vec::new();
@@ -426,6 +436,7 @@ pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
     let targets = targets(src, &mut errors);
     let dedup_ttl_seconds = ttl(src, &mut errors);
     let retry = retry(src, &mut errors);
+    let log_deliveries = log_deliveries(src, &mut errors);
     let b2b_api_base = src
         .text("BC_B2B_API_BASE")
         .filter(|s| !s.trim().is_empty())
@@ -443,6 +454,7 @@ pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
             dedup_ttl_seconds,
             retry,
             b2b_api_base,
+            log_deliveries,
         })
     } else {
         Err(errors)
@@ -517,6 +529,7 @@ mod tests {
         .unwrap();
         assert!(c.targets[0].enrich && c.targets[0].enrich_required);
         assert_eq!(c.b2b_api_base, "http://127.0.0.1:9/api");
+        assert_eq!(c.log_deliveries, crate::core::attempts::Mode::Batch);
         let e = errors(
             r#"[{"name":"a","url":"https://x","enrich":true,"format":"bigcommerce"}]"#,
             &[],
@@ -596,13 +609,15 @@ mod tests {
                 ("K", "not-a-whsec-secret"),
                 ("DEDUP_TTL_SECONDS", "30"),
                 ("RETRY_SCHEDULE_SECONDS", "1,x"),
+                ("LOG_DELIVERIES", "verbose"),
             ],
         );
-        assert_eq!(e.len(), 3, "{e:?}");
+        assert_eq!(e.len(), 4, "{e:?}");
         assert!(e[0].contains("signing secret `K` must start with `whsec_`"));
         assert!(e.iter().all(|m| !m.contains("not-a-whsec-secret")));
         assert!(e[1].starts_with("DEDUP_TTL_SECONDS"));
         assert!(e[2].starts_with("RETRY_SCHEDULE_SECONDS"));
+        assert_eq!(e[3], "LOG_DELIVERIES: must be batch, each or failures");
         let none = load(&src(&[])).unwrap_err();
         assert!(none[0].starts_with("INGEST_TOKENS"));
     }

@@ -2,9 +2,11 @@
 //! so all of it runs under a plain `cargo test`.
 //!
 //! The path of one event: `callback` (parse) → `auth` (verify) → `event` (normalize, id) →
-//! `dedup` (key) → `route` → `delivery` (queue message) → `outbound` (+ `sign`) → `retry`.
+//! `dedup` (key) → `route` → `delivery` (queue message) → `outbound` (+ `sign`) → `retry` →
+//! `attempts` (what the consumer logs).
 
 pub mod admin;
+pub mod attempts;
 pub mod auth;
 pub mod callback;
 pub mod catalog;

@@ -1,7 +1,9 @@
 //! Queue consumer: one POST per delivery, then ack, re-send with a delay, or dead-letter;
 //! enrichment jobs go to `edge::enrich`. It never returns an error (workers-rs would panic):
-//! every message is acked or handed back to the queue.
+//! every message is acked or handed back to the queue. One log line per batch, or per attempt
+//! (`LOG_DELIVERIES`).
 
+use crate::core::attempts::{self, Attempt};
 use crate::core::config::Config;
 use crate::core::delivery::{Delivery, Job};
 use crate::core::outbound;
@@ -9,6 +11,7 @@ use crate::core::retry::{Decision, Outcome};
 use crate::edge::fetch::{self, Answer};
 use crate::edge::metrics::{self, Point};
 use crate::edge::{enqueue, enrich, env, log, store};
+use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::Poll;
@@ -24,18 +27,26 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
     let dead_letter_queue = env::var_or(&env, "DEAD_LETTER_QUEUE", "b2b-relay-deliveries-dlq");
     let from_dlq = batch.queue() == dead_letter_queue;
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
+    let mode = env::config(&env)
+        .as_ref()
+        .as_ref()
+        .map_or_else(|_| attempts::Mode::default(), |c| c.log_deliveries);
+    let log = RefCell::new(attempts::Log::new(mode));
     for_each_concurrent(messages, CONCURRENCY, |m| {
-        let env = &env;
+        let (env, log) = (&env, &log);
         async move {
             let Some(job) = parse(&m) else { return };
             if from_dlq {
                 record_crashed(&m, env, job).await;
             } else {
-                run(&m, env, job).await;
+                run(&m, env, job, log).await;
             }
         }
     })
     .await;
+    if let Some(line) = log.into_inner().finish() {
+        log::write(&line);
+    }
 }
 
 /// Runs `f` on every item, at most `limit` at a time, starting the next as soon as one ends.
@@ -110,19 +121,25 @@ async fn record_crashed(m: &RawMessage, env: &Env, job: Job) {
     m.ack();
 }
 
-async fn run(m: &RawMessage, env: &Env, job: Job) {
+async fn run(m: &RawMessage, env: &Env, job: Job, log: &RefCell<attempts::Log>) {
     let loaded = env::config(env);
     let Ok(cfg) = loaded.as_ref() else {
         // Held in the queue until the operator fixes the configuration.
         return requeue(m);
     };
     match job {
-        Job::Deliver(d) => deliver(m, env, cfg, d).await,
+        Job::Deliver(d) => deliver(m, env, cfg, d, log).await,
         Job::Enrich(e) => enrich::run(m, env, cfg, e).await,
     }
 }
 
-async fn deliver(m: &RawMessage, env: &Env, cfg: &Config, mut d: Delivery) {
+async fn deliver(
+    m: &RawMessage,
+    env: &Env,
+    cfg: &Config,
+    mut d: Delivery,
+    log: &RefCell<attempts::Log>,
+) {
     let now = env::now_ms() / 1000;
     d.first_attempt_at.get_or_insert(now);
     let Some(target) = cfg.target(&d.target) else {
@@ -152,15 +169,15 @@ async fn deliver(m: &RawMessage, env: &Env, cfg: &Config, mut d: Delivery) {
         .retry
         .decide(&outcome, d.attempt, target.max_attempts, env::random_u32());
     let outcome_name = match decision {
-        Decision::Delivered => "delivered",
-        Decision::Retry { .. } => "retry",
-        Decision::DeadLetter => "dead_letter",
+        Decision::Delivered => attempts::DELIVERED,
+        Decision::Retry { .. } => attempts::RETRY,
+        Decision::DeadLetter => attempts::DEAD_LETTER,
     };
     let duration_ms = env::now_ms() - started;
-    log::attempt(&log::Attempt {
-        msg: "delivery",
-        id: &d.event.id,
-        target: &target.name,
+    let line = log.borrow_mut().record(Attempt {
+        msg: "",
+        id: d.event.id.clone(),
+        target: target.name.clone(),
         attempt: d.attempt,
         outcome: outcome_name,
         status: outcome.status(),
@@ -171,6 +188,9 @@ async fn deliver(m: &RawMessage, env: &Env, cfg: &Config, mut d: Delivery) {
             _ => None,
         },
     });
+    if let Some(line) = line {
+        log::write(&line);
+    }
     metrics::record(
         env,
         &Point {

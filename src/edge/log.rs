@@ -1,4 +1,5 @@
-//! One JSON line per ingest and per delivery attempt, for `wrangler tail` and Workers Logs.
+//! One JSON line per ingest and per consumer batch (`LOG_DELIVERIES`), for `wrangler tail` and
+//! Workers Logs.
 //! Lines carry ids, names and outcomes, never a token, secret, signature or URL.
 
 use serde::Serialize;
@@ -31,24 +32,9 @@ pub fn ingest(line: &Ingest) {
     emit(line);
 }
 
-#[derive(Serialize)]
-pub struct Attempt<'a> {
-    pub msg: &'static str,
-    pub id: &'a str,
-    pub target: &'a str,
-    pub attempt: u32,
-    pub outcome: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub duration_ms: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_retry_seconds: Option<u32>,
-}
-
-pub fn attempt(line: &Attempt) {
-    emit(line);
+/// A line made by the core (delivery attempts: `core::attempts`).
+pub fn write(line: &str) {
+    worker::console_log!("{line}");
 }
 
 #[derive(Serialize)]

@@ -186,7 +186,7 @@ describe("logs", () => {
     const secrets = [ADMIN, "ingest-token-77aa", API_KEY, "in-query", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"];
     for (const s of secrets) assert.ok(!relay.logs.includes(s), `log contains ${s}`);
     assert.ok(!/v1,[A-Za-z0-9+/]{40,}={0,2}/.test(relay.logs), "log contains a signature");
-    assert.match(relay.logs, /"msg":"delivery"/);
+    assert.match(relay.logs, /"msg":"deliveries"/);
     assert.match(relay.logs, /"msg":"ingest","outcome":"accepted"/);
   });
 });

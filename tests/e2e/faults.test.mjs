@@ -12,7 +12,8 @@ const flaky = new Receiver("flaky", () => ({ status: 500 }));
 before(async () => {
   await target.start();
   await flaky.start();
-  const env = (faults) => ({
+  const env = (faults, extra = {}) => ({
+    ...extra,
     INGEST_TOKENS: "t",
     ADMIN_TOKEN: "a",
     FAULTS: faults,
@@ -24,7 +25,8 @@ before(async () => {
   });
   // One after the other: each `wrangler dev` start runs the [build] command into build/.
   down = await new Relay(env("ingest_enqueue")).start();
-  markless = await new Relay(env("dedup_mark,replay_enqueue")).start();
+  // Also the relay that logs only failed delivery attempts (the last test).
+  markless = await new Relay(env("dedup_mark,replay_enqueue", { LOG_DELIVERIES: "failures" })).start();
 });
 
 after(async () => {
@@ -71,4 +73,22 @@ test("a replay whose enqueue fails keeps the record", async () => {
   assert.equal(body.failed, 1);
   assert.match(body.errors[0], /replay_enqueue/);
   assert.equal((await markless.kvKeys("DEAD_LETTERS", key)).length, 1);
+});
+
+test("LOG_DELIVERIES=failures: one line per failed attempt, nothing for a delivered one", async () => {
+  const ok = callback("store/company/updated", { company_id: 4 });
+  const bad = callback("store/quote/updated", { quote_id: 4 });
+  assert.equal((await markless.post(ok)).status, 200);
+  await waitFor(() => target.byId(eventId(ok)).length === 1, { what: "the delivery to t" });
+  assert.equal((await markless.post(bad)).status, 200);
+  const failed = () => markless.logLines("delivery").filter((l) => l.id === eventId(bad));
+  await waitFor(() => failed().length === 1, { what: "the failed attempt's log line" });
+  assert.deepEqual(
+    [failed()[0].target, failed()[0].attempt, failed()[0].outcome, failed()[0].status],
+    ["flaky", 1, "dead_letter", 500],
+  );
+  // Written after t's delivery was logged, had it been: t's line would be there by now.
+  assert.deepEqual(markless.logLines("delivery").filter((l) => l.id === eventId(ok)), []);
+  assert.ok(markless.logLines("delivery").every((l) => l.outcome !== "delivered"));
+  assert.deepEqual(markless.logLines("deliveries"), []);
 });

@@ -221,6 +221,20 @@ export class Relay {
     return throughDevProxy(() => fetch(`${this.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
   }
 
+  /** The worker's JSON log lines with this `msg` (`ingest`, `delivery`, `deliveries`…), parsed. */
+  logLines(msg) {
+    const lines = [];
+    for (const line of this.logs.split("\n")) {
+      const at = line.indexOf('{"');
+      if (at < 0) continue;
+      try {
+        const value = JSON.parse(line.slice(at));
+        if (value.msg === msg) lines.push(value);
+      } catch {}
+    }
+    return lines;
+  }
+
   /** Reads local KV from another process, as an operator would with wrangler. */
   async kv(binding, ...args) {
     // Reading the local state while the worker writes it can fail transiently

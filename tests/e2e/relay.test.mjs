@@ -315,3 +315,41 @@ describe("bad input", () => {
     }
   });
 });
+
+describe("delivery logs (LOG_DELIVERIES unset: one line per consumer batch)", () => {
+  test("every attempt is in exactly one batch line, with its outcome; batch counts add up", async () => {
+    const cb = callback("store/quote/statusUpdated", { quote_id: 6, quote_uuid: "u6" });
+    await relay.post(cb);
+    const id = eventId(cb);
+    await waitFor(() => receivers.flaky.byId(id).length === 3, { what: "three attempts at flaky" });
+    const batches = () => relay.logLines("deliveries");
+    const flakyLines = () => batches().flatMap((b) => b.attempts).filter((a) => a.id === id && a.target === "flaky");
+    // The line is written when the consumer's batch ends, after the delivery itself.
+    await waitFor(() => flakyLines().length === 3, { what: "the third attempt's log line" });
+    assert.deepEqual(
+      flakyLines().map((a) => [a.attempt, a.outcome, a.status, a.next_retry_seconds]),
+      [[1, "retry", 503, 1], [2, "retry", 503, 1], [3, "delivered", 204, undefined]],
+    );
+    assert.match(flakyLines()[0].error, /503/);
+    assert.deepEqual(relay.logLines("delivery"), [], "no per-attempt lines by default");
+
+    const all = batches();
+    const attempts = all.flatMap((b) => b.attempts);
+    // The earlier tests fanned ~20 callbacks out at once: batches carry several attempts.
+    assert.ok(all.length < attempts.length, `${all.length} lines for ${attempts.length} attempts`);
+    const keys = attempts.map((a) => `${a.id} ${a.target} ${a.attempt}`);
+    assert.equal(new Set(keys).size, keys.length, "no attempt logged twice");
+    for (const b of all) {
+      for (const outcome of ["delivered", "retry", "dead_letter"]) {
+        assert.equal(b[outcome] ?? 0, b.attempts.filter((a) => a.outcome === outcome).length, JSON.stringify(b));
+      }
+    }
+    // Each delivery the receivers got is in the log.
+    for (const r of ["all", "companies", "quotes-bc"]) {
+      for (const req of receivers[r].requests) {
+        const rid = req.headers["webhook-id"];
+        assert.ok(keys.some((k) => k.startsWith(`${rid} ${r} `)), `${r} ${rid} not logged`);
+      }
+    }
+  });
+});

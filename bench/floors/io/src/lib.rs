@@ -12,8 +12,8 @@
 //! the least routing information a consumer needs; it POSTs `body`. `BODY_BYTES` and
 //! `MESSAGE_BYTES` pad the POST body and the message with spaces to the sizes of the relay's
 //! (its CloudEvent and its queue message), since the runtime's cost grows with the bytes moved.
-//! `LOG_LINES=1` adds one log line per ingest and per delivery, as many as the relay writes,
-//! to tell its logging apart from its computing.
+//! `LOG_LINES=1` adds the relay's log lines (one per ingest, one per consumer batch listing its
+//! attempts), of the same sizes, to tell its logging apart from its computing.
 
 use std::cell::Cell;
 use worker::js_sys::{self, Array, Function, Object, Promise, Reflect};
@@ -56,11 +56,29 @@ async fn call(env: &Env, binding: &str, method: &str, args: &[&JsValue]) -> Resu
     Ok(JsFuture::from(promise).await?)
 }
 
-/// A log line of the relay's size (ids, type, store, targets, duration).
-fn log_line(env: &Env, what: &str, seq: u64) {
-    if text_var(env, "LOG_LINES") == "1" {
+fn logging(env: &Env) -> bool {
+    text_var(env, "LOG_LINES") == "1"
+}
+
+/// A line of the size of the relay's ingest line (id, type, store, targets, duration).
+fn ingest_line(env: &Env, seq: u64) {
+    if logging(env) {
         console_log!(
-            "{{\"msg\":\"{what}\",\"outcome\":\"accepted\",\"status\":200,\"id\":\"{seq:064}\",\"type\":\"com.bigcommerce.company.user.created\",\"store\":\"abc123\",\"targets\":[\"t0\",\"t1\",\"t2\"],\"duration_ms\":3}}"
+            "{{\"msg\":\"ingest\",\"outcome\":\"accepted\",\"status\":200,\"id\":\"{seq:064}\",\"type\":\"com.bigcommerce.company.user.created\",\"store\":\"abc123\",\"targets\":[\"t0\",\"t1\",\"t2\"],\"duration_ms\":3}}"
+        );
+    }
+}
+
+/// A line of the size of the relay's batch line: one entry per attempt.
+fn batch_line(env: &Env, attempts: usize) {
+    if logging(env) && attempts > 0 {
+        let entry = format!(
+            "{{\"id\":\"{:064}\",\"target\":\"t0\",\"attempt\":1,\"outcome\":\"delivered\",\"status\":200,\"duration_ms\":3}}",
+            0
+        );
+        let entries = vec![entry; attempts].join(",");
+        console_log!(
+            "{{\"msg\":\"deliveries\",\"delivered\":{attempts},\"attempts\":[{entries}]}}"
         );
     }
 }
@@ -99,7 +117,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         &JsValue::from_f64(TTL_SECONDS),
     )?;
     call(&env, "DEDUP", "put", &[&key, &"1".into(), &put_options]).await?;
-    log_line(&env, "ingest", seq);
+    ingest_line(&env, seq);
     let mut resp = Response::ok(r#"{"status":"accepted"}"#)?;
     resp.headers_mut().set("content-type", "application/json")?;
     Ok(resp)
@@ -123,8 +141,10 @@ async fn post(url: &str, body: &str) -> Result<()> {
 #[event(queue)]
 async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
     let targets = urls(&env);
-    let posts = batch.raw_iter().map(|m| {
-        let (targets, env) = (&targets, &env);
+    let messages: Vec<_> = batch.raw_iter().collect();
+    let count = messages.len();
+    let posts = messages.into_iter().map(|m| {
+        let targets = &targets;
         async move {
             let text = m.body().as_string().unwrap_or_default();
             let (index, rest) = text.split_once('|').unwrap_or(("0", ""));
@@ -136,11 +156,11 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
                 .cloned()
                 .unwrap_or_default();
             let _ = post(&url, body).await;
-            log_line(env, "delivery", 0);
             m.ack();
         }
     });
     // A batch holds at most six messages (max_batch_size), the runtime's open-connection limit.
     futures_util::future::join_all(posts).await;
+    batch_line(&env, count);
     Ok(())
 }
