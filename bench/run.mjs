@@ -35,6 +35,8 @@ const QUEUE = process.env.BENCH_QUEUE?.split(",").map(Number);
 // For trying things out: only some workers and cases (a partial run never writes BENCHMARKS.md).
 const ONLY_WORKERS = new Set((process.env.BENCH_WORKERS ?? "relay,io,io-log,bare").split(","));
 const CASES = new Set((process.env.BENCH_CASES ?? "ingest,fanout").split(","));
+// CPU runs also in Miniflare without wrangler dev (no inspector): BENCH_MINIFLARE=0 skips them.
+const MINIFLARE = process.env.BENCH_MINIFLARE !== "0";
 const CLK_TCK = Number(execSync("getconf CLK_TCK").toString().trim());
 const SIGNING_KEY = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -151,6 +153,90 @@ async function start(name, receivers, opts = {}) {
   return new Relay(env, { args: ["--config", config(name, opts)] }).start();
 }
 
+/** Direct children of this process that are `workerd` (the Miniflare instances it started). */
+function myWorkerd() {
+  const mine = [];
+  for (const [pid, p] of processes()) if (p.ppid === process.pid && p.comm === "workerd") mine.push(pid);
+  return mine;
+}
+
+/**
+ * A worker's upload bundle (`wrangler deploy --dry-run` output) in Miniflare, without wrangler
+ * dev: no dev proxy and, above all, no DevTools inspector attached. Under wrangler dev every
+ * `console.log` is also turned into an inspector message for the terminal, which costs the
+ * runtime more than most of a worker's own work and does not happen in production; here the
+ * lines go to workerd's stdout, which the bench reads and drops. Same bindings and queue
+ * consumer settings as in the worker's wrangler.toml, KV and queues in memory.
+ */
+class MiniflareSubject {
+  constructor(name, env) {
+    this.name = name;
+    this.env = env;
+    this.logs = "";
+  }
+  async start() {
+    const { Miniflare } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
+    const queue = this.name === "relay" ? "b2b-relay-deliveries" : "floor-io-deliveries";
+    const [batch, timeout] = this.name === "relay" && QUEUE ? QUEUE : [6, 1];
+    const before = new Set(myWorkerd());
+    this.mf = new Miniflare({
+      modules: true,
+      scriptPath: path.join(UPLOAD[this.name], "index.js"),
+      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+      compatibilityDate: "2026-04-01",
+      kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
+      queueProducers: { DELIVERIES: { queueName: queue } },
+      queueConsumers: { [queue]: { maxBatchSize: batch, maxBatchTimeout: timeout, maxRetries: 5 } },
+      bindings: this.env,
+      handleRuntimeStdio: (stdout, stderr) => {
+        // Kept short: only the tail explains an odd answer.
+        const keep = (d) => (this.logs = (this.logs + d).slice(-8000));
+        stdout.on("data", keep);
+        stderr.on("data", keep);
+      },
+    });
+    this.url = (await this.mf.ready).href.replace(/\/$/, "");
+    this.pids = myWorkerd().filter((pid) => !before.has(pid));
+    if (this.pids.length !== 1) throw new Error(`${this.name} in Miniflare: ${this.pids.length} new workerd processes`);
+    return this;
+  }
+  async post(body) {
+    const res = await fetch(`${this.url}/webhooks/bigcommerce`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {}
+    return { status: res.status, text, json };
+  }
+  async stop() {
+    await this.mf?.dispose();
+  }
+}
+
+/** The bindings `start` gives a worker, for Miniflare (vars as text, as wrangler passes them). */
+function miniflareEnv(name, receivers) {
+  const urls = receivers.map((r) => r.url);
+  const env = { INGEST_TOKENS: TOKEN };
+  if (name === "relay") {
+    if (urls.length) {
+      env.TARGETS = JSON.stringify(urls.map((url, i) => ({ name: `t${i}`, url, signing_secret: "KEY" })));
+      env.KEY = SIGNING_KEY;
+    }
+  } else {
+    env.TARGET_URLS = urls.join(",");
+    Object.assign(env, WORKERS[name].env, PAD);
+  }
+  return env;
+}
+
+/** Upload bundles by worker (`dryRun`), for the Miniflare subjects and cold starts. */
+const UPLOAD = {};
+
 /** POSTs one fresh callback; throws unless the worker accepted it. */
 async function post(relay, cb) {
   const res = await relay.post(cb);
@@ -200,7 +286,15 @@ async function cpuCase(names, targetCount) {
       const relay = await start(name, receivers, name === "relay" && QUEUE ? { queue: QUEUE } : {});
       const procs = workerdOf(relay);
       if (!procs.runtime.length || !procs.proxy.length) throw new Error(`workerd processes not found: ${JSON.stringify(procs)}`);
-      subjects.push({ name, receivers, relay, procs, sent: 0, runs: [] });
+      subjects.push({ name, key: name, receivers, relay, procs, sent: 0, runs: [] });
+    }
+    if (MINIFLARE) {
+      for (const name of names) {
+        const receivers = await Promise.all(Array.from({ length: targetCount }, (_, i) => new Receiver(`m${i}`).start()));
+        const relay = await new MiniflareSubject(name, miniflareEnv(name, receivers)).start();
+        // No dev proxy: `proxy` is empty, so "all" equals "runtime".
+        subjects.push({ name, key: `${name}@mf`, receivers, relay, procs: { runtime: relay.pids, proxy: [] }, sent: 0, runs: [] });
+      }
     }
     const burst = async (x, count) => {
       await pool(count, 8, () => post(x.relay, callback(SCOPE, DATA)));
@@ -231,13 +325,13 @@ async function cpuCase(names, targetCount) {
         const runtime = (after[0] - before[0]) / N;
         const proxy = (after[1] - before[1]) / N;
         x.runs.push({ runtime, all: runtime + proxy, perSecond: (N * 1000) / wall });
-        log(`${x.name} targets=${targetCount} run ${rep + 1}: runtime ${f(runtime, 3)} ms/event, all workerd ${f(runtime + proxy, 3)}, ${f((N * 1000) / wall, 0)} callbacks/s`);
+        log(`${x.key} targets=${targetCount} run ${rep + 1}: runtime ${f(runtime, 3)} ms/event, all workerd ${f(runtime + proxy, 3)}, ${f((N * 1000) / wall, 0)} callbacks/s`);
         await sleep(1000);
       }
     }
     return Object.fromEntries(
       subjects.map((x) => [
-        x.name,
+        x.key,
         {
           runs: x.runs,
           idleMsPerSecond: x.idle,
@@ -409,11 +503,13 @@ function table(R) {
       ["ingest", "ingest alone"],
       ["fanout", "fan-out to 3 targets"],
     ]) {
-      for (const [field, what] of [
-        ["runtime", "worker runtime"],
-        ["all", "all workerd (incl. wrangler's dev proxy)"],
+      for (const [field, what, suffix] of [
+        ["runtime", "Miniflare, no inspector (closest to production)", "@mf"],
+        ["runtime", "wrangler dev, worker runtime", ""],
+        ["all", "wrangler dev, all workerd (incl. its dev proxy)", ""],
       ]) {
-        const get = (w) => R.cpu[w]?.[key]?.runs.map((r) => r[field]);
+        const get = (w) => R.cpu[w + suffix]?.[key]?.runs.map((r) => r[field]);
+        if (!get("relay")) continue;
         row(
           `CPU ms/event, ${label}, ${what}: median (min–max) of ${REPS} runs × ${N}`,
           cols.map((w) => spread(get(w), 3)),
@@ -448,14 +544,15 @@ function table(R) {
 function details(R) {
   const out = [];
   if (R.cpu) {
-    out.push("CPU runs (ms/event: worker runtime / all workerd; callbacks per second through the dev proxy):", "");
+    out.push("CPU runs (ms/event: worker runtime / all workerd; callbacks per second; \"in Miniflare\": no wrangler dev, no inspector):", "");
     if (R.padding) out.push(`The floors' POST bodies and queue messages are padded to the relay's: ${R.padding.BODY_BYTES} B and ${R.padding.MESSAGE_BYTES} B.`, "");
     if (devProxyRetries() > 0) out.push(`wrangler dev's proxy dropped ${devProxyRetries()} requests on their way to a worker (workers-sdk#14641); they were sent again.`, "");
     for (const w of Object.keys(R.cpu)) {
       for (const [key, v] of Object.entries(R.cpu[w])) {
         const runs = v.runs.map((r) => `${f(r.runtime, 3)} / ${f(r.all, 3)} @ ${f(r.perSecond, 0)}/s`).join("; ");
         const again = v.redelivered ? `; ${v.redelivered} deliveries repeated by the queue (at least once)` : "";
-        out.push(`- ${WORKERS[w].label}, ${key}: ${runs}; idle CPU ${f(v.idleMsPerSecond[0], 2)} / ${f(v.idleMsPerSecond[1], 2)} ms per second${again}`);
+        const [name, mf] = w.split("@");
+        out.push(`- ${WORKERS[name].label}${mf ? " in Miniflare" : ""}, ${key}: ${runs}; idle CPU ${f(v.idleMsPerSecond[0], 2)} / ${f(v.idleMsPerSecond[1], 2)} ms per second${again}`);
       }
     }
     out.push("");
@@ -471,12 +568,14 @@ function details(R) {
 }
 
 const R = {};
-if (ONLY.has("size") || ONLY.has("cold")) {
+if (ONLY.has("size") || ONLY.has("cold") || (ONLY.has("cpu") && MINIFLARE)) {
   R.size = {};
   for (const w of BUILT) {
     log(`size: wrangler deploy --dry-run ${w}`);
     R.size[w] = dryRun(w);
+    UPLOAD[w] = R.size[w].outdir;
   }
+  UPLOAD["io-log"] = UPLOAD.io;
 }
 if (ONLY.has("core")) {
   log("core: cargo bench --bench hot_path");
@@ -496,7 +595,7 @@ if (ONLY.has("cpu")) {
   PAD = await relaySizes();
   log(`the relay's POST body ${PAD.BODY_BYTES} B and queue message ${PAD.MESSAGE_BYTES} B: the floors' are padded to these`);
   R.padding = PAD;
-  R.cpu = Object.fromEntries(Object.keys(WORKERS).map((w) => [w, {}]));
+  R.cpu = {};
   for (const [key, targets, names] of [
     ["ingest", 0, Object.keys(WORKERS)],
     ["fanout", 3, ["relay", "io", "io-log"]],
@@ -504,7 +603,7 @@ if (ONLY.has("cpu")) {
     const chosen = names.filter((w) => ONLY_WORKERS.has(w));
     if (!CASES.has(key) || !chosen.length) continue;
     log(`cpu: ${key} (${targets} targets): ${chosen.join(", ")}, runs interleaved`);
-    for (const [w, result] of Object.entries(await cpuCase(chosen, targets))) R.cpu[w][key] = result;
+    for (const [w, result] of Object.entries(await cpuCase(chosen, targets))) (R.cpu[w] ??= {})[key] = result;
   }
 }
 if (ONLY.has("latency")) {
