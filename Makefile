@@ -45,6 +45,6 @@ fuzz:
 soak: build
 	timeout -k 30 870 node tests/soak/run.mjs --budget 840 --json target/soak/report.json $(SOAK_ARGS)
 
-## Speed and size, relay beside its floors: one table, written into BENCHMARKS.md (~15 min).
+## Speed and size, relay beside its floors: one table, written into BENCHMARKS.md (~10–15 min).
 bench: tools
 	sh scripts/bench
