@@ -1,8 +1,9 @@
 //! What the consumer logs about its delivery attempts (`LOG_DELIVERIES`).
 //!
-//! By default one line per consumer batch lists every attempt in it: each `console.log` costs the
-//! runtime more CPU than the relay's own work on an event (BENCHMARKS.md) and counts against the
-//! Workers Logs quota, so a line per attempt would make logging the biggest cost of a fan-out.
+//! By default one line per consumer batch lists every attempt in it: Workers Logs counts (and
+//! bills) every line, and under `wrangler dev` each `console.log` costs the runtime more CPU than
+//! the relay's own work on an event (BENCHMARKS.md), so a line per attempt made logging the
+//! biggest cost of a fan-out.
 
 use serde::Serialize;
 

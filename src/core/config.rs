@@ -1,6 +1,7 @@
 //! Configuration: `TARGETS`, `INGEST_TOKENS`, `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`,
-//! `LOG_DELIVERIES`, validated once, up front. Every problem is collected and named (`TARGETS[1] "crm": …`), never
-//! echoing a secret, so `/health` and the log say exactly what to fix.
+//! `LOG_DELIVERIES`, validated once, up front. Every problem is collected and named
+//! (`TARGETS[1] "crm": …`), never echoing a secret, so `/health` and the log say exactly what to
+//! fix.
 
 use crate::core::attempts;
 use crate::core::auth::parse_tokens;
