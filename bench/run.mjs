@@ -18,7 +18,7 @@ import { execFileSync, execSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Receiver, Relay, callback, devProxyRetries, eventId, sleep, waitFor } from "../tests/e2e/harness.mjs";
+import { Receiver, Relay, answer, callback, devProxyRetries, eventId, sleep, waitFor } from "../tests/e2e/harness.mjs";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const TMP = path.join(ROOT, "bench/.tmp");
@@ -137,8 +137,8 @@ async function pool(count, concurrency, task) {
 
 const TOKEN = "bench-token";
 
-/** Starts `name` in wrangler dev with `targets` receivers (0 or more). */
-async function start(name, receivers, opts = {}) {
+/** The vars and secrets of worker `name` with `receivers` as its targets (0 or more). */
+function workerEnv(name, receivers) {
   const urls = receivers.map((r) => r.url);
   const env = { INGEST_TOKENS: TOKEN };
   if (name === "relay") {
@@ -150,7 +150,25 @@ async function start(name, receivers, opts = {}) {
     env.TARGET_URLS = urls.join(",");
     Object.assign(env, WORKERS[name].env, PAD);
   }
-  return new Relay(env, { args: ["--config", config(name, opts)] }).start();
+  return env;
+}
+
+/** Starts `name` in wrangler dev with `receivers` as its targets (0 or more). */
+async function start(name, receivers, opts = {}) {
+  return new Relay(workerEnv(name, receivers), { args: ["--config", config(name, opts)] }).start();
+}
+
+/** Miniflare options for an upload bundle (`dryRun`'s outdir): its modules, KV, queue producer. */
+function bundleOptions(outdir, queue, bindings) {
+  return {
+    modules: true,
+    scriptPath: path.join(outdir, "index.js"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2026-04-01",
+    kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
+    queueProducers: { DELIVERIES: { queueName: queue } },
+    bindings,
+  };
 }
 
 /** Direct children of this process that are `workerd` (the Miniflare instances it started). */
@@ -180,14 +198,8 @@ class MiniflareSubject {
     const [batch, timeout] = this.name === "relay" && QUEUE ? QUEUE : [6, 1];
     const before = new Set(myWorkerd());
     this.mf = new Miniflare({
-      modules: true,
-      scriptPath: path.join(UPLOAD[this.name], "index.js"),
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-      compatibilityDate: "2026-04-01",
-      kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
-      queueProducers: { DELIVERIES: { queueName: queue } },
+      ...bundleOptions(UPLOAD[this.name], queue, this.env),
       queueConsumers: { [queue]: { maxBatchSize: batch, maxBatchTimeout: timeout, maxRetries: 5 } },
-      bindings: this.env,
       handleRuntimeStdio: (stdout, stderr) => {
         // Kept short: only the tail explains an odd answer.
         const keep = (d) => (this.logs = (this.logs + d).slice(-8000));
@@ -201,37 +213,17 @@ class MiniflareSubject {
     return this;
   }
   async post(body) {
-    const res = await fetch(`${this.url}/webhooks/bigcommerce`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json;
-    try {
-      json = JSON.parse(text);
-    } catch {}
-    return { status: res.status, text, json };
+    return answer(
+      await fetch(`${this.url}/webhooks/bigcommerce`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }),
+    );
   }
   async stop() {
     await this.mf?.dispose();
   }
-}
-
-/** The bindings `start` gives a worker, for Miniflare (vars as text, as wrangler passes them). */
-function miniflareEnv(name, receivers) {
-  const urls = receivers.map((r) => r.url);
-  const env = { INGEST_TOKENS: TOKEN };
-  if (name === "relay") {
-    if (urls.length) {
-      env.TARGETS = JSON.stringify(urls.map((url, i) => ({ name: `t${i}`, url, signing_secret: "KEY" })));
-      env.KEY = SIGNING_KEY;
-    }
-  } else {
-    env.TARGET_URLS = urls.join(",");
-    Object.assign(env, WORKERS[name].env, PAD);
-  }
-  return env;
 }
 
 /** Upload bundles by worker (`dryRun`), for the Miniflare subjects and cold starts. */
@@ -242,7 +234,7 @@ async function post(relay, cb) {
   const res = await relay.post(cb);
   if (res.status !== 200 || (res.json && res.json.status !== "accepted")) {
     // What the worker and wrangler said last explains an odd answer (a restart, a panic).
-    throw new Error(`unexpected answer ${res.status} ${res.text}\n--- wrangler dev output (tail):\n${relay.logs.slice(-4000)}`);
+    throw new Error(`unexpected answer ${res.status} ${res.text}\n--- the worker's output (tail):\n${relay.logs.slice(-4000)}`);
   }
   return res;
 }
@@ -291,7 +283,7 @@ async function cpuCase(names, targetCount) {
     if (MINIFLARE) {
       for (const name of names) {
         const receivers = await Promise.all(Array.from({ length: targetCount }, (_, i) => new Receiver(`m${i}`).start()));
-        const relay = await new MiniflareSubject(name, miniflareEnv(name, receivers)).start();
+        const relay = await new MiniflareSubject(name, workerEnv(name, receivers)).start();
         // No dev proxy: `proxy` is empty, so "all" equals "runtime".
         subjects.push({ name, key: `${name}@mf`, receivers, relay, procs: { runtime: relay.pids, proxy: [] }, sent: 0, runs: [] });
       }
@@ -416,13 +408,7 @@ async function coldStart(name, outdir) {
   const body = JSON.stringify(callback(SCOPE, DATA));
   const t0 = performance.now();
     const mf = new Miniflare({
-      modules: true,
-      scriptPath: path.join(outdir, "index.js"),
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-      compatibilityDate: "2026-04-01",
-      kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
-      queueProducers: { DELIVERIES: { queueName: "bench-deliveries" } },
-      bindings: { INGEST_TOKENS: TOKEN, TARGET_URLS: "" },
+      ...bundleOptions(outdir, "bench-deliveries", { INGEST_TOKENS: TOKEN, TARGET_URLS: "" }),
       // The workers' own log lines are not part of the table.
       handleRuntimeStdio: (stdout, stderr) => (stdout.resume(), stderr.resume()),
     });

@@ -27,11 +27,11 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
     let dead_letter_queue = env::var_or(&env, "DEAD_LETTER_QUEUE", "b2b-relay-deliveries-dlq");
     let from_dlq = batch.queue() == dead_letter_queue;
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
-    let mode = env::config(&env)
-        .as_ref()
-        .as_ref()
-        .map_or_else(|_| attempts::Mode::default(), |c| c.log_deliveries);
-    let log = RefCell::new(attempts::Log::new(mode));
+    let loaded = env::config(&env);
+    let cfg = loaded.as_ref().as_ref().ok();
+    let log = RefCell::new(attempts::Log::new(
+        cfg.map_or_else(attempts::Mode::default, |c| c.log_deliveries),
+    ));
     for_each_concurrent(messages, CONCURRENCY, |m| {
         let (env, log) = (&env, &log);
         async move {
@@ -39,7 +39,7 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
             if from_dlq {
                 record_crashed(&m, env, job).await;
             } else {
-                run(&m, env, job, log).await;
+                run(&m, env, cfg, job, log).await;
             }
         }
     })
@@ -121,9 +121,14 @@ async fn record_crashed(m: &RawMessage, env: &Env, job: Job) {
     m.ack();
 }
 
-async fn run(m: &RawMessage, env: &Env, job: Job, log: &RefCell<attempts::Log>) {
-    let loaded = env::config(env);
-    let Ok(cfg) = loaded.as_ref() else {
+async fn run(
+    m: &RawMessage,
+    env: &Env,
+    cfg: Option<&Config>,
+    job: Job,
+    log: &RefCell<attempts::Log>,
+) {
+    let Some(cfg) = cfg else {
         // Held in the queue until the operator fixes the configuration.
         return requeue(m);
     };

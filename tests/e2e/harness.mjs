@@ -81,7 +81,7 @@ export class Receiver {
 }
 
 /** A response as tests use it: status, headers, text, and the parsed JSON when it is JSON. */
-async function answer(res) {
+export async function answer(res) {
   const text = await res.text();
   let json;
   try {
