@@ -8,9 +8,11 @@
 //! allocator) for the whole path and for each step, so what dominates is visible.
 
 use b2b_relay::core::config::{self, Config};
-use b2b_relay::core::delivery::{self, Delivery, Job};
+use b2b_relay::core::deliver::message::{self, Delivery, Job};
 use b2b_relay::core::event::EncodedEvent;
-use b2b_relay::core::{callback, event, outbound, route};
+use b2b_relay::core::deliver::outbound;
+use b2b_relay::core::ingest::callback;
+use b2b_relay::core::{event, route};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;

@@ -1,7 +1,7 @@
 //! Bodies the soak run (tests/soak) found accepted although they are not valid callbacks: the
 //! envelope keeps `data` raw and skips unknown fields, so they need a check of their own.
 
-use b2b_relay::core::callback;
+use b2b_relay::core::ingest::callback;
 
 const GOOD: &str = r#"{"scope":"store/company/created","store_id":"1001","data":{"company_id":1234},"hash":"0123456789abcdef0123456789abcdef01234567","created_at":1700000000,"producer":"stores/abc123"}"#;
 

@@ -4,11 +4,11 @@
 //! `tests/fuzz_regressions/<expected>--<what>.json` are ingest bodies as the fuzzer wrote them:
 //! `<expected>` is the error code the relay must answer, or `accepted`.
 
-use b2b_relay::core::callback::{self, MAX_BODY_BYTES};
+use b2b_relay::core::ingest::callback::{self, MAX_BODY_BYTES};
 use b2b_relay::core::config::{self, Format, Target};
 use b2b_relay::core::event::{self, CloudEvent};
-use b2b_relay::core::outbound;
-use b2b_relay::core::retry::{parse_retry_after, Decision, Outcome, RetryPolicy};
+use b2b_relay::core::deliver::outbound;
+use b2b_relay::core::deliver::retry::{parse_retry_after, Decision, Outcome, RetryPolicy};
 use b2b_relay::core::time::parse_http_date;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -3,11 +3,11 @@
 //! promises the README makes about each step, not just "no panic".
 #![no_main]
 
-use b2b_relay::core::callback::{self, MAX_BODY_BYTES};
+use b2b_relay::core::ingest::callback::{self, MAX_BODY_BYTES};
 use b2b_relay::core::config::{self, Config, Format};
-use b2b_relay::core::delivery::Delivery;
+use b2b_relay::core::deliver::message::Delivery;
 use b2b_relay::core::event::{self, CloudEvent, EncodedEvent};
-use b2b_relay::core::outbound::{self, Outbound};
+use b2b_relay::core::deliver::outbound::{self, Outbound};
 use b2b_relay::core::route;
 use b2b_relay::core::time::parse_rfc3339;
 use libfuzzer_sys::fuzz_target;

@@ -7,8 +7,8 @@
 #![no_main]
 
 use b2b_relay::core::config::{self, check_url, Config};
-use b2b_relay::core::dedup;
-use b2b_relay::core::retry::MAX_DELAY_SECONDS;
+use b2b_relay::core::ingest::dedup;
+use b2b_relay::core::deliver::retry::MAX_DELAY_SECONDS;
 use libfuzzer_sys::fuzz_target;
 use std::net::IpAddr;
 

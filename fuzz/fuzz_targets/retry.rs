@@ -3,7 +3,7 @@
 //! classification the README documents.
 #![no_main]
 
-use b2b_relay::core::retry::{
+use b2b_relay::core::deliver::retry::{
     parse_retry_after, Decision, Outcome, RetryPolicy, BASE_DELAY_SECONDS, MAX_DELAY_SECONDS,
 };
 use libfuzzer_sys::arbitrary::{self, Arbitrary};

@@ -3,7 +3,7 @@
 
 use crate::core::catalog::{self, Resource, CATALOG};
 use crate::core::config::Target;
-use crate::core::delivery::DeadLetter;
+use crate::core::deliver::message::DeadLetter;
 use crate::core::route::glob_match;
 use serde::{Deserialize, Serialize};
 
@@ -201,7 +201,8 @@ pub fn test_callback(scope: &str, store_hash: &str, created_at: i64, nonce_hex: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{callback, config};
+    use crate::core::config;
+    use crate::core::ingest::callback;
 
     #[test]
     fn the_view_hides_every_secret_and_lists_matching_types() {
@@ -280,7 +281,7 @@ mod tests {
     fn long_errors_are_cut_for_kv_metadata() {
         let body = test_callback("store/company/created", "abc", 1, &"a".repeat(40));
         let ev = crate::core::event::normalize(callback::parse(body.as_bytes()).unwrap());
-        let d = crate::core::delivery::Delivery::first("crm", ev.into(), None, 0).into_dead_letter(
+        let d = crate::core::deliver::message::Delivery::first("crm", ev.into(), None, 0).into_dead_letter(
             Some(500),
             "é".repeat(300),
             1,

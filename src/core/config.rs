@@ -3,11 +3,11 @@
 //! (`TARGETS[1] "crm": …`), never echoing a secret, so `/health` and the log say exactly what to
 //! fix.
 
-use crate::core::attempts;
-use crate::core::auth::parse_tokens;
-use crate::core::dedup;
-use crate::core::retry::{RetryPolicy, MAX_DELAY_SECONDS};
-use crate::core::sign::SigningKey;
+use crate::core::deliver::attempts;
+use crate::core::ingest::auth::parse_tokens;
+use crate::core::ingest::dedup;
+use crate::core::deliver::retry::{RetryPolicy, MAX_DELAY_SECONDS};
+use crate::core::deliver::sign::SigningKey;
 use serde::Deserialize;
 use serde_json::Value;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -441,7 +441,7 @@ pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
     let b2b_api_base = src
         .text("BC_B2B_API_BASE")
         .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| crate::core::enrich::DEFAULT_API_BASE.into())
+        .unwrap_or_else(|| crate::core::deliver::enrich::DEFAULT_API_BASE.into())
         .trim()
         .trim_end_matches('/')
         .to_owned();
@@ -530,7 +530,7 @@ mod tests {
         .unwrap();
         assert!(c.targets[0].enrich && c.targets[0].enrich_required);
         assert_eq!(c.b2b_api_base, "http://127.0.0.1:9/api");
-        assert_eq!(c.log_deliveries, crate::core::attempts::Mode::Batch);
+        assert_eq!(c.log_deliveries, crate::core::deliver::attempts::Mode::Batch);
         let e = errors(
             r#"[{"name":"a","url":"https://x","enrich":true,"format":"bigcommerce"}]"#,
             &[],

@@ -1,6 +1,6 @@
 //! Normalization: a validated callback becomes one CloudEvents 1.0 event with a stable id.
 
-use crate::core::callback::Callback;
+use crate::core::ingest::callback::Callback;
 use crate::core::catalog;
 use crate::core::time::rfc3339;
 use serde::{Deserialize, Serialize};
@@ -159,7 +159,7 @@ impl CloudEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::callback::parse;
+    use crate::core::ingest::callback::parse;
 
     fn cb(scope: &str, created_at: i64, hash: &str) -> Callback {
         let body = format!(

@@ -1,25 +1,21 @@
 //! The pure core: everything that decides something. No `worker` import anywhere below here,
 //! so all of it runs under a plain `cargo test`.
 //!
-//! The path of one event: `callback` (parse) → `auth` (verify) → `event` (normalize, id) →
-//! `dedup` (key) → `route` → `delivery` (queue message) → `outbound` (+ `sign`) → `retry` →
-//! `attempts` (what the consumer logs).
+//! The path of one event: `ingest` (parse the callback, authenticate it, decide accept /
+//! duplicate / quarantine) → `event` (normalize, id, the CloudEvent's JSON) → `route` (which
+//! targets want it) → `deliver` (the queue message, the consumer's decision per attempt:
+//! outbound request, signature, retry, dead letter, log). `config` checks the settings once;
+//! `subscriptions` plans the BigCommerce hooks; `admin` shapes the operator's API.
 
 pub mod admin;
-pub mod attempts;
-pub mod auth;
-pub mod callback;
 pub mod catalog;
 pub mod config;
-pub mod dedup;
-pub mod delivery;
-pub mod enrich;
+pub mod deliver;
 pub mod error;
 pub mod event;
+pub mod ingest;
 pub mod json;
-pub mod outbound;
-pub mod retry;
 pub mod route;
-pub mod sign;
+pub mod secret;
 pub mod subscriptions;
 pub mod time;

@@ -4,10 +4,10 @@
 use crate::core::admin::{
     self, DeadLetterSummary, ReplayReport, ReplayRequest, TestEventRequest, REPLAY_LIMIT,
 };
-use crate::core::auth::bearer_matches;
-use crate::core::callback;
+use crate::core::ingest::auth::bearer_matches;
+use crate::core::ingest::callback;
 use crate::core::config::Config;
-use crate::core::delivery::{dead_letter_key, Delivery, EnrichJob, Job};
+use crate::core::deliver::message::{dead_letter_key, Delivery, EnrichJob, Job};
 use crate::core::error::RelayError;
 use crate::core::event::{self, EncodedEvent};
 use crate::core::route;

@@ -3,7 +3,7 @@
 //! line per sync. The access token goes into `X-Auth-Token` and nowhere else.
 
 use crate::core::error::RelayError;
-use crate::core::outbound::{Header, USER_AGENT};
+use crate::core::deliver::outbound::{Header, USER_AGENT};
 use crate::core::subscriptions::{
     self, error_message, Hook, HookEnvelope, HookPage, Mode, Outcome, Settings, SettingsError,
     SyncReport, Write,

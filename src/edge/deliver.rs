@@ -3,11 +3,11 @@
 //! every message is acked or handed back to the queue. One log line per batch, or per attempt
 //! (`LOG_DELIVERIES`).
 
-use crate::core::attempts::{self, Attempt};
+use crate::core::deliver::attempts::{self, Attempt};
 use crate::core::config::Config;
-use crate::core::delivery::{Delivery, Job};
-use crate::core::outbound;
-use crate::core::retry::{Decision, Outcome};
+use crate::core::deliver::message::{Delivery, Job};
+use crate::core::deliver::outbound;
+use crate::core::deliver::retry::{Decision, Outcome};
 use crate::edge::fetch::{self, Answer};
 use crate::edge::metrics::{self, Point};
 use crate::edge::{enqueue, enrich, env, log, store};

@@ -1,6 +1,6 @@
 //! Enqueue: the only place that writes to the `DELIVERIES` queue.
 
-use crate::core::delivery::{batches, encode, Job};
+use crate::core::deliver::message::{batches, encode, Job};
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;

@@ -4,10 +4,10 @@
 //! waiting until their `max_attempts`, then become dead letters.
 
 use crate::core::config::Config;
-use crate::core::delivery::{Delivery, EnrichJob, Job};
-use crate::core::enrich::{self, Enrichment, Plan, Verdict, FAST_ATTEMPTS, TIMEOUT_MS};
+use crate::core::deliver::message::{Delivery, EnrichJob, Job};
+use crate::core::deliver::enrich::{self, Enrichment, Plan, Verdict, FAST_ATTEMPTS, TIMEOUT_MS};
 use crate::core::event::EncodedEvent;
-use crate::core::outbound::USER_AGENT;
+use crate::core::deliver::outbound::USER_AGENT;
 use crate::edge::deliver::requeue;
 use crate::edge::fetch::{self, Answer};
 use crate::edge::{enqueue, env, log, store};
@@ -155,7 +155,7 @@ pub async fn run(m: &RawMessage, env: &Env, cfg: &Config, mut job: EnrichJob) {
             }
         } else {
             let delay = retry_after
-                .map(|s| s.min(crate::core::retry::MAX_DELAY_SECONDS))
+                .map(|s| s.min(crate::core::deliver::retry::MAX_DELAY_SECONDS))
                 .unwrap_or_else(|| cfg.retry.delay(job.attempt, env::random_u32()));
             job.targets = waiting;
             job.attempt += 1;

@@ -1,7 +1,7 @@
 //! Outbound HTTP with a timeout (AbortController raced against a timer): the one way the
 //! relay calls anything, targets and the B2B API alike.
 
-use crate::core::outbound::Header;
+use crate::core::deliver::outbound::Header;
 use futures_util::future::{select, Either};
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
@@ -74,5 +74,5 @@ async fn send(
 /// `Retry-After` of a response, in seconds from now.
 pub fn retry_after(resp: &Response) -> Option<u32> {
     let v = resp.headers().get("retry-after").ok().flatten()?;
-    crate::core::retry::parse_retry_after(&v, crate::edge::env::now_ms() / 1000)
+    crate::core::deliver::retry::parse_retry_after(&v, crate::edge::env::now_ms() / 1000)
 }

@@ -1,10 +1,10 @@
 //! POST /webhooks/bigcommerce: auth → parse → normalize → route → dedup → enqueue → mark →
 //! answer. BigCommerce only ever waits for KV and one queue send, never for a downstream.
 
-use crate::core::auth::bearer_matches;
-use crate::core::callback::{self, MAX_BODY_BYTES};
+use crate::core::ingest::auth::bearer_matches;
+use crate::core::ingest::callback::{self, MAX_BODY_BYTES};
 use crate::core::config::{Config, Target};
-use crate::core::delivery;
+use crate::core::deliver::message;
 use crate::core::error::RelayError;
 use crate::core::event::{self, EncodedEvent};
 use crate::core::route;

@@ -32,7 +32,7 @@ pub fn ingest(line: &Ingest) {
     emit(line);
 }
 
-/// A line made by the core (delivery attempts: `core::attempts`).
+/// A line made by the core (delivery attempts: `core::deliver::attempts`).
 pub fn write(line: &str) {
     worker::console_log!("{line}");
 }

@@ -164,7 +164,8 @@ pub fn apply(event: &CloudEvent, e: &Enrichment) -> CloudEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{callback, event};
+    use crate::core::event;
+    use crate::core::ingest::callback;
 
     fn ev(scope: &str, data: &str) -> CloudEvent {
         let body = format!(

@@ -2,7 +2,7 @@
 //! delivery gives up (a dead-letter record).
 
 use crate::core::config::{Format, Target};
-use crate::core::enrich::{self, Plan};
+use crate::core::deliver::enrich::{self, Plan};
 use crate::core::event::EncodedEvent;
 use serde::{Deserialize, Serialize};
 
@@ -207,7 +207,8 @@ impl Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{callback, config, event};
+    use crate::core::ingest::callback;
+    use crate::core::{config, event};
 
     fn targets() -> Vec<Target> {
         let src = |k: &str| {
