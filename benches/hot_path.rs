@@ -9,8 +9,8 @@
 
 use b2b_relay::core::config::{self, Config};
 use b2b_relay::core::deliver::message::{self, Delivery, Job};
-use b2b_relay::core::event::EncodedEvent;
 use b2b_relay::core::deliver::outbound;
+use b2b_relay::core::event::EncodedEvent;
 use b2b_relay::core::ingest::callback;
 use b2b_relay::core::{event, route};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};

@@ -2,11 +2,11 @@
 //! exact CloudEvent the relay must make of it. Expectations in `tests/golden/events/` were
 //! derived independently of this crate (see `tests/golden/README.md`).
 
-use b2b_relay::core::ingest::callback;
 use b2b_relay::core::catalog::CATALOG;
 use b2b_relay::core::config::{self, Format, Target};
-use b2b_relay::core::event::{self, CloudEvent, EncodedEvent};
 use b2b_relay::core::deliver::outbound::{self, Outbound};
+use b2b_relay::core::event::{self, CloudEvent, EncodedEvent};
+use b2b_relay::core::ingest::callback;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};

@@ -21,7 +21,7 @@ fn body(data: &str, note: &[u8]) -> Vec<u8> {
 fn code(b: &[u8]) -> String {
     match callback::parse(b) {
         Ok(_) => "accepted".into(),
-        Err(e) => e.code().to_owned(),
+        Err(e) => e.code().as_str().to_owned(),
     }
 }
 

@@ -52,7 +52,7 @@ fn check_rejection(data: &[u8], e: &b2b_relay::core::error::RelayError) {
         "a bad body must be a client error, got {} {e:?}",
         e.status()
     );
-    let code = e.code();
+    let code = e.code().as_str();
     assert!(
         matches!(
             code,

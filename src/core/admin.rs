@@ -281,11 +281,8 @@ mod tests {
     fn long_errors_are_cut_for_kv_metadata() {
         let body = test_callback("store/company/created", "abc", 1, &"a".repeat(40));
         let ev = crate::core::event::normalize(callback::parse(body.as_bytes()).unwrap());
-        let d = crate::core::deliver::message::Delivery::first("crm", ev.into(), None, 0).into_dead_letter(
-            Some(500),
-            "é".repeat(300),
-            1,
-        );
+        let d = crate::core::deliver::message::Delivery::first("crm", ev.into(), None, 0)
+            .into_dead_letter(Some(500), "é".repeat(300), 1);
         let s = DeadLetterSummary::of(&d);
         assert!(s.last_error.len() <= 204 && s.last_error.ends_with('…'));
         assert!(serde_json::to_string(&s).unwrap().len() < 1024);

@@ -4,10 +4,10 @@
 //! fix.
 
 use crate::core::deliver::attempts;
-use crate::core::ingest::auth::parse_tokens;
-use crate::core::ingest::dedup;
 use crate::core::deliver::retry::{RetryPolicy, MAX_DELAY_SECONDS};
 use crate::core::deliver::sign::SigningKey;
+use crate::core::ingest::auth::parse_tokens;
+use crate::core::ingest::dedup;
 use serde::Deserialize;
 use serde_json::Value;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -530,7 +530,10 @@ mod tests {
         .unwrap();
         assert!(c.targets[0].enrich && c.targets[0].enrich_required);
         assert_eq!(c.b2b_api_base, "http://127.0.0.1:9/api");
-        assert_eq!(c.log_deliveries, crate::core::deliver::attempts::Mode::Batch);
+        assert_eq!(
+            c.log_deliveries,
+            crate::core::deliver::attempts::Mode::Batch
+        );
         let e = errors(
             r#"[{"name":"a","url":"https://x","enrich":true,"format":"bigcommerce"}]"#,
             &[],

@@ -1,30 +1,101 @@
 //! The one error type of the relay. Every failure on a request path ends up here and maps to
-//! exactly one HTTP answer, so handlers never decide status codes ad hoc.
+//! exactly one HTTP answer, so handlers never decide status codes ad hoc. Public error codes
+//! are an enum: a typo cannot mint a new one.
 
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RelayError {
-    /// The body is not a valid BigCommerce callback (400).
-    BadRequest { code: &'static str, message: String },
-    /// Missing or wrong bearer token (401).
+/// Every code the relay answers with, as written on the wire (`snake_case`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // 400: the request cannot be used as it is.
+    InvalidJson,
+    MissingField,
+    InvalidField,
+    UnknownTarget,
+    UnreadableBody,
+    InvalidQuery,
+    TooManyIds,
+    // 401
     Unauthorized,
-    /// Unknown route (404).
+    InvalidSignature,
+    StaleSignature,
+    // 404, 405
     NotFound,
-    /// Known route, wrong method (405); carries the allowed methods.
-    MethodNotAllowed(&'static str),
-    /// A content type other than JSON (415).
+    MethodNotAllowed,
+    // 409: a setting must change first.
+    NotConfigured,
+    BigcommerceRejected,
+    // 413, 415
+    PayloadTooLarge,
     UnsupportedMediaType,
-    /// Body larger than the ingest limit (413).
-    PayloadTooLarge { limit: usize },
-    /// The relay's own configuration is invalid (503 until the operator fixes it).
-    Misconfigured(Vec<String>),
-    /// KV or the queue failed: BigCommerce should retry (503).
-    Unavailable { code: &'static str, message: String },
-    /// The operation cannot work with the current settings, or an upstream refused them (409):
-    /// the operator must change a setting; repeating the request as is cannot help.
-    Conflict { code: &'static str, message: String },
+    // 503: retry later.
+    Misconfigured,
+    QueueUnavailable,
+    StorageUnavailable,
+    BigcommerceUnavailable,
+    // 500
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::UnknownTarget => "unknown_target",
+            ErrorCode::UnreadableBody => "unreadable_body",
+            ErrorCode::InvalidQuery => "invalid_query",
+            ErrorCode::TooManyIds => "too_many_ids",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::InvalidSignature => "invalid_signature",
+            ErrorCode::StaleSignature => "stale_signature",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::NotConfigured => "not_configured",
+            ErrorCode::BigcommerceRejected => "bigcommerce_rejected",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::Misconfigured => "misconfigured",
+            ErrorCode::QueueUnavailable => "queue_unavailable",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
+            ErrorCode::BigcommerceUnavailable => "bigcommerce_unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            InvalidJson | MissingField | InvalidField | UnknownTarget | UnreadableBody
+            | InvalidQuery | TooManyIds => 400,
+            Unauthorized | InvalidSignature | StaleSignature => 401,
+            NotFound => 404,
+            MethodNotAllowed => 405,
+            NotConfigured | BigcommerceRejected => 409,
+            PayloadTooLarge => 413,
+            UnsupportedMediaType => 415,
+            Internal => 500,
+            Misconfigured | QueueUnavailable | StorageUnavailable | BigcommerceUnavailable => 503,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayError {
+    pub code: ErrorCode,
+    message: Cow<'static, str>,
+    /// The `Allow` header of a 405.
+    pub allow: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -34,66 +105,81 @@ struct Body<'a> {
 
 #[derive(Serialize)]
 struct Inner<'a> {
-    code: &'a str,
+    code: ErrorCode,
     message: &'a str,
 }
 
 impl RelayError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        RelayError::BadRequest {
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        RelayError {
             code,
             message: message.into(),
+            allow: None,
         }
     }
 
-    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
-        RelayError::Unavailable {
-            code,
-            message: message.into(),
+    pub fn unauthorized() -> Self {
+        Self::new(ErrorCode::Unauthorized, "missing or invalid bearer token")
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "no such route")
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        RelayError {
+            allow: Some(allow),
+            ..Self::new(
+                ErrorCode::MethodNotAllowed,
+                format!("method not allowed; use {allow}"),
+            )
         }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        RelayError::Conflict {
-            code,
-            message: message.into(),
-        }
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            ErrorCode::PayloadTooLarge,
+            format!("body larger than {limit} bytes"),
+        )
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            ErrorCode::UnsupportedMediaType,
+            "content-type must be application/json",
+        )
+    }
+
+    /// The public face of a broken configuration: how many problems, never which (their texts
+    /// name secrets; the operator reads them at `/admin/health` and in the log).
+    pub fn misconfigured(problems: usize) -> Self {
+        Self::new(
+            ErrorCode::Misconfigured,
+            format!(
+                "relay configuration is invalid ({problems} problem{}); the operator finds the details at /admin/health",
+                if problems == 1 { "" } else { "s" }
+            ),
+        )
     }
 
     pub fn status(&self) -> u16 {
-        match self {
-            RelayError::BadRequest { .. } => 400,
-            RelayError::Unauthorized => 401,
-            RelayError::NotFound => 404,
-            RelayError::MethodNotAllowed(_) => 405,
-            RelayError::Conflict { .. } => 409,
-            RelayError::PayloadTooLarge { .. } => 413,
-            RelayError::UnsupportedMediaType => 415,
-            RelayError::Misconfigured(_) | RelayError::Unavailable { .. } => 503,
-        }
+        self.code.status()
     }
 
-    pub fn code(&self) -> &str {
-        match self {
-            RelayError::BadRequest { code, .. }
-            | RelayError::Unavailable { code, .. }
-            | RelayError::Conflict { code, .. } => code,
-            RelayError::Unauthorized => "unauthorized",
-            RelayError::NotFound => "not_found",
-            RelayError::MethodNotAllowed(_) => "method_not_allowed",
-            RelayError::PayloadTooLarge { .. } => "payload_too_large",
-            RelayError::UnsupportedMediaType => "unsupported_media_type",
-            RelayError::Misconfigured(_) => "misconfigured",
-        }
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     /// `{"error":{"code":"…","message":"…"}}`
     pub fn to_json(&self) -> String {
-        let message = self.to_string();
         serde_json::to_string(&Body {
             error: Inner {
-                code: self.code(),
-                message: &message,
+                code: self.code,
+                message: &self.message,
             },
         })
         .unwrap_or_else(|_| String::from(r#"{"error":{"code":"internal","message":""}}"#))
@@ -102,23 +188,7 @@ impl RelayError {
 
 impl fmt::Display for RelayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RelayError::BadRequest { message, .. }
-            | RelayError::Unavailable { message, .. }
-            | RelayError::Conflict { message, .. } => f.write_str(message),
-            RelayError::Unauthorized => f.write_str("missing or invalid bearer token"),
-            RelayError::NotFound => f.write_str("no such route"),
-            RelayError::MethodNotAllowed(allow) => write!(f, "method not allowed; use {allow}"),
-            RelayError::PayloadTooLarge { limit } => {
-                write!(f, "body larger than {limit} bytes")
-            }
-            RelayError::UnsupportedMediaType => {
-                f.write_str("content-type must be application/json")
-            }
-            RelayError::Misconfigured(errors) => {
-                write!(f, "relay configuration is invalid: {}", errors.join("; "))
-            }
-        }
+        f.write_str(&self.message)
     }
 }
 
@@ -130,21 +200,60 @@ mod tests {
 
     #[test]
     fn maps_to_http() {
-        let e = RelayError::bad_request("missing_field", "`scope` is required");
+        let e = RelayError::new(ErrorCode::MissingField, "`scope` is required");
         assert_eq!(e.status(), 400);
         assert_eq!(
             e.to_json(),
             r#"{"error":{"code":"missing_field","message":"`scope` is required"}}"#
         );
-        assert_eq!(RelayError::Unauthorized.status(), 401);
-        assert_eq!(RelayError::PayloadTooLarge { limit: 1 }.status(), 413);
-        assert_eq!(RelayError::Misconfigured(vec!["x".into()]).status(), 503);
-        assert_eq!(RelayError::unavailable("kv", "down").status(), 503);
-        let e = RelayError::conflict("not_configured", "BC_STORE_HASH is not set");
+        assert_eq!(RelayError::unauthorized().status(), 401);
+        assert_eq!(RelayError::payload_too_large(1).status(), 413);
+        assert_eq!(RelayError::method_not_allowed("GET").allow, Some("GET"));
+        let e = RelayError::new(ErrorCode::NotConfigured, "BC_STORE_HASH is not set");
         assert_eq!(e.status(), 409);
         assert_eq!(
             e.to_json(),
             r#"{"error":{"code":"not_configured","message":"BC_STORE_HASH is not set"}}"#
         );
+    }
+
+    #[test]
+    fn wire_names_match_serde() {
+        use ErrorCode::*;
+        for c in [
+            InvalidJson,
+            MissingField,
+            InvalidField,
+            UnknownTarget,
+            UnreadableBody,
+            InvalidQuery,
+            TooManyIds,
+            Unauthorized,
+            InvalidSignature,
+            StaleSignature,
+            NotFound,
+            MethodNotAllowed,
+            NotConfigured,
+            BigcommerceRejected,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            Misconfigured,
+            QueueUnavailable,
+            StorageUnavailable,
+            BigcommerceUnavailable,
+            Internal,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&c).unwrap(),
+                format!("\"{}\"", c.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn misconfigured_answer_names_no_problem() {
+        let e = RelayError::misconfigured(2);
+        assert_eq!(e.status(), 503);
+        assert!(e.to_json().contains("2 problems"), "{}", e.to_json());
     }
 }

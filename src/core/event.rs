@@ -1,7 +1,7 @@
 //! Normalization: a validated callback becomes one CloudEvents 1.0 event with a stable id.
 
-use crate::core::ingest::callback::Callback;
 use crate::core::catalog;
+use crate::core::ingest::callback::Callback;
 use crate::core::time::rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;

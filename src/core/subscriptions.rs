@@ -424,8 +424,11 @@ pub fn settings(get: impl Fn(&str) -> Option<String>) -> Result<Settings, Settin
         errors
             .push("BC_API_BASE must be an https:// URL (http:// only for a loopback host)".into());
     }
-    let bearer_token = get("INGEST_TOKENS")
-        .and_then(|raw| crate::core::ingest::auth::parse_tokens(&raw).into_iter().next());
+    let bearer_token = get("INGEST_TOKENS").and_then(|raw| {
+        crate::core::ingest::auth::parse_tokens(&raw)
+            .into_iter()
+            .next()
+    });
     if bearer_token.is_none() {
         errors.push("INGEST_TOKENS is not set: hooks need its first token".into());
     }

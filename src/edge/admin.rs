@@ -4,12 +4,12 @@
 use crate::core::admin::{
     self, DeadLetterSummary, ReplayReport, ReplayRequest, TestEventRequest, REPLAY_LIMIT,
 };
-use crate::core::ingest::auth::bearer_matches;
-use crate::core::ingest::callback;
 use crate::core::config::Config;
 use crate::core::deliver::message::{dead_letter_key, Delivery, EnrichJob, Job};
-use crate::core::error::RelayError;
+use crate::core::error::{ErrorCode, RelayError};
 use crate::core::event::{self, EncodedEvent};
+use crate::core::ingest::auth::bearer_matches;
+use crate::core::ingest::callback;
 use crate::core::route;
 use crate::core::subscriptions::Mode;
 use crate::edge::ingest::{self, Answer};
@@ -21,7 +21,7 @@ use worker::{Env, Method, Request, Response};
 /// value serializer into the wasm (BENCHMARKS.md).
 fn ok<T: Serialize>(value: &T) -> Result<Response, RelayError> {
     let body = serde_json::to_string(value)
-        .map_err(|e| RelayError::unavailable("encode", e.to_string()))?;
+        .map_err(|e| RelayError::new(ErrorCode::Internal, e.to_string()))?;
     Ok(http::json(200, body))
 }
 
@@ -29,13 +29,16 @@ async fn body<T: serde::de::DeserializeOwned + Default>(
     req: &mut Request,
 ) -> Result<T, RelayError> {
     let bytes = req.bytes().await.map_err(|_| {
-        RelayError::bad_request("unreadable_body", "the request body could not be read")
+        RelayError::new(
+            ErrorCode::UnreadableBody,
+            "the request body could not be read",
+        )
     })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     let invalid = |e: &dyn std::fmt::Display| {
-        RelayError::bad_request("invalid_json", format!("invalid request body: {e}"))
+        RelayError::new(ErrorCode::InvalidJson, format!("invalid request body: {e}"))
     };
     // serde_json's `str` reader, as everywhere else: one copy of the parser in the wasm.
     let text = std::str::from_utf8(&bytes).map_err(|e| invalid(&e))?;
@@ -44,17 +47,19 @@ async fn body<T: serde::de::DeserializeOwned + Default>(
 
 pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response, RelayError> {
     let Some(token) = env::text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()) else {
-        return Err(RelayError::NotFound);
+        return Err(RelayError::not_found());
     };
     let authorization = req.headers().get("authorization").ok().flatten();
     if !bearer_matches(authorization.as_deref(), &[token.trim().to_owned()]) {
-        return Err(RelayError::Unauthorized);
+        return Err(RelayError::unauthorized());
     }
     let loaded = env::config(env);
-    let cfg: &Config = loaded
-        .as_ref()
-        .as_ref()
-        .map_err(|errors| RelayError::Misconfigured(errors.clone()))?;
+    let cfg: &Config = loaded.as_ref().as_ref().map_err(|errors| {
+        RelayError::new(
+            ErrorCode::Misconfigured,
+            format!("relay configuration is invalid: {}", errors.join("; ")),
+        )
+    })?;
 
     // Byte and char patterns only: a `&str` pattern links core's two-way searcher (~4 KB wasm).
     let rest = path
@@ -80,13 +85,13 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
         (["dead-letters", target, id], Method::Get) => {
             match store::get_dead_letter(env, &dead_letter_key(target, id)).await? {
                 Some(record) => ok(&record),
-                None => Err(RelayError::NotFound),
+                None => Err(RelayError::not_found()),
             }
         }
         (["dead-letters", target, id], Method::Delete) => {
             let key = dead_letter_key(target, id);
             if store::get_dead_letter(env, &key).await?.is_none() {
-                return Err(RelayError::NotFound);
+                return Err(RelayError::not_found());
             }
             store::delete_dead_letter(env, &key).await?;
             #[derive(Serialize)]
@@ -98,7 +103,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
         (["test-event"], Method::Post) => {
             let request = body::<Option<TestEventRequest>>(&mut req)
                 .await?
-                .ok_or_else(|| RelayError::bad_request("missing_field", "`scope` is required"))?;
+                .ok_or_else(|| RelayError::new(ErrorCode::MissingField, "`scope` is required"))?;
             test_event(env, cfg, request).await
         }
         (["bigcommerce", "subscriptions", "sync"], Method::Post) => {
@@ -106,14 +111,16 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
         }
         (["bigcommerce", "subscriptions"], Method::Get) => ok(&bigcommerce::status(env).await?),
         (["targets"] | ["dead-letters"] | ["bigcommerce", "subscriptions"], _) => {
-            Err(RelayError::MethodNotAllowed("GET"))
+            Err(RelayError::method_not_allowed("GET"))
         }
-        (["bigcommerce", "subscriptions", "sync"], _) => Err(RelayError::MethodNotAllowed("POST")),
+        (["bigcommerce", "subscriptions", "sync"], _) => {
+            Err(RelayError::method_not_allowed("POST"))
+        }
         (["dead-letters", "replay"] | ["test-event"], _) => {
-            Err(RelayError::MethodNotAllowed("POST"))
+            Err(RelayError::method_not_allowed("POST"))
         }
-        (["dead-letters", _, _], _) => Err(RelayError::MethodNotAllowed("GET, DELETE")),
-        _ => Err(RelayError::NotFound),
+        (["dead-letters", _, _], _) => Err(RelayError::method_not_allowed("GET, DELETE")),
+        _ => Err(RelayError::not_found()),
     }
 }
 
@@ -127,8 +134,8 @@ fn dry_run(req: &Request) -> Result<bool, RelayError> {
         Some((_, v)) => match v.as_str() {
             "true" | "1" | "" => Ok(true),
             "false" | "0" => Ok(false),
-            _ => Err(RelayError::bad_request(
-                "invalid_query",
+            _ => Err(RelayError::new(
+                ErrorCode::InvalidQuery,
                 "dry_run must be true or false",
             )),
         },
@@ -148,7 +155,7 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
                     .ok()
                     .filter(|l| (1..=1000).contains(l))
                     .ok_or_else(|| {
-                        RelayError::bad_request("invalid_field", "`limit` must be 1-1000")
+                        RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
                     })?;
             }
             "cursor" if !v.is_empty() => cursor = Some(v),
@@ -192,8 +199,8 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
     let keys: Vec<String> = match (&request.target, &request.ids) {
         (Some(t), Some(ids)) => ids.iter().map(|id| dead_letter_key(t, id)).collect(),
         (None, Some(_)) => {
-            return Err(RelayError::bad_request(
-                "missing_field",
+            return Err(RelayError::new(
+                ErrorCode::MissingField,
                 "`ids` needs `target`",
             ))
         }
@@ -207,8 +214,8 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
         }
     };
     if keys.len() > REPLAY_LIMIT {
-        return Err(RelayError::bad_request(
-            "too_many_ids",
+        return Err(RelayError::new(
+            ErrorCode::TooManyIds,
             format!("at most {REPLAY_LIMIT} ids per request"),
         ));
     }
@@ -278,7 +285,7 @@ async fn test_event(
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "test".into());
     let mut nonce = [0u8; 20];
-    getrandom::fill(&mut nonce).map_err(|e| RelayError::unavailable("random", e.to_string()))?;
+    getrandom::fill(&mut nonce).map_err(|e| RelayError::new(ErrorCode::Internal, e.to_string()))?;
     let now_ms = env::now_ms();
     let body = admin::test_callback(
         &request.scope,
@@ -292,7 +299,10 @@ async fn test_event(
     let ev = EncodedEvent::new(ev);
     let targets = match &request.target {
         Some(name) => vec![cfg.target(name).ok_or_else(|| {
-            RelayError::bad_request("unknown_target", format!("no target named `{name}`"))
+            RelayError::new(
+                ErrorCode::UnknownTarget,
+                format!("no target named `{name}`"),
+            )
         })?],
         None => route::route(&cfg.targets, &ev),
     };

@@ -2,8 +2,8 @@
 //! to send is decided by `core::subscriptions`; this file only talks HTTP and logs one JSON
 //! line per sync. The access token goes into `X-Auth-Token` and nowhere else.
 
-use crate::core::error::RelayError;
 use crate::core::deliver::outbound::{Header, USER_AGENT};
+use crate::core::error::{ErrorCode, RelayError};
 use crate::core::subscriptions::{
     self, error_message, Hook, HookEnvelope, HookPage, Mode, Outcome, Settings, SettingsError,
     SyncReport, Write,
@@ -24,7 +24,7 @@ fn read_settings(env: &Env) -> Result<Settings, SettingsError> {
 }
 
 fn not_configured(e: SettingsError) -> RelayError {
-    RelayError::conflict("not_configured", e.message())
+    RelayError::new(ErrorCode::NotConfigured, e.message())
 }
 
 struct Answer {
@@ -70,9 +70,9 @@ fn refused(s: &Settings, what: &str, a: &Answer) -> RelayError {
         error_message(a.status, &a.body)
     ));
     if a.status == 429 || a.status >= 500 {
-        RelayError::unavailable("bigcommerce_unavailable", message)
+        RelayError::new(ErrorCode::BigcommerceUnavailable, message)
     } else {
-        RelayError::conflict("bigcommerce_rejected", message)
+        RelayError::new(ErrorCode::BigcommerceRejected, message)
     }
 }
 
@@ -84,15 +84,15 @@ async fn list(s: &Settings) -> Result<Vec<Hook>, RelayError> {
         let url = format!("{}?page={page}", s.hooks_url(None));
         let a = call(s, Method::Get, &url, None)
             .await
-            .map_err(|e| RelayError::unavailable("bigcommerce_unavailable", s.redact(&e)))?;
+            .map_err(|e| RelayError::new(ErrorCode::BigcommerceUnavailable, s.redact(&e)))?;
         match a.status {
             200 => {}
             204 => break,
             _ => return Err(refused(s, "GET /v3/hooks", &a)),
         }
         let parsed: HookPage = serde_json::from_str(&a.body).map_err(|e| {
-            RelayError::unavailable(
-                "bigcommerce_unavailable",
+            RelayError::new(
+                ErrorCode::BigcommerceUnavailable,
                 format!("BigCommerce's list of hooks (page {page}) is not readable: {e}"),
             )
         })?;
@@ -102,8 +102,8 @@ async fn list(s: &Settings) -> Result<Vec<Hook>, RelayError> {
             None => break,
             Some(n) if n > page && n <= MAX_PAGES => page = n,
             Some(_) => {
-                return Err(RelayError::unavailable(
-                    "bigcommerce_unavailable",
+                return Err(RelayError::new(
+                    ErrorCode::BigcommerceUnavailable,
                     format!("BigCommerce lists more than {MAX_PAGES} pages of hooks; sync stopped"),
                 ))
             }
@@ -214,7 +214,7 @@ fn log_sync(mode: Mode, dry_run: bool, result: &Result<SyncReport, RelayError>, 
             }
         }
         Err(e) => {
-            line.outcome = if e.code() == "not_configured" {
+            line.outcome = if e.code() == ErrorCode::NotConfigured {
                 "not_configured"
             } else {
                 "failed"

@@ -3,8 +3,8 @@
 //! every message is acked or handed back to the queue. One log line per batch, or per attempt
 //! (`LOG_DELIVERIES`).
 
-use crate::core::deliver::attempts::{self, Attempt};
 use crate::core::config::Config;
+use crate::core::deliver::attempts::{self, Attempt};
 use crate::core::deliver::message::{Delivery, Job};
 use crate::core::deliver::outbound;
 use crate::core::deliver::retry::{Decision, Outcome};

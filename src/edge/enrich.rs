@@ -4,10 +4,10 @@
 //! waiting until their `max_attempts`, then become dead letters.
 
 use crate::core::config::Config;
-use crate::core::deliver::message::{Delivery, EnrichJob, Job};
 use crate::core::deliver::enrich::{self, Enrichment, Plan, Verdict, FAST_ATTEMPTS, TIMEOUT_MS};
-use crate::core::event::EncodedEvent;
+use crate::core::deliver::message::{Delivery, EnrichJob, Job};
 use crate::core::deliver::outbound::USER_AGENT;
+use crate::core::event::EncodedEvent;
 use crate::edge::deliver::requeue;
 use crate::edge::fetch::{self, Answer};
 use crate::edge::{enqueue, env, log, store};

@@ -1,7 +1,7 @@
 //! Routes and answers: every handler returns `Result<Response, RelayError>` and this is the one
 //! place that turns a `RelayError` into HTTP.
 
-use crate::core::error::RelayError;
+use crate::core::error::{ErrorCode, RelayError};
 use crate::edge::{admin, env, ingest};
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
@@ -18,7 +18,7 @@ fn storage(e: &dyn std::fmt::Display) -> RelayError {
         .chars()
         .take(300)
         .collect::<String>();
-    RelayError::unavailable("storage_unavailable", first)
+    RelayError::new(ErrorCode::StorageUnavailable, first)
 }
 
 impl From<worker::Error> for RelayError {
@@ -47,7 +47,7 @@ pub fn json(status: u16, body: String) -> Response {
 
 pub fn error(e: &RelayError) -> Response {
     let resp = json(e.status(), e.to_json());
-    if let RelayError::MethodNotAllowed(allow) = e {
+    if let Some(allow) = e.allow {
         let _ = resp.headers().set("allow", allow);
     }
     resp
@@ -83,14 +83,14 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let result = match path.as_str() {
         "/webhooks/bigcommerce" => match method {
             Method::Post => ingest::handle(req, &env).await,
-            _ => Err(RelayError::MethodNotAllowed("POST")),
+            _ => Err(RelayError::method_not_allowed("POST")),
         },
         "/health" => match method {
             Method::Get | Method::Head => Ok(health(&env)),
-            _ => Err(RelayError::MethodNotAllowed("GET")),
+            _ => Err(RelayError::method_not_allowed("GET")),
         },
         p if p.starts_with("/admin/") => admin::handle(req, &env, p).await,
-        _ => Err(RelayError::NotFound),
+        _ => Err(RelayError::not_found()),
     };
     result.unwrap_or_else(|e| error(&e))
 }

@@ -1,12 +1,12 @@
 //! POST /webhooks/bigcommerce: auth → parse → normalize → route → dedup → enqueue → mark →
 //! answer. BigCommerce only ever waits for KV and one queue send, never for a downstream.
 
-use crate::core::ingest::auth::bearer_matches;
-use crate::core::ingest::callback::{self, MAX_BODY_BYTES};
 use crate::core::config::{Config, Target};
 use crate::core::deliver::message;
-use crate::core::error::RelayError;
+use crate::core::error::{ErrorCode, RelayError};
 use crate::core::event::{self, EncodedEvent};
+use crate::core::ingest::auth::bearer_matches;
+use crate::core::ingest::callback::{self, MAX_BODY_BYTES};
 use crate::core::route;
 use crate::edge::metrics::{self, Point};
 use crate::edge::{enqueue, env, http, log, store};
@@ -34,7 +34,7 @@ fn check_content_type(req: &Request) -> Result<(), RelayError> {
     if media == "application/json" || media.ends_with("+json") {
         Ok(())
     } else {
-        Err(RelayError::UnsupportedMediaType)
+        Err(RelayError::unsupported_media_type())
     }
 }
 
@@ -51,15 +51,15 @@ pub async fn dispatch(
         return Ok(());
     }
     if env::fault(env, "ingest_enqueue") {
-        return Err(RelayError::unavailable(
-            "queue_unavailable",
+        return Err(RelayError::new(
+            ErrorCode::QueueUnavailable,
             "injected fault: ingest_enqueue",
         ));
     }
-    let jobs = delivery::plan_jobs(event, targets, original, received_at_ms);
+    let jobs = message::plan_jobs(event, targets, original, received_at_ms);
     enqueue::send(env, jobs)
         .await
-        .map_err(|e| RelayError::unavailable("queue_unavailable", e))
+        .map_err(|e| RelayError::new(ErrorCode::QueueUnavailable, e))
 }
 
 pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
@@ -68,7 +68,7 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
     if let Err(e) = &result {
         log::ingest(&log::Ingest {
             msg: "ingest",
-            outcome: e.code(),
+            outcome: e.code().as_str(),
             status: e.status(),
             id: None,
             r#type: None,
@@ -83,7 +83,7 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
                 kind: "ingest",
                 ty: "",
                 target: "",
-                outcome: e.code(),
+                outcome: e.code().as_str(),
                 store: "",
                 duration_ms: env::now_ms() - started,
             },
@@ -97,11 +97,11 @@ async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, R
     let cfg: &Config = loaded
         .as_ref()
         .as_ref()
-        .map_err(|errors| RelayError::Misconfigured(errors.clone()))?;
+        .map_err(|errors| RelayError::misconfigured(errors.len()))?;
 
     let authorization = req.headers().get("authorization").ok().flatten();
     if !bearer_matches(authorization.as_deref(), &cfg.ingest_tokens) {
-        return Err(RelayError::Unauthorized);
+        return Err(RelayError::unauthorized());
     }
     let declared = req
         .headers()
@@ -110,13 +110,14 @@ async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, R
         .flatten()
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(RelayError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+        return Err(RelayError::payload_too_large(MAX_BODY_BYTES));
     }
     check_content_type(&req)?;
     let body = req.bytes().await.map_err(|_| {
-        RelayError::bad_request("unreadable_body", "the request body could not be read")
+        RelayError::new(
+            ErrorCode::UnreadableBody,
+            "the request body could not be read",
+        )
     })?;
 
     let cb = callback::parse(&body)?;

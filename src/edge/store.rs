@@ -2,8 +2,8 @@
 //! knows the key layout on the edge side.
 
 use crate::core::admin::DeadLetterSummary;
-use crate::core::ingest::dedup;
 use crate::core::deliver::message::{dead_letter_key, DeadLetter};
+use crate::core::ingest::dedup;
 use crate::edge::env;
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};

@@ -3,7 +3,7 @@
 //! `{"scope","store_id","data","hash","created_at","producer"}`. `data` is kept as the exact
 //! JSON text BigCommerce sent, so it can be forwarded unchanged.
 
-use crate::core::error::RelayError;
+use crate::core::error::{ErrorCode, RelayError};
 use crate::core::json::Scalar;
 use serde::de::{MapAccess, Visitor};
 use serde::Deserialize;
@@ -98,11 +98,11 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
 }
 
 fn missing(field: &str) -> RelayError {
-    RelayError::bad_request("missing_field", format!("`{field}` is required"))
+    RelayError::new(ErrorCode::MissingField, format!("`{field}` is required"))
 }
 
 fn invalid(field: &str, why: &str) -> RelayError {
-    RelayError::bad_request("invalid_field", format!("`{field}` {why}"))
+    RelayError::new(ErrorCode::InvalidField, format!("`{field}` {why}"))
 }
 
 fn is_ident(s: &str, extra: &[u8]) -> bool {
@@ -121,22 +121,23 @@ fn valid_scope(s: &str) -> bool {
 
 pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(RelayError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+        return Err(RelayError::payload_too_large(MAX_BODY_BYTES));
     }
     // serde would also read a JSON array positionally into the struct: only objects count.
     if body.trim_ascii_start().first() != Some(&b'{') {
-        return Err(RelayError::bad_request(
-            "invalid_json",
+        return Err(RelayError::new(
+            ErrorCode::InvalidJson,
             "body is not a JSON object",
         ));
     }
     let not_json = |e: serde_json::Error| {
-        RelayError::bad_request("invalid_json", format!("body is not a JSON object: {e}"))
+        RelayError::new(
+            ErrorCode::InvalidJson,
+            format!("body is not a JSON object: {e}"),
+        )
     };
     let text = std::str::from_utf8(body)
-        .map_err(|_| RelayError::bad_request("invalid_json", "body is not valid UTF-8"))?;
+        .map_err(|_| RelayError::new(ErrorCode::InvalidJson, "body is not valid UTF-8"))?;
     // Every value is read through `deserialize_any` (checked like a full parse) except `data`,
     // kept raw: capturing it only skips over it, which checks neither `\u` surrogates, nor
     // number range, nor depth, so it is checked on its own. What is forwarded (`data`, or the
@@ -234,7 +235,11 @@ mod tests {
     }
 
     fn code(body: &str) -> String {
-        parse(body.as_bytes()).unwrap_err().code().to_owned()
+        parse(body.as_bytes())
+            .unwrap_err()
+            .code()
+            .as_str()
+            .to_owned()
     }
 
     #[test]
@@ -276,7 +281,7 @@ mod tests {
             "producer",
         ] {
             let err = parse(with(f, "").as_bytes()).unwrap_err();
-            assert_eq!(err.code(), "missing_field", "{f}");
+            assert_eq!(err.code(), ErrorCode::MissingField, "{f}");
             assert!(err.to_string().contains(f), "{f}: {err}");
             assert_eq!(code(&with(f, "null")), "missing_field", "{f} null");
         }
@@ -331,7 +336,7 @@ mod tests {
         }
         assert_eq!(
             parse(b"{\"scope\":\"\xff\"}").unwrap_err().code(),
-            "invalid_json"
+            ErrorCode::InvalidJson
         );
         let dup = r#"{"scope":"store/a/b","scope":"store/a/c"}"#;
         assert_eq!(code(dup), "invalid_json");
