@@ -145,7 +145,7 @@ fn report_allocations(cfg: &Config) {
         ),
         (
             "queue message: encode",
-            allocations_with(|| delivery(&ev), |mut j| delivery::encode(&mut j)),
+            allocations_with(|| delivery(&ev), |mut j| message::encode(&mut j)),
         ),
         (
             "queue message: decode",
@@ -164,7 +164,7 @@ fn delivery(ev: &EncodedEvent) -> Job {
 }
 
 fn delivery_message(ev: &EncodedEvent) -> String {
-    delivery::encode(&mut delivery(ev)).expect("a delivery encodes")
+    message::encode(&mut delivery(ev)).expect("a delivery encodes")
 }
 
 fn benches(c: &mut Criterion) {
@@ -215,7 +215,7 @@ fn benches(c: &mut Criterion) {
     c.bench_function("queue/encode_message", |b| {
         b.iter_batched(
             || delivery(&ev),
-            |mut j| delivery::encode(&mut j),
+            |mut j| message::encode(&mut j),
             BatchSize::SmallInput,
         )
     });
