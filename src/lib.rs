@@ -27,7 +27,7 @@ async fn queue(
     env: worker::Env,
     _ctx: worker::Context,
 ) -> worker::Result<()> {
-    edge::deliver::consume(batch, env).await;
+    edge::consume::consume(batch, env).await;
     Ok(())
 }
 

@@ -5,25 +5,20 @@ use crate::core::admin::{
     self, DeadLetterSummary, ReplayReport, ReplayRequest, TestEventRequest, REPLAY_LIMIT,
 };
 use crate::core::config::Config;
-use crate::core::deliver::message::{dead_letter_key, Delivery, EnrichJob, Job};
+use crate::core::deliver::message::{
+    dead_letter_key, unreadable_key, Delivery, EnrichJob, Job, UNREADABLE_PREFIX,
+};
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::event::{self, EncodedEvent};
+use crate::core::ingest::accept::IngestAnswer;
 use crate::core::ingest::auth::bearer_matches;
 use crate::core::ingest::callback;
 use crate::core::route;
 use crate::core::subscriptions::Mode;
-use crate::edge::ingest::{self, Answer};
-use crate::edge::{bigcommerce, enqueue, env, http, log, store};
+use crate::edge::respond::ok;
+use crate::edge::{bigcommerce, env, health, kv, log, queue, respond};
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
-
-/// Answers are plain `Serialize` structs, never `json!`: that macro pulls serde_json's
-/// value serializer into the wasm (BENCHMARKS.md).
-fn ok<T: Serialize>(value: &T) -> Result<Response, RelayError> {
-    let body = serde_json::to_string(value)
-        .map_err(|e| RelayError::new(ErrorCode::Internal, e.to_string()))?;
-    Ok(http::json(200, body))
-}
 
 async fn body<T: serde::de::DeserializeOwned + Default>(
     req: &mut Request,
@@ -52,6 +47,9 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
     let authorization = req.headers().get("authorization").ok().flatten();
     if !bearer_matches(authorization.as_deref(), &[token.trim().to_owned()]) {
         return Err(RelayError::unauthorized());
+    }
+    if path == "/admin/health" {
+        return health::detailed(env);
     }
     let loaded = env::config(env);
     let cfg: &Config = loaded.as_ref().as_ref().map_err(|errors| {
@@ -83,23 +81,43 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
             replay(env, cfg, request).await
         }
         (["dead-letters", target, id], Method::Get) => {
-            match store::get_dead_letter(env, &dead_letter_key(target, id)).await? {
+            match kv::get_dead_letter(env, &dead_letter_key(target, id)).await? {
                 Some(record) => ok(&record),
                 None => Err(RelayError::not_found()),
             }
         }
         (["dead-letters", target, id], Method::Delete) => {
             let key = dead_letter_key(target, id);
-            if store::get_dead_letter(env, &key).await?.is_none() {
+            if kv::get_dead_letter(env, &key).await?.is_none() {
                 return Err(RelayError::not_found());
             }
-            store::delete_dead_letter(env, &key).await?;
+            kv::delete_dead_letter(env, &key).await?;
             #[derive(Serialize)]
             struct Deleted {
                 deleted: String,
             }
             ok(&Deleted { deleted: key })
         }
+        (["unreadable"], Method::Get) => unreadable_list(&req, env).await,
+        (["unreadable", id], Method::Get) => {
+            match kv::get_unreadable(env, &unreadable_key(id)).await? {
+                Some(record) => ok(&record),
+                None => Err(RelayError::not_found()),
+            }
+        }
+        (["unreadable", id], Method::Delete) => {
+            let key = unreadable_key(id);
+            if kv::get_unreadable(env, &key).await?.is_none() {
+                return Err(RelayError::not_found());
+            }
+            kv::delete_dead_letter(env, &key).await?;
+            #[derive(Serialize)]
+            struct Deleted {
+                deleted: String,
+            }
+            ok(&Deleted { deleted: key })
+        }
+        (["unreadable", _], _) => Err(RelayError::method_not_allowed("GET, DELETE")),
         (["test-event"], Method::Post) => {
             let request = body::<Option<TestEventRequest>>(&mut req)
                 .await?
@@ -110,7 +128,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
             ok(&bigcommerce::sync(env, dry_run(&req)?, Mode::Full).await?)
         }
         (["bigcommerce", "subscriptions"], Method::Get) => ok(&bigcommerce::status(env).await?),
-        (["targets"] | ["dead-letters"] | ["bigcommerce", "subscriptions"], _) => {
+        (["targets"] | ["dead-letters"] | ["unreadable"] | ["bigcommerce", "subscriptions"], _) => {
             Err(RelayError::method_not_allowed("GET"))
         }
         (["bigcommerce", "subscriptions", "sync"], _) => {
@@ -166,14 +184,14 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
         Some(t) => format!("dlq:{t}:"),
         None => "dlq:".to_owned(),
     };
-    let page = store::list_dead_letters(env, &prefix, limit, cursor).await?;
+    let page = kv::list_dead_letters(env, &prefix, limit, cursor).await?;
     let mut records: Vec<DeadLetterSummary> = Vec::with_capacity(page.keys.len());
     for (key, meta) in page.keys {
         match meta {
             Some(m) => records.push(m),
             // Written without metadata (should not happen): read it.
             None => {
-                if let Some(r) = store::get_dead_letter(env, &key).await? {
+                if let Some(r) = kv::get_dead_letter(env, &key).await? {
                     records.push(DeadLetterSummary::of(&r));
                 }
             }
@@ -192,8 +210,72 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
     })
 }
 
-/// Each record becomes a fresh delivery (attempt 1; a new enrichment for enriching targets);
-/// the record is deleted only after that enqueue succeeded.
+/// `GET /admin/unreadable?limit=&cursor=`: queue messages the consumer could not read, kept
+/// instead of being dropped (a message schema this version does not know, a foreign message).
+async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayError> {
+    let (mut limit, mut cursor) = (50u64, None);
+    for (k, v) in admin::query_pairs(&req.inner().url()) {
+        match k.as_str() {
+            "limit" => {
+                limit = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|l| (1..=1000).contains(l))
+                    .ok_or_else(|| {
+                        RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
+                    })?;
+            }
+            "cursor" if !v.is_empty() => cursor = Some(v),
+            _ => {}
+        }
+    }
+    #[derive(serde::Deserialize, Serialize)]
+    struct Meta {
+        #[serde(default)]
+        reason: String,
+        #[serde(default)]
+        received_at: String,
+    }
+    #[derive(Serialize)]
+    struct Item {
+        id: String,
+        reason: String,
+        received_at: String,
+    }
+    #[derive(Serialize)]
+    struct Listing {
+        cursor: Option<String>,
+        records: Vec<Item>,
+    }
+    let page = kv::list_dead_letters::<Meta>(env, UNREADABLE_PREFIX, limit, cursor).await?;
+    let records = page
+        .keys
+        .into_iter()
+        .map(|(key, meta)| {
+            let meta = meta.unwrap_or(Meta {
+                reason: String::new(),
+                received_at: String::new(),
+            });
+            Item {
+                id: key
+                    .get(UNREADABLE_PREFIX.len()..)
+                    .unwrap_or_default()
+                    .to_owned(),
+                reason: meta.reason,
+                received_at: meta.received_at,
+            }
+        })
+        .collect();
+    ok(&Listing {
+        cursor: if page.complete { None } else { page.cursor },
+        records,
+    })
+}
+
+/// Each record becomes a fresh delivery (attempt 1; a new enrichment for enriching targets).
+/// Records are read a few at a time, their jobs sent in as few queue batches as the limits
+/// allow (not one send per record: 100 records were ~300 sequential subrequests), and each
+/// record is deleted only after the batch carrying it was enqueued.
 async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Response, RelayError> {
     let mut report = ReplayReport::default();
     let keys: Vec<String> = match (&request.target, &request.ids) {
@@ -208,7 +290,9 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
             let prefix = target
                 .as_ref()
                 .map_or_else(|| "dlq:".to_owned(), |t| format!("dlq:{t}:"));
-            let page = store::list_dead_letters(env, &prefix, REPLAY_LIMIT as u64, None).await?;
+            let page =
+                kv::list_dead_letters::<DeadLetterSummary>(env, &prefix, REPLAY_LIMIT as u64, None)
+                    .await?;
             report.remaining = !page.complete;
             page.keys.into_iter().map(|(k, _)| k).collect()
         }
@@ -220,10 +304,25 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
         ));
     }
     let now_ms = env::now_ms();
-    for key in keys {
-        let Some(record) = store::get_dead_letter(env, &key).await? else {
-            report.not_found += 1;
-            continue;
+    let records = concurrent(keys, |key| async move {
+        let record = kv::get_dead_letter(env, &key).await;
+        (key, record)
+    })
+    .await;
+    let mut jobs = Vec::new();
+    let mut replayed_keys = Vec::new();
+    for (key, record) in records {
+        let record = match record {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                report.not_found += 1;
+                continue;
+            }
+            Err(e) => {
+                report.failed += 1;
+                report.errors.push(format!("{key}: {e}"));
+                continue;
+            }
         };
         let Some(target) = cfg.target(&record.target) else {
             report.failed += 1;
@@ -233,7 +332,7 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
             ));
             continue;
         };
-        let job = if target.enrich {
+        jobs.push(if target.enrich {
             Job::Enrich(EnrichJob {
                 targets: vec![target.name.clone()],
                 attempt: 1,
@@ -249,29 +348,55 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
                 record.original,
                 now_ms,
             ))
-        };
-        let sent = if env::fault(env, "replay_enqueue") {
-            Err("injected fault: replay_enqueue".to_owned())
-        } else {
-            enqueue::send(env, vec![job]).await
-        };
-        match sent {
-            Ok(()) => {
-                report.replayed += 1;
-                if let Err(e) = store::delete_dead_letter(env, &key).await {
-                    // Replayed but still listed: a second replay would deliver it again, with
-                    // the same webhook-id.
-                    log::problem("replayed dead letter not deleted", &e.to_string());
-                }
+        });
+        replayed_keys.push(key);
+    }
+    let sent = if jobs.is_empty() {
+        Ok(())
+    } else if env::fault(env, "replay_enqueue") {
+        Err("injected fault: replay_enqueue".to_owned())
+    } else {
+        queue::send(env, jobs).await
+    };
+    match sent {
+        Ok(()) => {
+            report.replayed += replayed_keys.len();
+            let deleted = concurrent(replayed_keys, |key| async move {
+                kv::delete_dead_letter(env, &key).await
+            })
+            .await;
+            for e in deleted.into_iter().filter_map(Result::err) {
+                // Replayed but still listed: a second replay would deliver it again, with
+                // the same webhook-id.
+                log::problem("replayed dead letter not deleted", &e.to_string());
             }
-            Err(e) => {
-                report.failed += 1;
+        }
+        Err(e) => {
+            report.failed += replayed_keys.len();
+            for key in replayed_keys {
                 report.errors.push(format!("{key}: {e}"));
             }
         }
     }
     let body = serde_json::to_string(&report).unwrap_or_default();
-    Ok(http::json(if report.failed == 0 { 200 } else { 503 }, body))
+    Ok(respond::json(
+        if report.failed == 0 { 200 } else { 503 },
+        body,
+    ))
+}
+
+/// `f` over every item, six at a time (the invocation's connection limit), results in order.
+async fn concurrent<T, R, Fut: std::future::Future<Output = R>>(
+    items: Vec<T>,
+    f: impl Fn(T) -> Fut,
+) -> Vec<R> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        let chunk: Vec<Fut> = items.by_ref().take(6).map(&f).collect();
+        out.extend(futures_util::future::join_all(chunk).await);
+    }
+    out
 }
 
 /// Builds a callback for the configured store and sends it through the ingest pipeline (no
@@ -306,9 +431,11 @@ async fn test_event(
         })?],
         None => route::route(&cfg.targets, &ev),
     };
-    ingest::dispatch(env, &ev, &targets, &body, now_ms).await?;
+    queue::send_event(env, &ev, &targets, &body, now_ms)
+        .await
+        .map_err(|e| RelayError::new(ErrorCode::QueueUnavailable, e))?;
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-    ok(&Answer {
+    ok(&IngestAnswer {
         status: "accepted",
         id: &ev.id,
         targets: Some(names),

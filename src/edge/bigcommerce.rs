@@ -27,6 +27,9 @@ fn not_configured(e: SettingsError) -> RelayError {
     RelayError::new(ErrorCode::NotConfigured, e.message())
 }
 
+/// A page of hooks is a few KB; more means something else answered.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
 struct Answer {
     status: u16,
     body: String,
@@ -46,15 +49,20 @@ async fn call(
     ];
     // Redirects are not followed (fetch::send): BigCommerce's API does not redirect, so one
     // means BC_API_BASE is wrong.
-    match fetch::call(method, url, &headers, body.as_deref(), TIMEOUT_MS).await {
-        fetch::Answer::Response(mut resp) => {
-            let status = resp.status_code();
-            let body = resp
-                .text()
-                .await
-                .map_err(|e| format!("BigCommerce unreachable: {e}"))?;
-            Ok(Answer { status, body })
-        }
+    match fetch::call(
+        method,
+        url,
+        &headers,
+        body.as_deref(),
+        TIMEOUT_MS,
+        fetch::Body::Read(MAX_ANSWER_BYTES),
+    )
+    .await
+    {
+        fetch::Answer::Response(r) => Ok(Answer {
+            status: r.status,
+            body: r.body,
+        }),
         fetch::Answer::Timeout => Err(format!("BigCommerce did not answer within {TIMEOUT_MS} ms")),
         fetch::Answer::Network(e) => Err(format!("BigCommerce unreachable: {e}")),
     }

@@ -1,17 +1,37 @@
 //! Outbound HTTP with a timeout (AbortController raced against a timer): the one way the
-//! relay calls anything, targets and the B2B API alike.
+//! relay calls anything, targets and BigCommerce's APIs alike. The timeout covers reading the
+//! body too; a body nobody reads is cancelled, so it does not hold one of the invocation's six
+//! connections while the consumer goes on writing to KV and the queue.
 
 use crate::core::deliver::outbound::Header;
 use futures_util::future::{select, Either};
+use js_sys::{Object, Reflect, Uint8Array};
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, AbortController, AbortSignal, Delay, Headers, Method, Response};
+use worker::{web_sys, AbortController, AbortSignal, Delay, Method};
+
+pub struct Reply {
+    pub status: u16,
+    /// `Retry-After`, in seconds from now.
+    pub retry_after: Option<u32>,
+    /// Read only when asked for, at most the asked number of bytes (lossy UTF-8).
+    pub body: String,
+}
 
 pub enum Answer {
-    Response(Response),
+    Response(Reply),
     Timeout,
     Network(String),
+}
+
+/// What to do with the response body.
+#[derive(Clone, Copy)]
+pub enum Body {
+    /// Cancel it (deliveries: only the status matters).
+    Discard,
+    /// Read up to this many bytes, then cancel the rest.
+    Read(usize),
 }
 
 pub async fn call(
@@ -20,8 +40,12 @@ pub async fn call(
     headers: &[Header],
     body: Option<&str>,
     timeout_ms: u32,
+    read: Body,
 ) -> Answer {
-    let h = Headers::new();
+    let h = match web_sys::Headers::new() {
+        Ok(h) => h,
+        Err(_) => return Answer::Network("headers could not be built".into()),
+    };
     for (k, v) in headers {
         if h.set(k, v).is_err() {
             return Answer::Network(format!("header `{k}` was refused by the runtime"));
@@ -29,10 +53,10 @@ pub async fn call(
     }
     let controller = AbortController::default();
     let signal = controller.signal();
-    let call = std::pin::pin!(send(method, url, &h, body, &signal));
+    let call = std::pin::pin!(exchange(method, url, &h, body, &signal, read));
     let timer = std::pin::pin!(Delay::from(Duration::from_millis(u64::from(timeout_ms))));
     match select(call, timer).await {
-        Either::Left((Ok(resp), _)) => Answer::Response(resp),
+        Either::Left((Ok(reply), _)) => Answer::Response(reply),
         Either::Left((Err(e), _)) => Answer::Network(e.to_string()),
         Either::Right(_) => {
             controller.abort();
@@ -45,13 +69,14 @@ pub async fn call(
 /// `RequestInit` conversion carries the `cf` options (image resizing...), whose code alone was
 /// ~11 KB of the wasm (BENCHMARKS.md). Redirects are not followed: a redirect is an answer to
 /// fix in the configuration, not to follow blindly.
-async fn send(
+async fn exchange(
     method: Method,
     url: &str,
-    headers: &Headers,
+    headers: &web_sys::Headers,
     body: Option<&str>,
     signal: &AbortSignal,
-) -> Result<Response, worker::Error> {
+    read: Body,
+) -> Result<Reply, worker::Error> {
     let init = web_sys::RequestInit::new();
     init.set_method(method.as_ref());
     init.set_headers(headers.as_ref());
@@ -68,11 +93,57 @@ async fn send(
     })?;
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let answer = JsFuture::from(global.fetch_with_request(&request)).await?;
-    Ok(Response::from(answer.dyn_into::<web_sys::Response>()?))
+    let resp: web_sys::Response = answer.dyn_into()?;
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .ok()
+        .flatten()
+        .and_then(|v| {
+            crate::core::deliver::retry::parse_retry_after(&v, crate::edge::env::now_ms() / 1000)
+        });
+    let body = match (resp.body(), read) {
+        (None, _) => String::new(),
+        (Some(stream), Body::Discard) => {
+            // A failed cancel only means the runtime frees the connection a little later.
+            let _ = JsFuture::from(stream.cancel()).await;
+            String::new()
+        }
+        (Some(stream), Body::Read(cap)) => read_capped(&stream, cap).await?,
+    };
+    Ok(Reply {
+        status: resp.status(),
+        retry_after,
+        body,
+    })
 }
 
-/// `Retry-After` of a response, in seconds from now.
-pub fn retry_after(resp: &Response) -> Option<u32> {
-    let v = resp.headers().get("retry-after").ok().flatten()?;
-    crate::core::deliver::retry::parse_retry_after(&v, crate::edge::env::now_ms() / 1000)
+async fn read_capped(
+    stream: &web_sys::ReadableStream,
+    cap: usize,
+) -> Result<String, worker::Error> {
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut bytes: Vec<u8> = Vec::new();
+    loop {
+        let chunk: Object = JsFuture::from(reader.read()).await?.unchecked_into();
+        if Reflect::get(&chunk, &"done".into())?
+            .as_bool()
+            .unwrap_or(true)
+        {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into())?.unchecked_into();
+        let room = cap.saturating_sub(bytes.len());
+        let take = (value.length() as usize).min(room);
+        let start = bytes.len();
+        bytes.resize(start + take, 0);
+        value
+            .subarray(0, u32::try_from(take).unwrap_or(u32::MAX))
+            .copy_to(&mut bytes[start..]);
+        if bytes.len() >= cap {
+            let _ = JsFuture::from(reader.cancel()).await;
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -1,25 +1,18 @@
-//! POST /webhooks/bigcommerce: auth → parse → normalize → route → dedup → enqueue → mark →
-//! answer. BigCommerce only ever waits for KV and one queue send, never for a downstream.
+//! POST /webhooks/bigcommerce: auth → parse → normalize → route → the core's storage steps
+//! (`core::ingest::accept`: look up → enqueue → mark) → answer. BigCommerce only ever waits
+//! for KV and one queue send, never for a downstream.
 
 use crate::core::config::{Config, Target};
-use crate::core::deliver::message;
+use crate::core::deliver::message::{self, Job};
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::event::{self, EncodedEvent};
+use crate::core::ingest::accept::{self, IngestAnswer, IngestStore, Outcome};
 use crate::core::ingest::auth::bearer_matches;
 use crate::core::ingest::callback::{self, MAX_BODY_BYTES};
 use crate::core::route;
 use crate::edge::metrics::{self, Point};
-use crate::edge::{enqueue, env, http, log, store};
-use serde::Serialize;
+use crate::edge::{env, kv, log, queue, respond};
 use worker::{Env, Request, Response};
-
-#[derive(Serialize)]
-pub struct Answer<'a> {
-    pub status: &'a str,
-    pub id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub targets: Option<Vec<&'a str>>,
-}
 
 fn check_content_type(req: &Request) -> Result<(), RelayError> {
     let Some(ct) = req.headers().get("content-type").ok().flatten() else {
@@ -38,28 +31,24 @@ fn check_content_type(req: &Request) -> Result<(), RelayError> {
     }
 }
 
-/// Enqueues every job `event` needs for `targets`, in one batch. Shared by ingest and the
-/// operator's test events, so both take exactly the same path.
-pub async fn dispatch(
-    env: &Env,
-    event: &EncodedEvent,
-    targets: &[&Target],
-    original: &str,
-    received_at_ms: i64,
-) -> Result<(), RelayError> {
-    if targets.is_empty() {
-        return Ok(());
+/// Ingest's storage: dedup marks in KV, jobs to the queue.
+struct Storage<'a>(&'a Env);
+
+impl IngestStore for Storage<'_> {
+    async fn seen(&self, event_id: &str) -> Result<bool, String> {
+        kv::seen(self.0, event_id).await.map_err(|e| e.to_string())
     }
-    if env::fault(env, "ingest_enqueue") {
-        return Err(RelayError::new(
-            ErrorCode::QueueUnavailable,
-            "injected fault: ingest_enqueue",
-        ));
+    async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), String> {
+        if env::fault(self.0, "ingest_enqueue") {
+            return Err("injected fault: ingest_enqueue".into());
+        }
+        queue::send(self.0, jobs).await
     }
-    let jobs = message::plan_jobs(event, targets, original, received_at_ms);
-    enqueue::send(env, jobs)
-        .await
-        .map_err(|e| RelayError::new(ErrorCode::QueueUnavailable, e))
+    async fn mark(&self, event_id: &str, ttl_seconds: u64) -> Result<(), String> {
+        kv::mark(self.0, event_id, ttl_seconds)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
@@ -122,28 +111,24 @@ async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, R
 
     let cb = callback::parse(&body)?;
     let event = EncodedEvent::new(event::normalize(cb));
-    let targets = route::route(&cfg.targets, &event);
+    let targets: Vec<&Target> = route::route(&cfg.targets, &event);
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
 
-    let outcome = if store::seen(env, &event.id).await? {
-        "duplicate"
-    } else {
-        // parse() accepted the body as JSON, so it is UTF-8.
-        dispatch(
-            env,
-            &event,
-            &targets,
-            &String::from_utf8_lossy(&body),
-            started,
-        )
-        .await?;
-        // Enqueued: from here on the event is safe. A lost mark only risks a later duplicate,
-        // which receivers can drop by `webhook-id`.
-        if let Err(e) = store::mark(env, &event.id, cfg.dedup_ttl_seconds).await {
-            log::problem("dedup mark not written", &e.to_string());
-        }
-        "accepted"
-    };
+    let done = accept::accept(
+        &Storage(env),
+        &event.id,
+        || {
+            // parse() accepted the body as JSON, so it is UTF-8.
+            message::plan_jobs(&event, &targets, &String::from_utf8_lossy(&body), started)
+        },
+        cfg.dedup_ttl_seconds,
+    )
+    .await?;
+    if let Some(e) = &done.mark_error {
+        log::problem("dedup mark not written", e);
+    }
+    let outcome = done.outcome.as_str();
+    let accepted = done.outcome == Outcome::Accepted;
 
     let duration_ms = env::now_ms() - started;
     log::ingest(&log::Ingest {
@@ -153,7 +138,7 @@ async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, R
         id: Some(&event.id),
         r#type: Some(&event.ty),
         store: Some(&event.storehash),
-        targets: (outcome == "accepted").then(|| names.clone()),
+        targets: accepted.then(|| names.clone()),
         error: None,
         duration_ms,
     });
@@ -168,13 +153,9 @@ async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, R
             duration_ms,
         },
     );
-    let answer = Answer {
+    respond::ok(&IngestAnswer {
         status: outcome,
         id: &event.id,
-        targets: (outcome == "accepted").then_some(names),
-    };
-    Ok(http::json(
-        200,
-        serde_json::to_string(&answer).unwrap_or_default(),
-    ))
+        targets: accepted.then_some(names),
+    })
 }

@@ -1,15 +1,19 @@
-//! The thin layer over `worker`: reads the environment, talks HTTP, KV and Queues, and hands
-//! every decision to `core`.
+//! The thin layer over `worker`: performs what `core` decided. Arrows point one way only:
+//! `http` (routes) → handlers (`ingest`, `admin`, `health`; `consume` for the queue and
+//! `bigcommerce` for the cron) → `b2b_api` → platform access (`kv`, `queue`, `fetch`, `env`,
+//! `log`, `metrics`) and `respond` (answers) → `core`.
 
 pub mod admin;
+pub mod b2b_api;
 pub mod bigcommerce;
-pub mod deliver;
-pub mod enqueue;
-pub mod enrich;
+pub mod consume;
 pub mod env;
 pub mod fetch;
+pub mod health;
 pub mod http;
 pub mod ingest;
+pub mod kv;
 pub mod log;
 pub mod metrics;
-pub mod store;
+pub mod queue;
+pub mod respond;

@@ -139,16 +139,134 @@ pub fn plan_jobs(
     jobs
 }
 
+/// The message schema version this relay writes. During a gradual deployment two versions
+/// of the worker read one queue: each reads its own version and the one before, and holds a
+/// newer one for the newer relay instead of dropping it.
+pub const VERSION: u32 = 2;
+
+fn versioned(job: &Job) -> Result<String, serde_json::Error> {
+    let text = serde_json::to_string(job)?;
+    // `{"deliver":…}` → `{"v":2,"deliver":…}`: the job stays externally tagged (its `data` is
+    // a RawValue, which serde's buffered enum forms cannot carry).
+    Ok(format!(
+        "{{\"v\":{VERSION},{}",
+        text.get(1..).unwrap_or_default()
+    ))
+}
+
 /// JSON text for the queue. A delivery that would be too large drops the original body
 /// (rebuilt from the event at delivery time) rather than fail the enqueue.
 pub fn encode(job: &mut Job) -> Result<String, serde_json::Error> {
-    let text = serde_json::to_string(job)?;
+    let text = versioned(job)?;
     if let Job::Deliver(d) = job {
         if text.len() > MAX_MESSAGE_BYTES && d.original.take().is_some() {
-            return serde_json::to_string(job);
+            return versioned(job);
         }
     }
     Ok(text)
+}
+
+/// A queue message as read: version 1 had no `v`; version 2 adds it.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    v: Option<u32>,
+    #[serde(default)]
+    deliver: Option<Delivery>,
+    #[serde(default)]
+    enrich: Option<EnrichJob>,
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    #[serde(default)]
+    v: Option<u32>,
+}
+
+/// Lives for one match right after decoding: boxing the job would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Decoded {
+    Job(Job),
+    /// Written by a newer relay: not ours to read, not ours to drop.
+    Newer(u32),
+    /// Nothing this relay can act on; the reason, for the operator's record.
+    Unreadable(String),
+}
+
+pub fn decode(body: Option<&str>) -> Decoded {
+    let Some(text) = body else {
+        return Decoded::Unreadable("the message body is not text".into());
+    };
+    match serde_json::from_str::<Envelope>(text) {
+        Ok(e) if e.v.unwrap_or(1) > VERSION => Decoded::Newer(e.v.unwrap_or(1)),
+        Ok(Envelope {
+            deliver: Some(d),
+            enrich: None,
+            ..
+        }) => Decoded::Job(Job::Deliver(d)),
+        Ok(Envelope {
+            deliver: None,
+            enrich: Some(e),
+            ..
+        }) => Decoded::Job(Job::Enrich(e)),
+        Ok(_) => Decoded::Unreadable("neither one `deliver` nor one `enrich` job".into()),
+        Err(e) => match serde_json::from_str::<VersionOnly>(text) {
+            Ok(VersionOnly { v: Some(v) }) if v > VERSION => Decoded::Newer(v),
+            _ => Decoded::Unreadable(format!("not a job of message version {VERSION}: {e}")),
+        },
+    }
+}
+
+/// A queue message the consumer could not read, kept for the operator (KV `DEAD_LETTERS`,
+/// `unreadable:{message id}`; admin API `/admin/unreadable`) instead of being acked away.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unreadable {
+    pub message_id: String,
+    pub queue: String,
+    /// RFC 3339.
+    pub received_at: String,
+    pub reason: String,
+    /// The message body as text, capped at [`MAX_MESSAGE_BYTES`]; absent if it was not text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    pub size: usize,
+}
+
+impl Unreadable {
+    pub fn new(
+        message_id: &str,
+        queue: &str,
+        body: Option<&str>,
+        reason: String,
+        now: i64,
+    ) -> Self {
+        let capped = body.map(|b| {
+            let mut end = b.len().min(MAX_MESSAGE_BYTES);
+            while !b.is_char_boundary(end) {
+                end -= 1;
+            }
+            b[..end].to_owned()
+        });
+        Unreadable {
+            message_id: message_id.to_owned(),
+            queue: queue.to_owned(),
+            received_at: crate::core::time::rfc3339(now),
+            reason,
+            size: body.map_or(0, str::len),
+            body: capped,
+        }
+    }
+
+    pub fn key(&self) -> String {
+        unreadable_key(&self.message_id)
+    }
+}
+
+pub const UNREADABLE_PREFIX: &str = "unreadable:";
+
+pub fn unreadable_key(message_id: &str) -> String {
+    format!("{UNREADABLE_PREFIX}{message_id}")
 }
 
 /// Cloudflare Queues accept at most 100 messages and 256 KB per `send_batch`; the margin

@@ -7,5 +7,6 @@ pub mod consume;
 pub mod enrich;
 pub mod message;
 pub mod outbound;
+pub mod redact;
 pub mod retry;
 pub mod sign;

@@ -1,6 +1,9 @@
-//! Enqueue: the only place that writes to the `DELIVERIES` queue.
+//! The `DELIVERIES` queue: the only place that writes to it.
 
-use crate::core::deliver::message::{batches, encode, Job};
+use crate::core::config::Target;
+use crate::core::deliver::message::{self, batches, encode, Job};
+use crate::core::event::EncodedEvent;
+use crate::edge::env;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -28,9 +31,8 @@ async fn call(env: &Env, method: &str, args: &[&JsValue]) -> Result<(), String> 
         .map_err(|e| worker::Error::from(e).to_string())
 }
 
-/// All of an event's jobs, in as few `sendBatch` calls as the Queues limits allow (100
-/// messages, 256 KB): either all are durably queued or the caller gets an error (and
-/// BigCommerce a 503).
+/// All `jobs`, in as few `sendBatch` calls as the Queues limits allow (100 messages, 256 KB):
+/// with one batch either all are durably queued or the caller gets an error.
 pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<(), String> {
     if jobs.is_empty() {
         return Ok(());
@@ -55,6 +57,11 @@ pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<(), String> {
 
 pub async fn send_delayed(env: &Env, mut job: Job, delay_seconds: u32) -> Result<(), String> {
     let text = encode(&mut job).map_err(|e| e.to_string())?;
+    send_text(env, text, delay_seconds).await
+}
+
+/// A message body as it is (a held message re-sent unchanged).
+pub async fn send_text(env: &Env, text: String, delay_seconds: u32) -> Result<(), String> {
     let options = Object::new();
     Reflect::set(
         &options,
@@ -63,4 +70,26 @@ pub async fn send_delayed(env: &Env, mut job: Job, delay_seconds: u32) -> Result
     )
     .map_err(|_| "options not built")?;
     call(env, "send", &[&text.into(), &options]).await
+}
+
+/// Every job `event` needs for `targets`. Shared by ingest and the operator's test events, so
+/// both take exactly the same path.
+pub async fn send_event(
+    env: &Env,
+    event: &EncodedEvent,
+    targets: &[&Target],
+    original: &str,
+    received_at_ms: i64,
+) -> Result<(), String> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    if env::fault(env, "ingest_enqueue") {
+        return Err("injected fault: ingest_enqueue".into());
+    }
+    send(
+        env,
+        message::plan_jobs(event, targets, original, received_at_ms),
+    )
+    .await
 }

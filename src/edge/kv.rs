@@ -1,8 +1,8 @@
-//! KV: dedup marks in `DEDUP`, dead-letter records in `DEAD_LETTERS`. The only place that
-//! knows the key layout on the edge side.
+//! KV: dedup marks in `DEDUP`; dead-letter records and unreadable queue messages in
+//! `DEAD_LETTERS`. The only place that knows the key layout on the edge side.
 
 use crate::core::admin::DeadLetterSummary;
-use crate::core::deliver::message::{dead_letter_key, DeadLetter};
+use crate::core::deliver::message::{dead_letter_key, DeadLetter, Unreadable};
 use crate::core::ingest::dedup;
 use crate::edge::env;
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
@@ -99,6 +99,27 @@ pub async fn put_dead_letter(env: &Env, record: &DeadLetter) -> Result<()> {
         .await
 }
 
+/// An unreadable queue message, kept for the operator; its reason as metadata for listings.
+pub async fn put_unreadable(env: &Env, record: &Unreadable) -> Result<()> {
+    injected(env, "unreadable_put")?;
+    let text = serde_json::to_string(record)?;
+    let options = Object::new();
+    let meta = Object::new();
+    set(&meta, "reason", &record.reason.as_str().into())?;
+    set(&meta, "received_at", &record.received_at.as_str().into())?;
+    set(&options, "metadata", &meta)?;
+    Kv::of(env, "DEAD_LETTERS")?
+        .put(&record.key(), &text, &options)
+        .await
+}
+
+pub async fn get_unreadable(env: &Env, key: &str) -> Result<Option<Unreadable>> {
+    match Kv::of(env, "DEAD_LETTERS")?.text(key).await? {
+        Some(text) => Ok(Some(serde_json::from_str(&text)?)),
+        None => Ok(None),
+    }
+}
+
 pub async fn get_dead_letter(env: &Env, key: &str) -> Result<Option<DeadLetter>> {
     // Text + serde_json: the JS-object route (`.json()`) cannot carry the event's raw `data`.
     match Kv::of(env, "DEAD_LETTERS")?.text(key).await? {
@@ -107,6 +128,7 @@ pub async fn get_dead_letter(env: &Env, key: &str) -> Result<Option<DeadLetter>>
     }
 }
 
+/// Deletes any key of `DEAD_LETTERS` (a dead letter or an unreadable message).
 pub async fn delete_dead_letter(env: &Env, key: &str) -> Result<()> {
     Kv::of(env, "DEAD_LETTERS")?
         .call("delete", &[&key.into()])
@@ -114,18 +136,20 @@ pub async fn delete_dead_letter(env: &Env, key: &str) -> Result<()> {
         .map(|_| ())
 }
 
-pub struct Page {
-    pub keys: Vec<(String, Option<DeadLetterSummary>)>,
+pub struct Page<T> {
+    pub keys: Vec<(String, Option<T>)>,
     pub cursor: Option<String>,
     pub complete: bool,
 }
 
-pub async fn list_dead_letters(
+/// Keys of `DEAD_LETTERS` under `prefix` with their metadata read as `T` (dead letters:
+/// [`DeadLetterSummary`]; unreadable messages: their reason and time).
+pub async fn list_dead_letters<T: serde::de::DeserializeOwned>(
     env: &Env,
     prefix: &str,
     limit: u64,
     cursor: Option<String>,
-) -> Result<Page> {
+) -> Result<Page<T>> {
     let options = Object::new();
     set(&options, "prefix", &prefix.into())?;
     #[allow(clippy::cast_precision_loss)] // at most 1000
