@@ -179,7 +179,13 @@ mod tests {
     #[test]
     fn ids_are_stable_and_distinct() {
         let a = cb("store/company/updated", 1_700_000_000, "ff");
-        assert_eq!(event_id(&a), event_id(&a.clone()));
+        // The same callback parsed again from differently spaced, reordered text.
+        let again = parse(
+            br#"{ "producer": "stores/abc", "hash": "ff", "data": {"company_id": 1},
+                  "created_at": 1700000000, "store_id": "1", "scope": "store/company/updated" }"#,
+        )
+        .unwrap();
+        assert_eq!(event_id(&a), event_id(&again));
         // Same data hash, different time: two real updates stay two events.
         assert_ne!(
             event_id(&a),

@@ -118,6 +118,24 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
             ok(&Deleted { deleted: key })
         }
         (["unreadable", _], _) => Err(RelayError::method_not_allowed("GET, DELETE")),
+        // Test-only (FAULTS=raw_enqueue): puts a raw body on the queue, as a foreign producer or
+        // another relay version would, to show what the consumer does with it.
+        (["test-message"], Method::Post) if env::fault(env, "raw_enqueue") => {
+            let text = req.text().await.map_err(|_| {
+                RelayError::new(
+                    ErrorCode::UnreadableBody,
+                    "the request body could not be read",
+                )
+            })?;
+            queue::send_text(env, text, 0)
+                .await
+                .map_err(|e| RelayError::new(ErrorCode::QueueUnavailable, e))?;
+            ok(&IngestAnswer {
+                status: "enqueued",
+                id: "",
+                targets: None,
+            })
+        }
         (["test-event"], Method::Post) => {
             let request = body::<Option<TestEventRequest>>(&mut req)
                 .await?

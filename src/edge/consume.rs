@@ -7,7 +7,8 @@
 use crate::core::config::Config;
 use crate::core::deliver::attempts;
 use crate::core::deliver::consume::{
-    self, after_attempt, after_enrichment, on_message, Disposition, Effect, Plan, Source, Step,
+    self, after_attempt, after_enrichment, on_message, Disposition, Effect, Hold, Plan, Source,
+    Step,
 };
 use crate::core::deliver::enrich::Verdict;
 use crate::core::deliver::message::Delivery;
@@ -43,7 +44,11 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
     };
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
     let loaded = env::config(&env);
-    let cfg = loaded.as_ref().as_ref().ok();
+    let cfg = loaded
+        .as_ref()
+        .as_ref()
+        .ok()
+        .filter(|_| !env::fault(&env, "consume_config_broken"));
     let b = Batch {
         env: &env,
         cfg,
@@ -92,6 +97,14 @@ async fn for_each_concurrent<T, Fut: Future<Output = ()>>(
 }
 
 async fn one(b: &Batch<'_>, m: &RawMessage) {
+    if b.source == Source::Deliveries && env::fault(b.env, "consume_hand_back") {
+        // Test-only: the consumer "crashes" on this message, so it ends in the dead-letter queue.
+        return m.retry_with_options(
+            &QueueRetryOptionsBuilder::new()
+                .with_delay_seconds(b.requeue_seconds)
+                .build(),
+        );
+    }
     let body = m.body().as_string();
     let now = env::now_ms() / 1000;
     let step = on_message(
@@ -184,7 +197,14 @@ async fn settle(b: &Batch<'_>, m: &RawMessage, body: Option<String>, plan: Plan)
             Effect::SendDelayed { job, delay_seconds } => {
                 queue::send_delayed(b.env, job, delay_seconds).await
             }
-            Effect::Resend { delay_seconds } => match body.take() {
+            Effect::Resend { delay_seconds, why } => match body.take() {
+                Some(text) if matches!(why, Hold::NewerVersion(_)) => {
+                    log::problem(
+                        "queue message of a newer relay version held for it",
+                        &m.id(),
+                    );
+                    queue::send_text(b.env, text, delay_seconds).await
+                }
                 Some(text) => queue::send_text(b.env, text, delay_seconds).await,
                 None => Err("the message body is not text".into()),
             },

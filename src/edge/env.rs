@@ -49,10 +49,37 @@ pub fn text(env: &Env, name: &str) -> Option<String> {
 }
 
 /// Test-only fault injection: `FAULTS` (comma-separated) names operations that fail on
-/// purpose (`ingest_enqueue`, `replay_enqueue`, `dedup_lookup`, `dedup_mark`), so tests can
-/// show what the relay does when Cloudflare's storage fails. Never set it in production.
+/// purpose (`ingest_enqueue`, `replay_enqueue`, `dedup_lookup`, `dedup_mark`,
+/// `dead_letter_put`, `unreadable_put`, `consume_hand_back`, `consume_config_broken`,
+/// `raw_enqueue`), so tests can show what the relay does when Cloudflare's storage fails.
+/// `point*N` fails only the first N times in an isolate (an outage that ends). Never set it in
+/// production.
 pub fn fault(env: &Env, point: &str) -> bool {
-    text(env, "FAULTS").is_some_and(|f| f.split(',').any(|p| p.trim() == point))
+    let Some(spec) = text(env, "FAULTS") else {
+        return false;
+    };
+    for p in spec.split(',').map(str::trim) {
+        let (name, limit) = match p.split_once('*') {
+            Some((n, k)) => (n, k.parse::<u32>().ok()),
+            None => (p, None),
+        };
+        if name != point {
+            continue;
+        }
+        let Some(limit) = limit else { return true };
+        return FAULT_COUNTS.with(|c| {
+            let mut c = c.borrow_mut();
+            let used = c.entry(point.to_owned()).or_insert(0);
+            *used += 1;
+            *used <= limit
+        });
+    }
+    false
+}
+
+thread_local! {
+    static FAULT_COUNTS: std::cell::RefCell<std::collections::BTreeMap<String, u32>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
 }
 
 /// A plain variable with a default (not part of the validated configuration).

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { MockB2B, resourceFor } from "./mock-b2b.mjs";
-import { Receiver, Relay, SCOPES, callback, eventId, sleep, waitFor } from "./harness.mjs";
+import { Receiver, Relay, SCOPES, callback, eventId, waitFor } from "./harness.mjs";
 
 const api = new MockB2B({ abc123: "token-abc", other1: "token-other" });
 const richA = new Receiver("rich-a");
@@ -68,7 +68,9 @@ describe("enriched payloads", () => {
       if (scope.startsWith("store/company/") || scope.startsWith("store/quote/")) {
         assert.deepEqual(dataOf(await one(richB, id, `${scope} at rich-b`)), ev.data);
       }
-      await sleep(300);
+      // The relay logs one enrichment line per API call: once it reported the call, count.
+      await waitFor(() => relay.logLines("enrichment").some((l) => l.id === id), { what: `${scope} enrichment line` });
+      assert.equal(relay.logLines("enrichment").filter((l) => l.id === id).length, 1, `${scope}: one enrichment job`);
       assert.equal(api.callsTo(path).length - before, 1, `${scope}: one API call for two enriching targets`);
       const call = api.callsTo(path).at(-1);
       assert.equal(call.headers["x-store-hash"], "abc123");

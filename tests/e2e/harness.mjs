@@ -235,6 +235,30 @@ export class Relay {
     return lines;
   }
 
+  /** Every delivery attempt the relay has logged so far (batch lines and per-attempt lines). */
+  attempts() {
+    return [...this.logLines("deliveries").flatMap((b) => b.attempts), ...this.logLines("delivery")];
+  }
+
+  /**
+   * Waits until the relay reports that event `id` is settled at each of `targets` (its log shows
+   * a `delivered` or `dead_letter` attempt there), so a test can then assert that nothing more
+   * arrived, without guessing a sleep. Returns the attempts logged for the event.
+   */
+  async settled(id, targets, { timeoutMs = 30_000 } = {}) {
+    const final = (a) => a.id === id && (a.outcome === "delivered" || a.outcome === "dead_letter");
+    await waitFor(() => targets.every((t) => this.attempts().some((a) => final(a) && a.target === t)), {
+      timeoutMs,
+      what: `event ${id} settled at ${targets.join(", ")}`,
+    });
+    return this.attempts().filter((a) => a.id === id);
+  }
+
+  /** The ingest lines the relay logged for event `id`. */
+  ingested(id) {
+    return this.logLines("ingest").filter((l) => l.id === id);
+  }
+
   /** Reads local KV from another process, as an operator would with wrangler. */
   async kv(binding, ...args) {
     // Reading the local state while the worker writes it can fail transiently

@@ -35,6 +35,7 @@ pub enum Effect {
     /// `max_retries` (a broken configuration, a message from a newer relay).
     Resend {
         delay_seconds: u32,
+        why: Hold,
     },
     PutDeadLetter(DeadLetter),
     PutUnreadable(Unreadable),
@@ -50,6 +51,13 @@ impl Effect {
             Effect::PutUnreadable(_) => "put_unreadable",
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    ConfigurationInvalid,
+    /// The message's schema version, newer than this relay's.
+    NewerVersion(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,9 +130,9 @@ pub fn on_message(
         Decoded::Job(job) => job,
         Decoded::Newer(version) => {
             // Written by a newer relay during a gradual deployment: that version will read it.
-            let _ = version;
             return Step::Settled(Plan::ack_after(vec![Effect::Resend {
                 delay_seconds: requeue_seconds,
+                why: Hold::NewerVersion(version),
             }]));
         }
         Decoded::Unreadable(reason) => {
@@ -141,6 +149,7 @@ pub fn on_message(
         // the whole backlog into dead letters while the operator fixes the configuration.
         return Step::Settled(Plan::ack_after(vec![Effect::Resend {
             delay_seconds: requeue_seconds,
+            why: Hold::ConfigurationInvalid,
         }]));
     };
     match job {
@@ -465,7 +474,10 @@ mod tests {
         acks_only_after_durable_write(&plan, true);
         assert!(matches!(
             plan.effects.as_slice(),
-            [Effect::Resend { delay_seconds: 60 }]
+            [Effect::Resend {
+                delay_seconds: 60,
+                why: Hold::ConfigurationInvalid
+            }]
         ));
     }
 
@@ -495,7 +507,13 @@ mod tests {
             panic!()
         };
         acks_only_after_durable_write(&plan, true);
-        assert!(matches!(plan.effects.as_slice(), [Effect::Resend { .. }]));
+        assert!(matches!(
+            plan.effects.as_slice(),
+            [Effect::Resend {
+                why: Hold::NewerVersion(99),
+                ..
+            }]
+        ));
     }
 
     #[test]

@@ -12,8 +12,15 @@ pub fn key(event_id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// KV refuses keys over 512 bytes; event ids are 64 hex characters.
     #[test]
-    fn key_is_namespaced() {
-        assert_eq!(super::key("ab"), "dedup:ab");
+    fn keys_fit_kv_and_stay_distinct() {
+        let a = key(&"a".repeat(64));
+        let b = key(&"b".repeat(64));
+        assert!(a.len() <= 512 && b.len() <= 512);
+        assert_ne!(a, b);
+        assert!(a.ends_with(&"a".repeat(64)));
     }
 }
