@@ -5,7 +5,9 @@
 pub mod attempts;
 pub mod consume;
 pub mod enrich;
+pub mod lane;
 pub mod message;
 pub mod outbound;
+pub mod rate;
 pub mod retry;
 pub mod sign;
