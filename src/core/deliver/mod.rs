@@ -1,12 +1,15 @@
 //! Delivery: `message` is what travels through the queue, `consume` decides what one message's
 //! attempt leads to (effects, then ack or hand back), `outbound` + `sign` build the request,
-//! `retry` classifies answers, `enrich` plans B2B API lookups, `attempts` shapes the log.
+//! `retry` classifies answers, `enrich` plans B2B API lookups, `attempts` shapes the log;
+//! `lane` is each target's own state (breaker, pause, disable) with `rate` its rate limit.
 
 pub mod attempts;
 pub mod consume;
 pub mod enrich;
+pub mod lane;
 pub mod message;
 pub mod outbound;
+pub mod rate;
 pub mod redact;
 pub mod retry;
 pub mod sign;
