@@ -339,6 +339,8 @@ fn urls_the_runtime_cannot_fetch_are_configuration_errors() {
         "https://a.example:+443/",
         "http://127.evil.example/",
         "http://127.0.0.1.evil.example/",
+        // Once an accepted gap: `xn--zz` is not punycode, so no runtime can fetch it.
+        "https://xn--zz.example/",
     ] {
         assert!(config::check_url(bad).is_err(), "{bad}");
     }
@@ -352,6 +354,7 @@ fn urls_the_runtime_cannot_fetch_are_configuration_errors() {
         "http://127.1.2.3/",
         "http://localhost:9000/",
         "http://[::1]/",
+        "https://xn--bcher-kva.example/",
     ] {
         assert_eq!(config::check_url(good), Ok(()), "{good}");
     }

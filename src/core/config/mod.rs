@@ -7,7 +7,7 @@
 
 mod settings;
 mod targets;
-mod url;
+pub mod url;
 
 pub use targets::{Format, Target, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_MS};
 pub use url::check_url;

@@ -1,7 +1,7 @@
 //! The scalar settings: `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`, `LOG_DELIVERIES`,
 //! `BC_B2B_API_BASE`. Unset or blank means the default.
 
-use super::url::check_url;
+use super::url::check_base;
 use super::Source;
 use crate::core::deliver::attempts;
 use crate::core::deliver::retry::{RetryPolicy, MAX_DELAY_SECONDS};
@@ -56,12 +56,9 @@ pub(super) fn b2b_api_base(src: &dyn Source, errors: &mut Vec<String>) -> String
     let base = src
         .text("BC_B2B_API_BASE")
         .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| crate::core::deliver::enrich::DEFAULT_API_BASE.into())
-        .trim()
-        .trim_end_matches('/')
-        .to_owned();
-    if let Err(e) = check_url(&base) {
-        errors.push(format!("BC_B2B_API_BASE: {e}"));
-    }
-    base
+        .unwrap_or_else(|| crate::core::deliver::enrich::DEFAULT_API_BASE.into());
+    check_base("BC_B2B_API_BASE", &base).unwrap_or_else(|e| {
+        errors.push(e);
+        base
+    })
 }

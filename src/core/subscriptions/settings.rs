@@ -3,6 +3,7 @@
 use super::api::redact;
 use super::INGEST_PATH;
 use crate::core::catalog::CATALOG;
+use crate::core::config::url::{check_base, check_setting};
 
 /// `BC_API_BASE` when unset.
 pub const DEFAULT_API_BASE: &str = "https://api.bigcommerce.com";
@@ -37,21 +38,6 @@ impl SettingsError {
             SettingsError::Invalid(errors) => format!("sync not configured: {}", errors.join("; ")),
         }
     }
-}
-
-fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) && !h.is_empty() {
-            h
-        } else {
-            host
-        }
-    });
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 /// Reads and checks the sync's settings; `get` returns a variable or secret, `None` when
@@ -98,13 +84,13 @@ pub fn settings(get: impl Fn(&str) -> Option<String>) -> Result<Settings, Settin
         }
         Some(Ok(d)) => Some(d),
     };
-    let api_base = get("BC_API_BASE")
-        .map(|b| b.trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
-    if !(api_base.starts_with("https://") || is_loopback_http(&api_base)) {
-        errors
-            .push("BC_API_BASE must be an https:// URL (http:// only for a loopback host)".into());
-    }
+    let api_base = match get("BC_API_BASE") {
+        None => DEFAULT_API_BASE.to_owned(),
+        Some(b) => check_base("BC_API_BASE", &b).unwrap_or_else(|e| {
+            errors.push(e);
+            b
+        }),
+    };
     let bearer_token = get("INGEST_TOKENS").and_then(|raw| {
         crate::core::ingest::auth::parse_tokens(&raw)
             .into_iter()
@@ -200,14 +186,7 @@ pub fn wanted_scopes(raw: Option<&str>) -> Result<Vec<String>, String> {
 /// ignored). A path is refused: the worker serves the ingest route at the root only.
 pub fn destination(public_url: &str) -> Result<String, String> {
     let base = public_url.trim().trim_end_matches('/');
-    let host = base
-        .strip_prefix("https://")
-        .ok_or("PUBLIC_URL must start with https:// (BigCommerce only calls https on port 443)")?;
-    if host.is_empty()
-        || !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b))
-    {
+    if !check_setting("PUBLIC_URL", base)?.rest.is_empty() {
         return Err(
             "PUBLIC_URL must be the worker's origin only, like https://b2b-relay.example.workers.dev (no path, query or credentials)"
                 .into(),
@@ -283,7 +262,7 @@ mod tests {
         let msg = e.message();
         for want in [
             "BC_ACCESS_TOKEN is not set",
-            "BC_API_BASE must be an https:// URL",
+            "BC_API_BASE must use https",
             "BC_SCOPES: `nope`",
             "BC_STORE_HASH must be letters and digits",
         ] {
