@@ -11,6 +11,7 @@ use crate::core::event::{self, EncodedEvent};
 use crate::core::ingest::auth::bearer_matches;
 use crate::core::ingest::callback;
 use crate::core::route;
+use crate::core::secret::Secret;
 use crate::core::subscriptions::Mode;
 use crate::edge::ingest::{self, Answer};
 use crate::edge::{bigcommerce, enqueue, env, http, log, store};
@@ -50,7 +51,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
         return Err(RelayError::not_found());
     };
     let authorization = req.headers().get("authorization").ok().flatten();
-    if !bearer_matches(authorization.as_deref(), &[token.trim().to_owned()]) {
+    if !bearer_matches(authorization.as_deref(), &[Secret::new(token.trim())]) {
         return Err(RelayError::unauthorized());
     }
     let loaded = env::config(env);
@@ -107,9 +108,9 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
             test_event(env, cfg, request).await
         }
         (["bigcommerce", "subscriptions", "sync"], Method::Post) => {
-            ok(&bigcommerce::sync(env, dry_run(&req)?, Mode::Full).await?)
+            ok(&bigcommerce::sync(cfg, dry_run(&req)?, Mode::Full).await?)
         }
-        (["bigcommerce", "subscriptions"], Method::Get) => ok(&bigcommerce::status(env).await?),
+        (["bigcommerce", "subscriptions"], Method::Get) => ok(&bigcommerce::status(cfg).await?),
         (["targets"] | ["dead-letters"] | ["bigcommerce", "subscriptions"], _) => {
             Err(RelayError::method_not_allowed("GET"))
         }
@@ -281,15 +282,13 @@ async fn test_event(
     cfg: &Config,
     request: TestEventRequest,
 ) -> Result<Response, RelayError> {
-    let store_hash = env::text(env, "BC_STORE_HASH")
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "test".into());
+    let store_hash = cfg.store_hash.as_deref().unwrap_or("test");
     let mut nonce = [0u8; 20];
     getrandom::fill(&mut nonce).map_err(|e| RelayError::new(ErrorCode::Internal, e.to_string()))?;
     let now_ms = env::now_ms();
     let body = admin::test_callback(
         &request.scope,
-        &store_hash,
+        store_hash,
         now_ms / 1000,
         &hex::encode(nonce),
     );

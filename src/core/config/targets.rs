@@ -4,8 +4,10 @@
 use super::url::check_url;
 use super::Source;
 use crate::core::deliver::sign::SigningKey;
+use crate::core::secret::Secret;
 use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
@@ -31,6 +33,32 @@ impl Format {
     }
 }
 
+/// An extra header's value: written in `TARGETS`, or read from the secret it names
+/// (`secret:NAME`), which no `Debug` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderValue {
+    Static(String),
+    Secret { name: String, value: Secret },
+}
+
+impl HeaderValue {
+    /// The value itself, for the request that sends it.
+    pub fn expose(&self) -> &str {
+        match self {
+            HeaderValue::Static(v) => v,
+            HeaderValue::Secret { value, .. } => value.expose(),
+        }
+    }
+
+    /// Where the value comes from, for the admin view: `secret:NAME` or `static`.
+    pub fn source(&self) -> Cow<'_, str> {
+        match self {
+            HeaderValue::Static(_) => Cow::Borrowed("static"),
+            HeaderValue::Secret { name, .. } => Cow::Owned(format!("secret:{name}")),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Target {
     pub name: String,
@@ -39,12 +67,10 @@ pub struct Target {
     pub stores: Option<Vec<String>>,
     pub format: Format,
     pub signing: Option<SigningKey>,
-    /// Extra headers, secrets already resolved.
-    pub headers: Vec<(String, String)>,
+    /// Extra headers (lowercase names), secrets already resolved.
+    pub headers: Vec<(String, HeaderValue)>,
     /// Name of the secret holding the signing key (for the admin view; never the key).
     pub signing_secret: Option<String>,
-    /// Header names with where their value comes from: `secret:NAME` or `static`.
-    pub header_sources: Vec<(String, String)>,
     pub timeout_ms: u32,
     pub max_attempts: u32,
     /// Fetch the B2B resource into `data` before delivery.
@@ -110,9 +136,9 @@ fn valid_glob(g: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"*._-".contains(&b))
 }
 
-fn secret(src: &dyn Source, name: &str, what: &str, errors: &mut Vec<String>) -> Option<String> {
+fn secret(src: &dyn Source, name: &str, what: &str, errors: &mut Vec<String>) -> Option<Secret> {
     match src.text(name).filter(|v| !v.trim().is_empty()) {
-        Some(v) => Some(v),
+        Some(v) => Some(Secret::new(v)),
         None => {
             errors.push(format!("{what}: secret `{name}` is not set"));
             None
@@ -171,12 +197,11 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
     }
     let signing = spec.signing_secret.as_deref().and_then(|name| {
         let value = secret(src, name, &label, errors)?;
-        SigningKey::from_secret(&value)
+        SigningKey::from_secret(value.expose())
             .map_err(|e| errors.push(format!("{label}: signing secret `{name}` {e}")))
             .ok()
     });
     let mut headers = Vec::new();
-    let mut header_sources = Vec::new();
     for (name, value) in spec.headers.unwrap_or_default() {
         let lower = name.to_ascii_lowercase();
         if !valid_header_name(&name) {
@@ -195,24 +220,26 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
             errors.push(format!("{label}: header `{name}` must be a string"));
             continue;
         };
-        let source = match value.strip_prefix("secret:") {
-            Some(secret_name) => format!("secret:{secret_name}"),
-            None => "static".to_owned(),
-        };
         let value = match value.strip_prefix("secret:") {
             Some(secret_name) => match secret(src, secret_name, &label, errors) {
-                Some(v) => v,
+                Some(v) => HeaderValue::Secret {
+                    name: secret_name.to_owned(),
+                    value: v,
+                },
                 None => continue,
             },
-            None => value,
+            None => HeaderValue::Static(value),
         };
-        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        if value
+            .expose()
+            .bytes()
+            .any(|b| b == b'\r' || b == b'\n' || b == 0)
+        {
             errors.push(format!(
                 "{label}: header `{name}` has a line break in its value"
             ));
             continue;
         }
-        header_sources.push((lower.clone(), source));
         headers.push((lower, value));
     }
     let timeout_ms = spec.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
@@ -239,7 +266,6 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
         signing,
         signing_secret: spec.signing_secret,
         headers,
-        header_sources,
         timeout_ms,
         max_attempts,
         enrich,
@@ -297,7 +323,8 @@ mod tests {
             ("CRM_API_KEY", "k-123"),
         ]);
         let c = load(&s).unwrap();
-        assert_eq!(c.ingest_tokens, ["a", "b"]);
+        let tokens: Vec<&str> = c.ingest_tokens.iter().map(Secret::expose).collect();
+        assert_eq!(tokens, ["a", "b"]);
         assert_eq!(c.dedup_ttl_seconds, 259_200);
         let crm = c.target("crm").unwrap();
         assert_eq!(crm.events, ["*"]);
@@ -306,8 +333,26 @@ mod tests {
         assert_eq!(
             crm.headers,
             [
-                ("x-api-key".to_owned(), "k-123".to_owned()),
-                ("x-team".to_owned(), "b2b".to_owned())
+                (
+                    "x-api-key".to_owned(),
+                    HeaderValue::Secret {
+                        name: "CRM_API_KEY".into(),
+                        value: Secret::new("k-123")
+                    }
+                ),
+                ("x-team".to_owned(), HeaderValue::Static("b2b".into()))
+            ]
+        );
+        let sent: Vec<(&str, &str, _)> = crm
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose(), v.source()))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                ("x-api-key", "k-123", "secret:CRM_API_KEY".into()),
+                ("x-team", "b2b", "static".into())
             ]
         );
         assert_eq!((crm.timeout_ms, crm.max_attempts), (10_000, 8));

@@ -16,9 +16,7 @@ pub use api::{
 pub use plan::{
     is_ours, plan, status, wanted_headers, Action, Mode, Outcome, Row, SyncReport, Write,
 };
-pub use settings::{
-    default_scopes, destination, settings, wanted_scopes, Settings, SettingsError, DEFAULT_API_BASE,
-};
+pub use settings::{default_scopes, wanted_scopes, Settings, SettingsError, DEFAULT_API_BASE};
 
 /// The path of the relay's ingest route, appended to `PUBLIC_URL`.
 pub const INGEST_PATH: &str = "/webhooks/bigcommerce";
