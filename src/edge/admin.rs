@@ -54,6 +54,13 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
     if !bearer_matches(authorization.as_deref(), &[Secret::new(token.trim())]) {
         return Err(RelayError::unauthorized());
     }
+    // Before the configuration check: here the operator reads what is wrong with it.
+    if path.trim_end_matches('/') == "/admin/health" {
+        return match req.method() {
+            Method::Get | Method::Head => Ok(http::health(env)),
+            _ => Err(RelayError::method_not_allowed("GET")),
+        };
+    }
     let loaded = env::config(env);
     let cfg: &Config = loaded.as_ref().as_ref().map_err(|errors| {
         RelayError::new(

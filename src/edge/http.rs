@@ -59,19 +59,28 @@ struct Health<'a> {
     version: &'a str,
     targets: usize,
     errors: &'a [String],
+    /// `configured` or `not configured: …` (what to set).
+    sync: &'a str,
 }
 
-fn health(env: &Env) -> Response {
+/// The configuration's state: `/health`, and `/admin/health` for the operator.
+pub fn health(env: &Env) -> Response {
     let cfg = env::config(env);
-    let (status, targets, errors): (&str, usize, &[String]) = match cfg.as_ref() {
-        Ok(c) => ("ok", c.targets.len(), &[]),
-        Err(errors) => ("misconfigured", 0, errors),
+    let (status, targets, errors, sync): (&str, usize, &[String], _) = match cfg.as_ref() {
+        Ok(c) => ("ok", c.targets.len(), &[], c.sync_status()),
+        Err(errors) => (
+            "misconfigured",
+            0,
+            errors,
+            "not configured: the configuration is invalid".into(),
+        ),
     };
     let body = serde_json::to_string(&Health {
         status,
         version: VERSION,
         targets,
         errors,
+        sync: &sync,
     })
     .unwrap_or_default();
     json(200, body)
