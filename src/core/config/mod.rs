@@ -1,8 +1,7 @@
 //! Configuration: `TARGETS`, `INGEST_TOKENS`, `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`,
 //! `LOG_DELIVERIES`, `BC_B2B_API_BASE`, the sync's `BC_*` and `PUBLIC_URL`, validated once, up
-//! front, by [`load`]. Every problem is collected and named
-//! (`TARGETS[1] "crm": …`), never echoing a secret, so `/health` and the log say exactly what to
-//! fix.
+//! front, by [`load`]. Every problem is collected and named (`TARGETS[1] "crm": …`), never
+//! echoing a secret, so `/health` and the log say exactly what to fix.
 //!
 //! `targets` reads `TARGETS`, `settings` the scalar settings, `sync` the subscription sync's
 //! settings (which may be absent: the relay works without the sync), `url` holds the rules

@@ -182,6 +182,12 @@ mod tests {
             assert!(text.contains(want), "{want} missing in {text}");
         }
         assert!(!text.contains("BC_ACCESS_TOKEN"), "{text}");
+        // Wrong even when the sync is not used at all: a typo must not wait for the first sync.
+        let e = config(&[("INGEST_TOKENS", "t"), ("BC_SCOPES", "nope")]).unwrap_err();
+        assert_eq!(
+            e,
+            ["BC_SCOPES: `nope` not a scope (like store/company/created)"]
+        );
     }
 
     #[test]
