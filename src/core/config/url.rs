@@ -89,13 +89,13 @@ fn check_host(host: &str) -> Result<(), Problem> {
     if host.starts_with('[') {
         return ipv6(host).map(|_| ()).ok_or(Problem::Host);
     }
-    if looks_numeric(host.strip_suffix('.').unwrap_or(host)) {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    if looks_numeric(name) {
         return host
             .parse::<Ipv4Addr>()
             .map(|_| ())
             .map_err(|_| Problem::Host);
     }
-    let name = host.strip_suffix('.').unwrap_or(host);
     if !name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
@@ -106,13 +106,13 @@ fn check_host(host: &str) -> Result<(), Problem> {
     if name.len() > 253 || name.split('.').any(|l| l.is_empty() || l.len() > 63) {
         return Err(Problem::Label);
     }
-    for label in name.split('.') {
-        if label
-            .get(..4)
-            .is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
-        {
-            check_punycode(&label.to_ascii_lowercase()).map_err(|_| Problem::Punycode)?;
-        }
+    let xn = |l: &&str| l.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"));
+    if !name
+        .split('.')
+        .filter(xn)
+        .all(|l| valid_punycode(&l.to_ascii_lowercase()))
+    {
+        return Err(Problem::Punycode);
     }
     Ok(())
 }
@@ -121,24 +121,23 @@ fn check_host(host: &str) -> Result<(), Problem> {
 /// to a label IDNA finds valid. Accepted here: decodings whose non-ASCII letters are Latin-1's
 /// lowercase letters (`ß`, `à`-`ÿ` but `÷`), which IDNA keeps as they are; anything else is
 /// refused, though the parser might keep some of it (a stricter rule costs no one a delivery).
-fn check_punycode(label: &str) -> Result<(), ()> {
+fn valid_punycode(label: &str) -> bool {
     let encoded = &label[4..];
     // A delimiter with nothing before it decodes like no delimiter, and is re-encoded without.
     if encoded.starts_with('-') {
-        return Err(());
+        return false;
     }
-    let decoded = punycode_decode(encoded).ok_or(())?;
+    let Some(decoded) = punycode_decode(encoded) else {
+        return false;
+    };
     let allowed = |c: &char| {
         c.is_ascii_lowercase()
             || c.is_ascii_digit()
             || *c == '-'
             || matches!(c, 'ß'..='ÿ' if *c != '÷')
     };
-    let starts_xn = decoded.len() >= 4 && decoded[..4] == ['x', 'n', '-', '-'];
-    if decoded.iter().all(char::is_ascii) || !decoded.iter().all(allowed) || starts_xn {
-        return Err(());
-    }
-    Ok(())
+    let starts_xn = decoded.starts_with(&['x', 'n', '-', '-']);
+    !decoded.iter().all(char::is_ascii) && decoded.iter().all(allowed) && !starts_xn
 }
 
 /// RFC 3492 decoding, with every overflow refused.
