@@ -6,6 +6,7 @@ use crate::core::config::Target;
 use crate::core::deliver::message::DeadLetter;
 use crate::core::route::glob_match;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Dead letters replayed per request at most: KV allows a bounded number of operations per
 /// invocation, so "replay all" works in pages (`remaining: true` says call again).
@@ -67,7 +68,7 @@ pub struct TargetView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_secret: Option<&'a str>,
     /// Header name → `secret:NAME` or `static`, never the value.
-    pub headers: Vec<(&'a str, &'a str)>,
+    pub headers: Vec<(&'a str, Cow<'a, str>)>,
     pub timeout_ms: u32,
     pub max_attempts: u32,
     pub enrich: bool,
@@ -92,9 +93,9 @@ pub fn target_view(t: &Target) -> TargetView<'_> {
         format: t.format.as_str(),
         signing_secret: t.signing_secret.as_deref(),
         headers: t
-            .header_sources
+            .headers
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|(k, v)| (k.as_str(), v.source()))
             .collect(),
         timeout_ms: t.timeout_ms,
         max_attempts: t.max_attempts,

@@ -14,6 +14,7 @@ use crate::core::ingest::accept::IngestAnswer;
 use crate::core::ingest::auth::bearer_matches;
 use crate::core::ingest::callback;
 use crate::core::route;
+use crate::core::secret::Secret;
 use crate::core::subscriptions::Mode;
 use crate::edge::respond::ok;
 use crate::edge::{bigcommerce, env, health, kv, log, queue, respond};
@@ -45,11 +46,15 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
         return Err(RelayError::not_found());
     };
     let authorization = req.headers().get("authorization").ok().flatten();
-    if !bearer_matches(authorization.as_deref(), &[token.trim().to_owned()]) {
+    if !bearer_matches(authorization.as_deref(), &[Secret::new(token.trim())]) {
         return Err(RelayError::unauthorized());
     }
-    if path == "/admin/health" {
-        return health::detailed(env);
+    // Before the configuration check: here the operator reads what is wrong with it.
+    if path.trim_end_matches('/') == "/admin/health" {
+        return match req.method() {
+            Method::Get | Method::Head => health::detailed(env),
+            _ => Err(RelayError::method_not_allowed("GET")),
+        };
     }
     let loaded = env::config(env);
     let cfg: &Config = loaded.as_ref().as_ref().map_err(|errors| {
@@ -143,9 +148,9 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
             test_event(env, cfg, request).await
         }
         (["bigcommerce", "subscriptions", "sync"], Method::Post) => {
-            ok(&bigcommerce::sync(env, dry_run(&req)?, Mode::Full).await?)
+            ok(&bigcommerce::sync(cfg, dry_run(&req)?, Mode::Full).await?)
         }
-        (["bigcommerce", "subscriptions"], Method::Get) => ok(&bigcommerce::status(env).await?),
+        (["bigcommerce", "subscriptions"], Method::Get) => ok(&bigcommerce::status(cfg).await?),
         (["targets"] | ["dead-letters"] | ["unreadable"] | ["bigcommerce", "subscriptions"], _) => {
             Err(RelayError::method_not_allowed("GET"))
         }
@@ -424,15 +429,13 @@ async fn test_event(
     cfg: &Config,
     request: TestEventRequest,
 ) -> Result<Response, RelayError> {
-    let store_hash = env::text(env, "BC_STORE_HASH")
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "test".into());
+    let store_hash = cfg.store_hash.as_deref().unwrap_or("test");
     let mut nonce = [0u8; 20];
     getrandom::fill(&mut nonce).map_err(|e| RelayError::new(ErrorCode::Internal, e.to_string()))?;
     let now_ms = env::now_ms();
     let body = admin::test_callback(
         &request.scope,
-        &store_hash,
+        store_hash,
         now_ms / 1000,
         &hex::encode(nonce),
     );

@@ -2,6 +2,7 @@
 //! to send is decided by `core::subscriptions`; this file only talks HTTP and logs one JSON
 //! line per sync. The access token goes into `X-Auth-Token` and nowhere else.
 
+use crate::core::config::Config;
 use crate::core::deliver::outbound::{Header, USER_AGENT};
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::subscriptions::{
@@ -19,12 +20,11 @@ const TIMEOUT_MS: u32 = 15_000;
 /// is far more hooks than one store has.
 const MAX_PAGES: u64 = 20;
 
-fn read_settings(env: &Env) -> Result<Settings, SettingsError> {
-    subscriptions::settings(|name| Some(env::var_or(env, name, "")))
-}
-
-fn not_configured(e: SettingsError) -> RelayError {
-    RelayError::new(ErrorCode::NotConfigured, e.message())
+/// The sync's settings from the one loaded configuration (`Config::sync`).
+fn settings(cfg: &Config) -> Result<&Settings, RelayError> {
+    cfg.sync
+        .as_ref()
+        .map_err(|e| RelayError::new(ErrorCode::NotConfigured, e.message()))
 }
 
 /// A page of hooks is a few KB; more means something else answered.
@@ -42,7 +42,11 @@ async fn call(
     body: Option<String>,
 ) -> Result<Answer, String> {
     let headers: [Header; 4] = [
-        ("x-auth-token".into(), s.access_token.clone().into()),
+        // The one place the access token leaves its `Secret`.
+        (
+            "x-auth-token".into(),
+            s.access_token.expose().to_owned().into(),
+        ),
         ("accept".into(), "application/json".into()),
         ("content-type".into(), "application/json".into()),
         ("user-agent".into(), USER_AGENT.into()),
@@ -151,16 +155,22 @@ async fn send(s: &Settings, w: &Write) -> Result<Option<Hook>, String> {
     }
 }
 
-async fn run(env: &Env, dry_run: bool, mode: Mode) -> Result<SyncReport, RelayError> {
-    let s = read_settings(env).map_err(not_configured)?;
-    let existing = list(&s).await?;
-    let actions = subscriptions::plan(&existing, &s.scopes, &s.destination, &s.bearer_token, mode);
+async fn run(cfg: &Config, dry_run: bool, mode: Mode) -> Result<SyncReport, RelayError> {
+    let s = settings(cfg)?;
+    let existing = list(s).await?;
+    let actions = subscriptions::plan(
+        &existing,
+        &s.scopes,
+        &s.destination,
+        s.bearer_token.expose(),
+        mode,
+    );
     let mut scopes = Vec::with_capacity(actions.len());
     // One at a time: BigCommerce rate-limits per store, and order keeps the report readable.
     for action in actions {
         let row = match (&action.write, dry_run) {
             (Some(w), false) => {
-                let result = send(&s, w).await.map_err(|e| s.redact(&e));
+                let result = send(s, w).await.map_err(|e| s.redact(&e));
                 action.done(result)
             }
             _ => action.planned(),
@@ -169,7 +179,7 @@ async fn run(env: &Env, dry_run: bool, mode: Mode) -> Result<SyncReport, RelayEr
     }
     Ok(SyncReport {
         dry_run,
-        destination: s.destination,
+        destination: s.destination.clone(),
         scopes,
     })
 }
@@ -242,22 +252,27 @@ fn log_sync(mode: Mode, dry_run: bool, result: &Result<SyncReport, RelayError>, 
 /// Lists the store's hooks and makes each wanted scope's hook of ours exist, active, with the
 /// right destination and token (`Mode::Full`), or only re-activates ours
 /// (`Mode::ReactivateOnly`). A dry run sends no write and reports what would happen.
-pub async fn sync(env: &Env, dry_run: bool, mode: Mode) -> Result<SyncReport, RelayError> {
+pub async fn sync(cfg: &Config, dry_run: bool, mode: Mode) -> Result<SyncReport, RelayError> {
     let started = env::now_ms();
-    let result = run(env, dry_run, mode).await;
+    let result = run(cfg, dry_run, mode).await;
     log_sync(mode, dry_run, &result, started);
     result
 }
 
 /// The state of each wanted scope (`active`, `outdated`, `inactive`, `missing`, `foreign`; see
 /// `core::subscriptions::status`). Changes nothing, so `dry_run` is always true.
-pub async fn status(env: &Env) -> Result<SyncReport, RelayError> {
-    let s = read_settings(env).map_err(not_configured)?;
-    let existing = list(&s).await?;
+pub async fn status(cfg: &Config) -> Result<SyncReport, RelayError> {
+    let s = settings(cfg)?;
+    let existing = list(s).await?;
     Ok(SyncReport {
         dry_run: true,
-        scopes: subscriptions::status(&existing, &s.scopes, &s.destination, &s.bearer_token),
-        destination: s.destination,
+        scopes: subscriptions::status(
+            &existing,
+            &s.scopes,
+            &s.destination,
+            s.bearer_token.expose(),
+        ),
+        destination: s.destination.clone(),
     })
 }
 
@@ -269,8 +284,18 @@ struct Skipped {
 
 /// The cron: brings back hooks BigCommerce deactivated, creates and rewrites nothing. Without
 /// any BigCommerce setting it only says so; it never fails (the runtime would only log it).
+/// A broken configuration stops it too (its problems are logged when it is loaded).
 pub async fn on_schedule(env: &Env) {
-    if let Err(SettingsError::Absent) = read_settings(env) {
+    let loaded = env::config(env);
+    let cfg = match loaded.as_ref() {
+        Ok(cfg) => cfg,
+        Err(errors) => {
+            let failed = Err(RelayError::misconfigured(errors.len()));
+            log_sync(Mode::ReactivateOnly, false, &failed, env::now_ms());
+            return;
+        }
+    };
+    if let Err(SettingsError::Absent) = cfg.sync {
         if let Ok(text) = serde_json::to_string(&Skipped {
             msg: "sync not configured",
             mode: Mode::ReactivateOnly,
@@ -280,5 +305,5 @@ pub async fn on_schedule(env: &Env) {
         return;
     }
     // `sync` logs its own line, errors included.
-    let _ = sync(env, false, Mode::ReactivateOnly).await;
+    let _ = sync(cfg, false, Mode::ReactivateOnly).await;
 }

@@ -17,13 +17,20 @@ struct Health<'a> {
     problems: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [String]>,
+    /// `configured` or `not configured: …` (what to set).
+    sync: &'a str,
 }
 
 fn answer(env: &Env, detailed: bool) -> Result<Response, RelayError> {
     let cfg = env::config(env);
-    let (status, targets, errors): (&str, usize, &[String]) = match cfg.as_ref() {
-        Ok(c) => ("ok", c.targets.len(), &[]),
-        Err(errors) => ("misconfigured", 0, errors),
+    let (status, targets, errors, sync): (&str, usize, &[String], _) = match cfg.as_ref() {
+        Ok(c) => ("ok", c.targets.len(), &[], c.sync_status()),
+        Err(errors) => (
+            "misconfigured",
+            0,
+            errors,
+            "not configured: the configuration is invalid".into(),
+        ),
     };
     respond::ok(&Health {
         status,
@@ -31,6 +38,7 @@ fn answer(env: &Env, detailed: bool) -> Result<Response, RelayError> {
         targets,
         problems: (!errors.is_empty()).then_some(errors.len()),
         errors: detailed.then_some(errors),
+        sync: &sync,
     })
 }
 

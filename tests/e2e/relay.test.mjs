@@ -67,6 +67,7 @@ describe("health", () => {
     assert.equal(body.targets, targets.length);
     assert.match(body.version, /^\d+\.\d+\.\d+/);
     assert.deepEqual(body.errors, []);
+    assert.match(body.sync, /^not configured: /);
   });
 });
 

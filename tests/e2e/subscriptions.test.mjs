@@ -77,6 +77,18 @@ test("without ADMIN_TOKEN the subscription routes do not exist", async () => {
   }
 });
 
+test("/health and /admin/health report the sync's state", async () => {
+  const configured = await (await fetch(`${relay.url}/health`)).json();
+  assert.equal(configured.status, "ok");
+  assert.equal(configured.sync, "configured");
+  const operator = await admin(relay, "GET", "/admin/health");
+  assert.equal(operator.status, 200, operator.text);
+  assert.equal(operator.json.sync, "configured");
+  const none = await (await fetch(`${bare.url}/health`)).json();
+  assert.equal(none.status, "ok", "a relay without the sync is configured correctly");
+  assert.equal(none.sync, "not configured: set BC_STORE_HASH, the secret BC_ACCESS_TOKEN and PUBLIC_URL");
+});
+
 test("the cron without BigCommerce settings only logs that it is not configured", async () => {
   const res = await bare.scheduled(CRON);
   assert.equal(res.status, 200, res.text);

@@ -87,11 +87,12 @@ pub fn render(target: &Target, ev: &EncodedEvent, original: Option<&str>, now: i
     if let Some(signature) = signature {
         headers.push(("webhook-signature".into(), signature.into()));
     }
+    // The one place a secret header value leaves its `Secret`: into the request that sends it.
     headers.extend(
         target
             .headers
             .iter()
-            .map(|(k, v)| (k.clone().into(), v.clone().into())),
+            .map(|(k, v)| (k.clone().into(), v.expose().to_owned().into())),
     );
     Outbound {
         url: target.url.clone(),

@@ -12,7 +12,7 @@ const MAX_ERROR_CHARS: usize = 300;
 pub fn outcome(outcome: Outcome, target: &Target) -> Outcome {
     match outcome {
         Outcome::Network(e) => {
-            let values: Vec<&str> = target.headers.iter().map(|(_, v)| v.as_str()).collect();
+            let values: Vec<&str> = target.headers.iter().map(|(_, v)| v.expose()).collect();
             Outcome::Network(text(&e, &values))
         }
         other => other,

@@ -1,31 +1,16 @@
-//! Configuration: `TARGETS`, `INGEST_TOKENS`, `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`,
-//! `LOG_DELIVERIES`, validated once, up front. Every problem is collected and named
-//! (`TARGETS[1] "crm": …`), never echoing a secret, so `/health` and the log say exactly what to
-//! fix.
+//! `TARGETS`: where events go, in which format, signed with which key, with which extra
+//! headers. Each entry is checked on its own and every problem is named by its index and name.
 
-use crate::core::deliver::attempts;
-use crate::core::deliver::retry::{RetryPolicy, MAX_DELAY_SECONDS};
+use super::url::check_url;
+use super::Source;
 use crate::core::deliver::sign::SigningKey;
-use crate::core::ingest::auth::parse_tokens;
-use crate::core::ingest::dedup;
+use crate::core::secret::Secret;
 use serde::Deserialize;
 use serde_json::Value;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::borrow::Cow;
 
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
-
-/// Where configuration comes from: Worker vars and secrets by name (the edge implements it;
-/// tests use a map). Values are text; `TARGETS` arrives as JSON text.
-pub trait Source {
-    fn text(&self, name: &str) -> Option<String>;
-}
-
-impl<F: Fn(&str) -> Option<String>> Source for F {
-    fn text(&self, name: &str) -> Option<String> {
-        self(name)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -48,6 +33,32 @@ impl Format {
     }
 }
 
+/// An extra header's value: written in `TARGETS`, or read from the secret it names
+/// (`secret:NAME`), which no `Debug` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderValue {
+    Static(String),
+    Secret { name: String, value: Secret },
+}
+
+impl HeaderValue {
+    /// The value itself, for the request that sends it.
+    pub fn expose(&self) -> &str {
+        match self {
+            HeaderValue::Static(v) => v,
+            HeaderValue::Secret { value, .. } => value.expose(),
+        }
+    }
+
+    /// Where the value comes from, for the admin view: `secret:NAME` or `static`.
+    pub fn source(&self) -> Cow<'_, str> {
+        match self {
+            HeaderValue::Static(_) => Cow::Borrowed("static"),
+            HeaderValue::Secret { name, .. } => Cow::Owned(format!("secret:{name}")),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Target {
     pub name: String,
@@ -56,35 +67,16 @@ pub struct Target {
     pub stores: Option<Vec<String>>,
     pub format: Format,
     pub signing: Option<SigningKey>,
-    /// Extra headers, secrets already resolved.
-    pub headers: Vec<(String, String)>,
+    /// Extra headers (lowercase names), secrets already resolved.
+    pub headers: Vec<(String, HeaderValue)>,
     /// Name of the secret holding the signing key (for the admin view; never the key).
     pub signing_secret: Option<String>,
-    /// Header names with where their value comes from: `secret:NAME` or `static`.
-    pub header_sources: Vec<(String, String)>,
     pub timeout_ms: u32,
     pub max_attempts: u32,
     /// Fetch the B2B resource into `data` before delivery.
     pub enrich: bool,
     /// Never deliver without the resource: retry, then dead-letter.
     pub enrich_required: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub ingest_tokens: Vec<String>,
-    pub targets: Vec<Target>,
-    pub dedup_ttl_seconds: u64,
-    pub retry: RetryPolicy,
-    /// `BC_B2B_API_BASE`, without a trailing slash.
-    pub b2b_api_base: String,
-    pub log_deliveries: attempts::Mode,
-}
-
-impl Config {
-    pub fn target(&self, name: &str) -> Option<&Target> {
-        self.targets.iter().find(|t| t.name == name)
-    }
 }
 
 /// One entry of `TARGETS` as written by the operator. Unknown keys are errors: a typo such as
@@ -138,83 +130,15 @@ fn valid_header_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn is_loopback(host: &str) -> bool {
-    // An address, not a prefix: `127.example.com` is a name anyone can point anywhere.
-    host == "localhost"
-        || host == "[::1]"
-        || host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
-}
-
-/// A host the runtime's URL parser (WHATWG, used by `fetch`) takes as written: a bracketed
-/// IPv6 address, a dotted IPv4 address, or a name of ASCII letters, digits, `-`, `_` and `.`.
-/// WHATWG reads a name whose last label is numeric (or `0x…`) as an IPv4 address, so
-/// `1.2.3.999` or `a.1` would fail at every delivery instead of here.
-fn valid_host(host: &str) -> bool {
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6.parse::<Ipv6Addr>().is_ok();
-    }
-    let name = host.strip_suffix('.').unwrap_or(host);
-    let last = name.rsplit('.').next().unwrap_or("");
-    if last.bytes().all(|b| b.is_ascii_digit()) || last.to_ascii_lowercase().starts_with("0x") {
-        return name.parse::<Ipv4Addr>().is_ok();
-    }
-    name.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-}
-
-/// `https://host[:port]/…` anywhere; `http://` only to a loopback host (local development).
-pub fn check_url(url: &str) -> Result<(), String> {
-    if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        return Err("url must not contain spaces or control characters".into());
-    }
-    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
-        (true, r)
-    } else if let Some(r) = url.strip_prefix("http://") {
-        (false, r)
-    } else {
-        return Err("url must start with https://".into());
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err("url must not contain credentials; use `headers`".into());
-    }
-    let host = if authority.starts_with('[') {
-        authority.split_inclusive(']').next().unwrap_or("")
-    } else {
-        authority.split(':').next().unwrap_or("")
-    };
-    if host.is_empty() || host == "[]" {
-        return Err("url has no host".into());
-    }
-    if let Some(port) = authority[host.len()..].strip_prefix(':') {
-        // Digits only: `u16::from_str` would also take `+80`, which URL parsers refuse.
-        if !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err() {
-            return Err("url has an invalid port".into());
-        }
-    } else if authority.len() != host.len() {
-        return Err("url has an invalid host".into());
-    }
-    if !valid_host(host) {
-        return Err(
-            "url has an invalid host (ASCII letters, digits, `-`, `_`, `.`, or an IP address)"
-                .into(),
-        );
-    }
-    if !https && !is_loopback(host) {
-        return Err("url must use https (http is allowed only for loopback hosts)".into());
-    }
-    Ok(())
-}
-
 fn valid_glob(g: &str) -> bool {
     !g.is_empty()
         && g.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"*._-".contains(&b))
 }
 
-fn secret(src: &dyn Source, name: &str, what: &str, errors: &mut Vec<String>) -> Option<String> {
+fn secret(src: &dyn Source, name: &str, what: &str, errors: &mut Vec<String>) -> Option<Secret> {
     match src.text(name).filter(|v| !v.trim().is_empty()) {
-        Some(v) => Some(v),
+        Some(v) => Some(Secret::new(v)),
         None => {
             errors.push(format!("{what}: secret `{name}` is not set"));
             None
@@ -273,12 +197,11 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
     }
     let signing = spec.signing_secret.as_deref().and_then(|name| {
         let value = secret(src, name, &label, errors)?;
-        SigningKey::from_secret(&value)
+        SigningKey::from_secret(value.expose())
             .map_err(|e| errors.push(format!("{label}: signing secret `{name}` {e}")))
             .ok()
     });
     let mut headers = Vec::new();
-    let mut header_sources = Vec::new();
     for (name, value) in spec.headers.unwrap_or_default() {
         let lower = name.to_ascii_lowercase();
         if !valid_header_name(&name) {
@@ -297,24 +220,26 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
             errors.push(format!("{label}: header `{name}` must be a string"));
             continue;
         };
-        let source = match value.strip_prefix("secret:") {
-            Some(secret_name) => format!("secret:{secret_name}"),
-            None => "static".to_owned(),
-        };
         let value = match value.strip_prefix("secret:") {
             Some(secret_name) => match secret(src, secret_name, &label, errors) {
-                Some(v) => v,
+                Some(v) => HeaderValue::Secret {
+                    name: secret_name.to_owned(),
+                    value: v,
+                },
                 None => continue,
             },
-            None => value,
+            None => HeaderValue::Static(value),
         };
-        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        if value
+            .expose()
+            .bytes()
+            .any(|b| b == b'\r' || b == b'\n' || b == 0)
+        {
             errors.push(format!(
                 "{label}: header `{name}` has a line break in its value"
             ));
             continue;
         }
-        header_sources.push((lower.clone(), source));
         headers.push((lower, value));
     }
     let timeout_ms = spec.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
@@ -341,7 +266,6 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
         signing,
         signing_secret: spec.signing_secret,
         headers,
-        header_sources,
         timeout_ms,
         max_attempts,
         enrich,
@@ -349,7 +273,7 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
     })
 }
 
-fn targets(src: &dyn Source, errors: &mut Vec<String>) -> Vec<Target> {
+pub(super) fn targets(src: &dyn Source, errors: &mut Vec<String>) -> Vec<Target> {
     let Some(text) = src.text("TARGETS").filter(|t| !t.trim().is_empty()) else {
         return Vec::new();
     };
@@ -380,106 +304,11 @@ fn targets(src: &dyn Source, errors: &mut Vec<String>) -> Vec<Target> {
     out
 }
 
-fn ttl(src: &dyn Source, errors: &mut Vec<String>) -> u64 {
-    match src.text("DEDUP_TTL_SECONDS").map(|s| s.trim().to_owned()) {
-        None => dedup::DEFAULT_TTL_SECONDS,
-        Some(s) if s.is_empty() => dedup::DEFAULT_TTL_SECONDS,
-        Some(s) => match s.parse::<u64>() {
-            Ok(v) if v >= dedup::MIN_TTL_SECONDS => v,
-            _ => {
-                errors.push(format!(
-                    "DEDUP_TTL_SECONDS: must be a whole number of seconds, at least {}",
-                    dedup::MIN_TTL_SECONDS
-                ));
-                dedup::DEFAULT_TTL_SECONDS
-            }
-        },
-    }
-}
-
-fn retry(src: &dyn Source, errors: &mut Vec<String>) -> RetryPolicy {
-    let Some(text) = src
-        .text("RETRY_SCHEDULE_SECONDS")
-        .filter(|t| !t.trim().is_empty())
-    else {
-        return RetryPolicy::default();
-    };
-    let parsed: Result<Vec<u32>, _> = text.split(',').map(|p| p.trim().parse::<u32>()).collect();
-    match parsed {
-        Ok(s) if s.iter().all(|&d| d <= MAX_DELAY_SECONDS) => RetryPolicy { schedule: Some(s) },
-        _ => {
-            errors.push(format!(
-                "RETRY_SCHEDULE_SECONDS: must be comma-separated whole seconds, each at most {MAX_DELAY_SECONDS}"
-            ));
-            RetryPolicy::default()
-        }
-    }
-}
-
-fn log_deliveries(src: &dyn Source, errors: &mut Vec<String>) -> attempts::Mode {
-    let text = src.text("LOG_DELIVERIES").unwrap_or_default();
-    attempts::Mode::parse(&text).unwrap_or_else(|| {
-        errors.push(format!("LOG_DELIVERIES: must be {}", attempts::Mode::NAMES));
-        attempts::Mode::default()
-    })
-}
-
-/// Reads and checks everything. `Err` lists every problem found, by name.
-pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
-    let mut errors = Vec::new();
-    let ingest_tokens = src
-        .text("INGEST_TOKENS")
-        .map(|t| parse_tokens(&t))
-        .unwrap_or_default();
-    if ingest_tokens.is_empty() {
-        errors.push("INGEST_TOKENS: secret is not set (comma-separated bearer tokens)".into());
-    }
-    let targets = targets(src, &mut errors);
-    let dedup_ttl_seconds = ttl(src, &mut errors);
-    let retry = retry(src, &mut errors);
-    let log_deliveries = log_deliveries(src, &mut errors);
-    let b2b_api_base = src
-        .text("BC_B2B_API_BASE")
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| crate::core::deliver::enrich::DEFAULT_API_BASE.into())
-        .trim()
-        .trim_end_matches('/')
-        .to_owned();
-    if let Err(e) = check_url(&b2b_api_base) {
-        errors.push(format!("BC_B2B_API_BASE: {e}"));
-    }
-    if errors.is_empty() {
-        Ok(Config {
-            ingest_tokens,
-            targets,
-            dedup_ttl_seconds,
-            retry,
-            b2b_api_base,
-            log_deliveries,
-        })
-    } else {
-        Err(errors)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{errors, src};
     use super::*;
-    use std::collections::HashMap;
-
-    fn src(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        move |k: &str| m.get(k).cloned()
-    }
-
-    fn errors(targets: &str, extra: &[(&str, &str)]) -> Vec<String> {
-        let mut pairs = vec![("INGEST_TOKENS", "t"), ("TARGETS", targets)];
-        pairs.extend_from_slice(extra);
-        load(&src(&pairs)).err().unwrap_or_default()
-    }
+    use crate::core::config::load;
 
     #[test]
     fn a_full_target_loads_with_defaults_and_secrets() {
@@ -494,7 +323,8 @@ mod tests {
             ("CRM_API_KEY", "k-123"),
         ]);
         let c = load(&s).unwrap();
-        assert_eq!(c.ingest_tokens, ["a", "b"]);
+        let tokens: Vec<&str> = c.ingest_tokens.iter().map(Secret::expose).collect();
+        assert_eq!(tokens, ["a", "b"]);
         assert_eq!(c.dedup_ttl_seconds, 259_200);
         let crm = c.target("crm").unwrap();
         assert_eq!(crm.events, ["*"]);
@@ -503,8 +333,26 @@ mod tests {
         assert_eq!(
             crm.headers,
             [
-                ("x-api-key".to_owned(), "k-123".to_owned()),
-                ("x-team".to_owned(), "b2b".to_owned())
+                (
+                    "x-api-key".to_owned(),
+                    HeaderValue::Secret {
+                        name: "CRM_API_KEY".into(),
+                        value: Secret::new("k-123")
+                    }
+                ),
+                ("x-team".to_owned(), HeaderValue::Static("b2b".into()))
+            ]
+        );
+        let sent: Vec<(&str, &str, _)> = crm
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose(), v.source()))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                ("x-api-key", "k-123", "secret:CRM_API_KEY".into()),
+                ("x-team", "b2b", "static".into())
             ]
         );
         assert_eq!((crm.timeout_ms, crm.max_attempts), (10_000, 8));
@@ -602,60 +450,6 @@ mod tests {
         for (targets, want) in cases {
             let e = errors(targets, &[]);
             assert!(e.iter().any(|m| m.contains(want)), "{targets}: {e:?}");
-        }
-    }
-
-    #[test]
-    fn bad_secrets_and_settings_are_named_without_echo() {
-        let e = errors(
-            r#"[{"name":"a","url":"https://x","signing_secret":"K"}]"#,
-            &[
-                ("K", "not-a-whsec-secret"),
-                ("DEDUP_TTL_SECONDS", "30"),
-                ("RETRY_SCHEDULE_SECONDS", "1,x"),
-                ("LOG_DELIVERIES", "verbose"),
-            ],
-        );
-        assert_eq!(e.len(), 4, "{e:?}");
-        assert!(e[0].contains("signing secret `K` must start with `whsec_`"));
-        assert!(e.iter().all(|m| !m.contains("not-a-whsec-secret")));
-        assert!(e[1].starts_with("DEDUP_TTL_SECONDS"));
-        assert!(e[2].starts_with("RETRY_SCHEDULE_SECONDS"));
-        assert_eq!(e[3], "LOG_DELIVERIES: must be batch, each or failures");
-        let none = load(&src(&[])).unwrap_err();
-        assert!(none[0].starts_with("INGEST_TOKENS"));
-    }
-
-    #[test]
-    fn loopback_http_only() {
-        for ok in [
-            "http://127.0.0.1:8788/x",
-            "http://localhost/",
-            "http://[::1]:9/",
-            "https://a.b/c?d#e",
-            "https://a.b:443",
-            "https://Crm.Example.com./x",
-            "https://my_host-1.example/",
-            "https://10.0.0.1:8443/",
-        ] {
-            assert!(check_url(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "http://10.0.0.1/",
-            "https://",
-            "https://a b",
-            "https://a:99999/",
-            "https://a:x/",
-            "//a",
-            "http://127.evil.example/",
-            "https://[abc/",
-            "https://a:+80/",
-            "https://1.2.3.999/",
-            "https://a.1/",
-            "https://exa\u{fffd}mple.com/",
-            "https://a^b/",
-        ] {
-            assert!(check_url(bad).is_err(), "{bad}");
         }
     }
 }

@@ -1,0 +1,195 @@
+//! Configuration: `TARGETS`, `INGEST_TOKENS`, `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`,
+//! `LOG_DELIVERIES`, `BC_B2B_API_BASE`, the sync's `BC_*` and `PUBLIC_URL`, validated once, up
+//! front, by [`load`]. Every problem is collected and named (`TARGETS[1] "crm": …`), never
+//! echoing a secret, so `/health` and the log say exactly what to fix.
+//!
+//! `targets` reads `TARGETS`, `settings` the scalar settings, `sync` the subscription sync's
+//! settings (which may be absent: the relay works without the sync), `url` holds the rules
+//! every URL setting follows. Secrets are held as [`Secret`]s, so `{:?}` of a `Config` shows
+//! none of them.
+
+mod settings;
+mod sync;
+mod targets;
+pub mod url;
+
+pub use targets::{Format, HeaderValue, Target, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_MS};
+pub use url::check_url;
+
+use crate::core::deliver::attempts;
+use crate::core::deliver::retry::RetryPolicy;
+use crate::core::ingest::auth::parse_tokens;
+use crate::core::secret::Secret;
+use crate::core::subscriptions::{Settings, SettingsError};
+use settings::{b2b_api_base, log_deliveries, retry, ttl};
+use std::borrow::Cow;
+use targets::targets;
+
+/// Where configuration comes from: Worker vars and secrets by name (the edge implements it;
+/// tests use a map). Values are text; `TARGETS` arrives as JSON text.
+pub trait Source {
+    fn text(&self, name: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Source for F {
+    fn text(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `INGEST_TOKENS`: any of them authenticates a callback.
+    pub ingest_tokens: Vec<Secret>,
+    pub targets: Vec<Target>,
+    pub dedup_ttl_seconds: u64,
+    pub retry: RetryPolicy,
+    /// `BC_B2B_API_BASE`, without a trailing slash.
+    pub b2b_api_base: String,
+    pub log_deliveries: attempts::Mode,
+    /// `BC_STORE_HASH` when set: the sync's store, and the store of operator test events.
+    pub store_hash: Option<String>,
+    /// The subscription sync's settings, or why it is not configured.
+    pub sync: Result<Settings, SettingsError>,
+}
+
+impl Config {
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// The sync's state for `/health`: `configured` or `not configured: …` (what to set).
+    pub fn sync_status(&self) -> Cow<'static, str> {
+        match &self.sync {
+            Ok(_) => Cow::Borrowed("configured"),
+            Err(e) => Cow::Owned(format!("not configured: {}", e.reason())),
+        }
+    }
+}
+
+/// Reads and checks everything. `Err` lists every problem found, by name.
+pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
+    let mut errors = Vec::new();
+    let ingest_tokens = src
+        .text("INGEST_TOKENS")
+        .map(|t| parse_tokens(&t))
+        .unwrap_or_default();
+    if ingest_tokens.is_empty() {
+        errors.push("INGEST_TOKENS: secret is not set (comma-separated bearer tokens)".into());
+    }
+    let targets = targets(src, &mut errors);
+    let dedup_ttl_seconds = ttl(src, &mut errors);
+    let retry = retry(src, &mut errors);
+    let log_deliveries = log_deliveries(src, &mut errors);
+    let b2b_api_base = b2b_api_base(src, &mut errors);
+    let store_hash = sync::store_hash(src, &mut errors);
+    let sync = sync::settings(src, store_hash.as_deref(), &ingest_tokens, &mut errors);
+    if errors.is_empty() {
+        Ok(Config {
+            ingest_tokens,
+            targets,
+            dedup_ttl_seconds,
+            retry,
+            b2b_api_base,
+            log_deliveries,
+            store_hash,
+            sync,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod testing {
+    use super::load;
+    use std::collections::HashMap;
+
+    pub fn src(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        move |k: &str| m.get(k).cloned()
+    }
+
+    pub fn errors(targets: &str, extra: &[(&str, &str)]) -> Vec<String> {
+        let mut pairs = vec![("INGEST_TOKENS", "t"), ("TARGETS", targets)];
+        pairs.extend_from_slice(extra);
+        load(&src(&pairs)).err().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{errors, src};
+    use super::*;
+
+    #[test]
+    fn bad_secrets_and_settings_are_named_without_echo() {
+        let e = errors(
+            r#"[{"name":"a","url":"https://x","signing_secret":"K"}]"#,
+            &[
+                ("K", "not-a-whsec-secret"),
+                ("DEDUP_TTL_SECONDS", "30"),
+                ("RETRY_SCHEDULE_SECONDS", "1,x"),
+                ("LOG_DELIVERIES", "verbose"),
+            ],
+        );
+        assert_eq!(e.len(), 4, "{e:?}");
+        assert!(e[0].contains("signing secret `K` must start with `whsec_`"));
+        assert!(e.iter().all(|m| !m.contains("not-a-whsec-secret")));
+        assert!(e[1].starts_with("DEDUP_TTL_SECONDS"));
+        assert!(e[2].starts_with("RETRY_SCHEDULE_SECONDS"));
+        assert_eq!(e[3], "LOG_DELIVERIES: must be batch, each or failures");
+        let none = load(&src(&[])).unwrap_err();
+        assert!(none[0].starts_with("INGEST_TOKENS"));
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let secrets = [
+            "ingest-token-one-7f3a",
+            "ingest-token-two-91bc",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "header-api-key-5d2e",
+            "bc-access-token-c0ffee",
+        ];
+        let c = load(&src(&[
+            ("INGEST_TOKENS", "ingest-token-one-7f3a,ingest-token-two-91bc"),
+            (
+                "TARGETS",
+                r#"[{"name":"crm","url":"https://crm.example.com/","signing_secret":"CRM_KEY","headers":{"X-Api-Key":"secret:CRM_API_KEY","X-Team":"b2b"}}]"#,
+            ),
+            ("CRM_KEY", secrets[2]),
+            ("CRM_API_KEY", secrets[4]),
+            ("BC_STORE_HASH", "abc123"),
+            ("BC_ACCESS_TOKEN", secrets[5]),
+            ("PUBLIC_URL", "https://relay.example.com"),
+        ]))
+        .unwrap();
+        assert_eq!(c.sync_status(), "configured");
+        let shown = format!("{c:?} {c:#?} {:?}", c.targets[0]);
+        for s in secrets {
+            assert!(!shown.contains(s), "{s} shown in {shown}");
+        }
+        // What is not secret still shows, so the test would notice an empty `Debug`.
+        assert!(shown.contains("CRM_API_KEY") && shown.contains("b2b") && shown.contains("abc123"));
+        assert_eq!(c.targets[0].headers[0].1.expose(), secrets[4]);
+        assert_eq!(c.ingest_tokens[1].expose(), secrets[1]);
+    }
+
+    #[test]
+    fn sync_status_says_what_is_missing() {
+        let c = load(&src(&[("INGEST_TOKENS", "t")])).unwrap();
+        assert_eq!(
+            c.sync_status(),
+            "not configured: set BC_STORE_HASH, the secret BC_ACCESS_TOKEN and PUBLIC_URL"
+        );
+        let c = load(&src(&[("INGEST_TOKENS", "t"), ("BC_STORE_HASH", "abc")])).unwrap();
+        assert!(c
+            .sync_status()
+            .starts_with("not configured: BC_ACCESS_TOKEN is not set"));
+    }
+}

@@ -1,0 +1,265 @@
+//! BigCommerce's store hooks API (`/stores/{hash}/v3/hooks`, see `webhooks.v3.yml`): the shapes
+//! it lists and accepts, and what its error answers say.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Header name → value, as BigCommerce stores them on a hook.
+pub type HookHeaders = BTreeMap<String, String>;
+
+/// One hook as BigCommerce lists it (`webhook_Full`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hook {
+    pub id: u64,
+    pub scope: String,
+    pub destination: String,
+    /// BigCommerce's default for a hook is active.
+    #[serde(default = "active_by_default")]
+    pub is_active: bool,
+    #[serde(default, deserialize_with = "lenient_headers")]
+    pub headers: Option<HookHeaders>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+/// The spec says header values are strings. A hook of another app with some other JSON value
+/// must not make the whole listing unreadable, so such values are kept as their JSON text.
+fn lenient_headers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HookHeaders>, D::Error> {
+    let raw: Option<BTreeMap<String, Value>> = Option::deserialize(d)?;
+    Ok(raw.map(|m| {
+        m.into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => (k, s),
+                other => (k, json_text(&other)),
+            })
+            .collect()
+    }))
+}
+
+/// `GET /v3/hooks`: one page of hooks (`webhooks_Resp`).
+#[derive(Debug, Deserialize)]
+pub struct HookPage {
+    #[serde(default)]
+    pub data: Option<Vec<Hook>>,
+    #[serde(default)]
+    pub meta: Option<Meta>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Meta {
+    #[serde(default)]
+    pub pagination: Option<Pagination>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Pagination {
+    pub total: Option<u64>,
+    pub count: Option<u64>,
+    pub per_page: Option<u64>,
+    pub current_page: Option<u64>,
+    pub total_pages: Option<u64>,
+    #[serde(default)]
+    pub links: Option<Links>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Links {
+    pub previous: Option<String>,
+    pub current: Option<String>,
+    pub next: Option<String>,
+}
+
+impl HookPage {
+    /// The page to ask for after `page`, or `None` when this was the last one: by
+    /// `current_page`/`total_pages` when BigCommerce sends them, else by a non-empty
+    /// `links.next`. An empty page always ends the listing.
+    pub fn next_page(&self, page: u64) -> Option<u64> {
+        if self.data.as_ref().is_none_or(Vec::is_empty) {
+            return None;
+        }
+        let p = self.meta.as_ref()?.pagination.as_ref()?;
+        match (p.current_page, p.total_pages) {
+            (Some(current), Some(total)) => (current < total).then_some(current + 1),
+            _ => p
+                .links
+                .as_ref()
+                .and_then(|l| l.next.as_deref())
+                .is_some_and(|n| !n.trim().is_empty())
+                .then_some(page + 1),
+        }
+    }
+}
+
+/// `POST`/`PUT /v3/hooks[/{id}]` answers: `{"data": hook, "meta": {}}`.
+#[derive(Debug, Deserialize)]
+pub struct HookEnvelope {
+    pub data: Hook,
+}
+
+/// The body of a create (`webhook_Base`) or update (`webhook_Put`); absent fields are left as
+/// they are by an update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HookWrite {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    pub is_active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<HookHeaders>,
+}
+
+/// BigCommerce's error bodies (`error_Full`, `errorDetailed_Full`).
+#[derive(Debug, Deserialize)]
+struct BcError {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    errors: Option<Value>,
+}
+
+/// A value's compact JSON text, like its `Display`, through the serializer every other JSON
+/// output of the relay uses (one copy of it in the wasm, not two).
+fn json_text(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// The longest piece of a BigCommerce answer repeated in a report.
+const MAX_MESSAGE: usize = 300;
+
+/// What BigCommerce said in an error answer: its `title`, then each entry of `errors`; the raw
+/// text (shortened) when the body is not its usual JSON.
+pub fn error_message(status: u16, body: &str) -> String {
+    let mut out = match serde_json::from_str::<BcError>(body) {
+        Ok(BcError { title, errors }) => {
+            let mut parts: Vec<String> = title.into_iter().filter(|t| !t.is_empty()).collect();
+            match errors {
+                Some(Value::Object(m)) => parts.extend(m.iter().map(|(k, v)| match v {
+                    Value::String(s) => format!("{k}: {s}"),
+                    other => format!("{k}: {}", json_text(other)),
+                })),
+                Some(Value::Array(a)) => parts.extend(a.iter().map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => json_text(other),
+                })),
+                _ => {}
+            }
+            parts.join("; ")
+        }
+        Err(_) => body.trim().to_owned(),
+    };
+    if out.is_empty() {
+        out = format!("HTTP {status} without a message");
+    }
+    shorten(&out)
+}
+
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(MAX_MESSAGE) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// Removes every secret from a text that is about to be shown or logged, in case BigCommerce
+/// ever echoes part of a request.
+pub use crate::core::secret::redact;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_list_and_follows_pages() {
+        let body = r#"{"data":[{"id":18048287,"client_id":"m9r6","store_hash":"sftg45fsd","created_at":1561488106,"updated_at":1561488106,"scope":"store/order/created","destination":"https://665b65a6.ngrok.io/webhooks","is_active":true,"headers":{"custom-key":"developer-defined value","n":5}},{"id":2,"scope":"store/a/b","destination":"https://x","headers":null}],"meta":{"pagination":{"total":12,"count":2,"per_page":5,"current_page":1,"total_pages":3,"links":{"next":"?page=2&limit=5","current":"?page=1&limit=5"}}}}"#;
+        let page: HookPage = serde_json::from_str(body).unwrap();
+        let hooks = page.data.as_ref().unwrap();
+        assert_eq!(hooks[0].id, 18048287);
+        assert_eq!(
+            hooks[0].headers.as_ref().unwrap()["custom-key"],
+            "developer-defined value"
+        );
+        assert_eq!(hooks[0].headers.as_ref().unwrap()["n"], "5");
+        assert!(hooks[1].is_active, "absent is_active means active");
+        assert_eq!(hooks[1].headers, None);
+        assert_eq!(page.next_page(1), Some(2));
+
+        let last: HookPage = serde_json::from_str(
+            r#"{"data":[{"id":1,"scope":"s","destination":"d"}],"meta":{"pagination":{"current_page":3,"total_pages":3,"links":{"next":"?page=4"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(last.next_page(3), None, "total_pages wins over links");
+        let by_link: HookPage = serde_json::from_str(
+            r#"{"data":[{"id":1,"scope":"s","destination":"d"}],"meta":{"pagination":{"links":{"next":"?page=5"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(by_link.next_page(4), Some(5));
+        let empty: HookPage = serde_json::from_str(
+            r#"{"data":[],"meta":{"pagination":{"current_page":1,"total_pages":9}}}"#,
+        )
+        .unwrap();
+        assert_eq!(empty.next_page(1), None, "an empty page ends the listing");
+        let bare: HookPage =
+            serde_json::from_str(r#"{"data":[{"id":1,"scope":"s","destination":"d"}]}"#).unwrap();
+        assert_eq!(bare.next_page(1), None);
+    }
+
+    #[test]
+    fn error_messages_are_bigcommerces_words() {
+        assert_eq!(
+            error_message(
+                401,
+                r#"{"status":401,"title":"Unauthorized - the v3 Auth client ID or token in the request are not a valid combination for this store.","type":"/api-docs/getting-started/api-status-codes"}"#
+            ),
+            "Unauthorized - the v3 Auth client ID or token in the request are not a valid combination for this store."
+        );
+        assert_eq!(
+            error_message(
+                422,
+                r#"{"status":422,"title":"JSON data is missing or invalid","errors":{"destination":"error.path.missing."}}"#
+            ),
+            "JSON data is missing or invalid; destination: error.path.missing."
+        );
+        assert_eq!(error_message(502, "Bad gateway"), "Bad gateway");
+        assert_eq!(error_message(500, "  "), "HTTP 500 without a message");
+        assert_eq!(error_message(500, &"x".repeat(1000)).chars().count(), 301);
+        assert_eq!(
+            redact(
+                "token abc123secret leaked, twice abc123secret",
+                &["abc123secret", ""]
+            ),
+            "token [redacted] leaked, twice [redacted]"
+        );
+    }
+
+    #[test]
+    fn replace_all_matches_str_replace() {
+        for (text, needle) in [
+            ("", "abcd"),
+            ("abcd", "abcd"),
+            ("abcdabcd", "abcd"),
+            ("aaaaa", "aa"),
+            ("xx tökén ü tökén", "tökén"),
+            ("ü€😀 needle😀needle", "needle"),
+            ("no match here", "zzzz"),
+            ("abc", "abcd"),
+        ] {
+            assert_eq!(
+                crate::core::secret::replace_all(text, needle, "[r]"),
+                text.replace(needle, "[r]"),
+                "{text:?} / {needle:?}"
+            );
+        }
+    }
+}
