@@ -151,6 +151,28 @@ pub fn parse_lane_config(raw: &Map<String, Value>) -> Result<LaneConfig, Vec<Str
     }
 }
 
+/// The lane settings of a target's entry in `TARGETS` (besides `timeout_ms`).
+pub const LANE_FIELDS: [&str; 5] = [
+    "breaker_failures",
+    "breaker_seconds",
+    "disable_after_hours",
+    "rate_limit",
+    "max_in_flight",
+];
+
+/// [`parse_lane_config`] on a target's entry, then removes [`LANE_FIELDS`] from it, so the
+/// target parser that follows still refuses every field it does not know.
+pub fn take_lane_config(raw: &mut Value) -> Result<LaneConfig, Vec<String>> {
+    let Value::Object(map) = raw else {
+        return Ok(LaneConfig::default());
+    };
+    let cfg = parse_lane_config(map);
+    for f in LANE_FIELDS {
+        map.remove(f);
+    }
+    cfg
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
@@ -168,7 +190,7 @@ pub enum Mode {
     Disabled,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldReason {
     Open,
@@ -178,8 +200,9 @@ pub enum HoldReason {
     InFlight,
 }
 
-/// What to do with one delivery now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What to do with one delivery now. Serde: the Durable Object's answer to the consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Admission {
     /// Send it, not before `wait_ms` from now (that moment is reserved for it), then
     /// `record` the result with `ticket`. `probe`: this attempt decides whether the breaker
@@ -199,7 +222,8 @@ pub enum Admission {
 }
 
 /// One attempt's result as the lane sees it; [`classify`] maps an [`Outcome`] to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AttemptResult {
     Delivered,
     /// Timeout, network error, 5xx, 429: counts towards opening the breaker.
@@ -231,7 +255,7 @@ pub fn classify(outcome: &Outcome) -> AttemptResult {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransitionKind {
     /// The breaker opened (not repeated when a probe fails: the target is still down).
@@ -279,7 +303,7 @@ pub struct Counts {
 }
 
 /// A mode change worth telling, with the lane as it was right after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transition {
     pub kind: TransitionKind,
     pub at_ms: i64,
