@@ -18,8 +18,7 @@ use crate::core::deliver::outbound;
 use crate::core::deliver::retry::Outcome;
 use crate::edge::fetch::{self, Answer, Body};
 use crate::edge::metrics::{self, Point};
-use crate::edge::{b2b_api, env, kv, lane, log, queue};
-use futures_util::future::join_all;
+use crate::edge::{b2b_api, env, join, kv, lane, log, queue};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
@@ -81,9 +80,7 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
     if let Some(line) = b.log.into_inner().finish() {
         log::write(&line);
     }
-    if let Some(cfg) = cfg {
-        lane::report(&env, cfg, results.into_inner()).await;
-    }
+    lane::report(&env, results.into_inner()).await;
 }
 
 /// A message read, with its next step and (for a delivery) what its lane admitted.
@@ -132,7 +129,13 @@ async fn lane_admit(b: &Batch<'_>, items: &mut [Item]) {
             }
         }
     }
-    let answers = join_all(targets.iter().map(|(t, n)| lane::admit(b.env, t, *n))).await;
+    let answers = join::all(
+        targets
+            .iter()
+            .map(|(t, n)| lane::admit(b.env, t, *n))
+            .collect(),
+    )
+    .await;
     let mut answers: Vec<(String, std::vec::IntoIter<Admission>)> = targets
         .iter()
         .map(|(t, _)| (*t).to_owned())

@@ -3,18 +3,22 @@
 //! consumer and the admin API call it with. The object only performs: every decision is
 //! `core::deliver::lanes::serve`.
 //!
-//! The client never loses a message over the lane: if `admit` fails the deliveries are
-//! attempted anyway (fail open), if `record` fails the results are only logged.
+//! The object also tells about its transitions (a log line, operational events for the
+//! `relay.*` targets), so they never travel back to the caller. The client never loses a
+//! message over the lane: if `admit` fails the deliveries are attempted anyway (fail open), if
+//! `record` fails the results are only logged.
 
 use crate::core::admin::{self, TargetView};
 use crate::core::config::{Config, Target};
 use crate::core::deliver::lane::{Admission, AttemptResult, Mode, Transition, TransitionKind};
-use crate::core::deliver::lanes::{self, Answer, LaneCall, Op, Stored};
+use crate::core::deliver::lanes::{
+    self, admission_from_wire, result_to_wire, Answer, LaneCall, Op, Stored,
+};
 use crate::core::deliver::message::Job;
 use crate::core::deliver::operational;
 use crate::core::error::{ErrorCode, RelayError};
-use crate::edge::{env, log, queue, respond};
-use futures_util::future::{join_all, select, Either};
+use crate::edge::{env, join, log, queue, respond};
+use futures_util::future::{select, Either};
 use js_sys::{Function, Object, Promise, Reflect};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -121,6 +125,14 @@ impl TargetLane {
                 return Err(storage_error(worker::Error::from(e)));
             }
         }
+        if !served.transitions.is_empty() {
+            let told: Vec<(&str, Transition)> = served
+                .transitions
+                .into_iter()
+                .map(|t| (call.target.as_str(), t))
+                .collect();
+            notify(&self.env, cfg, &told).await;
+        }
         Ok(respond::json(200, served.body))
     }
 }
@@ -207,8 +219,8 @@ pub async fn admit(env: &Env, target: &str, n: usize) -> Vec<Admission> {
         probe: false,
         wait_ms: 0,
     };
-    let mut admissions = match call(env, Op::Admit, &c).await {
-        Ok(a) => a.admissions,
+    let mut admissions: Vec<Admission> = match call(env, Op::Admit, &c).await {
+        Ok(a) => a.admissions.into_iter().map(admission_from_wire).collect(),
         Err(e) => {
             log::problem(
                 "lane did not admit; attempting anyway",
@@ -221,27 +233,25 @@ pub async fn admit(env: &Env, target: &str, n: usize) -> Vec<Admission> {
     admissions
 }
 
-/// Reports a batch's results, one call per target, and tells about the transitions.
-pub async fn report(env: &Env, cfg: &Config, results: Vec<(String, u64, AttemptResult)>) {
+/// Reports a batch's results, one call per target.
+pub async fn report(env: &Env, results: Vec<(String, u64, AttemptResult)>) {
     let mut by_target: Vec<LaneCall> = Vec::new();
     for (target, ticket, result) in results {
+        let wire = result_to_wire(ticket, result);
         match by_target.iter_mut().find(|c| c.target == target) {
-            Some(c) => c.results.push((ticket, result)),
+            Some(c) => c.results.push(wire),
             None => by_target.push(LaneCall {
-                results: vec![(ticket, result)],
+                results: vec![wire],
                 ..named(&target)
             }),
         }
     }
-    let answers = join_all(by_target.iter().map(|c| call(env, Op::Record, c))).await;
-    let mut transitions = Vec::new();
+    let answers = join::all(by_target.iter().map(|c| call(env, Op::Record, c)).collect()).await;
     for (c, answer) in by_target.iter().zip(answers) {
-        match answer {
-            Ok(a) => transitions.extend(a.transitions.into_iter().map(|t| (c.target.clone(), t))),
-            Err(e) => log::problem("lane did not record results", &format!("{}: {e}", c.target)),
+        if let Err(e) = answer {
+            log::problem("lane did not record results", &format!("{}: {e}", c.target));
         }
     }
-    notify(env, cfg, &transitions).await;
 }
 
 #[derive(Serialize)]
@@ -260,7 +270,7 @@ struct TransitionLine<'a> {
 /// Logs each transition and enqueues its operational event for the `relay.*` targets.
 /// Best effort: the mode is in the lane either way (`GET /admin/targets`), and a failed
 /// enqueue is logged.
-pub async fn notify(env: &Env, cfg: &Config, transitions: &[(String, Transition)]) {
+async fn notify(env: &Env, cfg: &Config, transitions: &[(&str, Transition)]) {
     if transitions.is_empty() {
         return;
     }
@@ -352,7 +362,7 @@ pub async fn targets(env: &Env, cfg: &Config) -> Result<Response, RelayError> {
     struct Targets<'a> {
         targets: Vec<TargetWithLane<'a>>,
     }
-    let targets = join_all(cfg.targets.iter().map(|t| with_lane(env, t))).await;
+    let targets = join::all(cfg.targets.iter().map(|t| with_lane(env, t)).collect()).await;
     respond::ok(&Targets { targets })
 }
 
@@ -362,8 +372,8 @@ pub async fn target(env: &Env, cfg: &Config, name: &str) -> Result<Response, Rel
     respond::ok(&with_lane(env, t).await)
 }
 
-/// `POST /admin/targets/{name}/pause` and `…/resume`: the lane's view afterwards, whether the
-/// mode changed, and who was told (operational event).
+/// `POST /admin/targets/{name}/pause` and `…/resume`: whether the mode changed (the object
+/// then told about it) and the lane's view afterwards.
 pub async fn pause_or_resume(
     env: &Env,
     cfg: &Config,
@@ -372,12 +382,6 @@ pub async fn pause_or_resume(
 ) -> Result<Response, RelayError> {
     let t = cfg.target(name).ok_or_else(|| unknown(name))?;
     let answer = operate(env, &t.name, op).await?;
-    let transitions: Vec<(String, Transition)> = answer
-        .transitions
-        .into_iter()
-        .map(|tr| (t.name.clone(), tr))
-        .collect();
-    notify(env, cfg, &transitions).await;
     #[derive(Serialize)]
     struct Done<'a> {
         target: &'a str,
@@ -387,7 +391,7 @@ pub async fn pause_or_resume(
     }
     respond::ok(&Done {
         target: &t.name,
-        changed: !transitions.is_empty(),
+        changed: answer.changed,
         lane: answer.view,
     })
 }

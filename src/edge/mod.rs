@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod health;
 pub mod http;
 pub mod ingest;
+pub mod join;
 pub mod kv;
 pub mod lane;
 pub mod log;

@@ -7,8 +7,7 @@ use crate::core::config::Target;
 use crate::core::deliver::lanes::lane_of;
 use crate::core::deliver::message::{self, batches, encode, Job};
 use crate::core::event::EncodedEvent;
-use crate::edge::env;
-use futures_util::future::join_all;
+use crate::edge::{env, join};
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use std::cell::OnceCell;
 use wasm_bindgen::{JsCast, JsValue};
@@ -105,10 +104,11 @@ pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<(), String> {
             None => by_queue.push((queue, vec![text])),
         }
     }
-    let sent = join_all(
+    let sent = join::all(
         by_queue
             .into_iter()
-            .map(|(queue, texts)| send_batches(env, queue, texts)),
+            .map(|(queue, texts)| send_batches(env, queue, texts))
+            .collect(),
     )
     .await;
     sent.into_iter().collect()

@@ -190,7 +190,7 @@ pub enum Mode {
     Disabled,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldReason {
     Open,
@@ -200,9 +200,8 @@ pub enum HoldReason {
     InFlight,
 }
 
-/// What to do with one delivery now. Serde: the Durable Object's answer to the consumer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// What to do with one delivery now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
     /// Send it, not before `wait_ms` from now (that moment is reserved for it), then
     /// `record` the result with `ticket`. `probe`: this attempt decides whether the breaker
@@ -222,8 +221,7 @@ pub enum Admission {
 }
 
 /// One attempt's result as the lane sees it; [`classify`] maps an [`Outcome`] to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptResult {
     Delivered,
     /// Timeout, network error, 5xx, 429: counts towards opening the breaker.
@@ -255,7 +253,7 @@ pub fn classify(outcome: &Outcome) -> AttemptResult {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransitionKind {
     /// The breaker opened (not repeated when a probe fails: the target is still down).
@@ -303,7 +301,7 @@ pub struct Counts {
 }
 
 /// A mode change worth telling, with the lane as it was right after it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
     pub kind: TransitionKind,
     pub at_ms: i64,

@@ -4,13 +4,15 @@
 //! carries a target's deliveries ([`lane_of`]).
 //!
 //! Protocol: `POST https://lane/{op}` with a [`LaneCall`] as JSON; the answer is an [`Answer`].
-//! `admit` takes `n` and answers `n` admissions; `record` takes `(ticket, result)` pairs and
-//! answers the transitions they caused; `pause` and `resume` answer their transition (if the
-//! mode changed) and the view; `view` the view.
+//! `admit` takes `n` and answers `n` admissions; `record` takes `(ticket, result)` pairs;
+//! `pause` and `resume` answer whether the mode changed and the view; `view` the view. The
+//! object itself tells about transitions (log line, operational events), so they never travel
+//! back. Admissions and results travel as numbers and tuples ([`WireAdmission`],
+//! [`WireResult`]), not serde's enum forms: the derived enum readers cost several KB of wasm.
 
 use crate::core::deliver::attempts::{Attempt, DELIVERED};
 use crate::core::deliver::lane::{
-    Admission, AttemptResult, LaneConfig, LaneState, LaneView, Transition,
+    Admission, AttemptResult, HoldReason, LaneConfig, LaneState, LaneView, Transition,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -64,6 +66,79 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+/// An admission on the wire: `[0, ticket, wait_ms]` attempt, `[1, delay_seconds, reason]` hold,
+/// `[2, 0, 0]` dead letter. The caller does not need `probe`, so it does not travel.
+pub type WireAdmission = [u64; 3];
+
+const REASONS: [HoldReason; 5] = [
+    HoldReason::Open,
+    HoldReason::Probing,
+    HoldReason::Paused,
+    HoldReason::RateLimited,
+    HoldReason::InFlight,
+];
+
+pub fn admission_to_wire(a: &Admission) -> WireAdmission {
+    match *a {
+        Admission::Attempt {
+            ticket, wait_ms, ..
+        } => [0, ticket, u64::from(wait_ms)],
+        Admission::Hold {
+            delay_seconds,
+            reason,
+        } => {
+            let r = REASONS.iter().position(|x| *x == reason).unwrap_or(0);
+            [1, u64::from(delay_seconds), r as u64]
+        }
+        Admission::DeadLetter => [2, 0, 0],
+    }
+}
+
+/// Anything unknown reads as a plain attempt: the caller fails open, never drops.
+pub fn admission_from_wire(w: WireAdmission) -> Admission {
+    let n32 = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    match w {
+        [1, delay, r] => Admission::Hold {
+            delay_seconds: n32(delay),
+            reason: usize::try_from(r)
+                .ok()
+                .and_then(|r| REASONS.get(r).copied())
+                .unwrap_or(HoldReason::Open),
+        },
+        [2, _, _] => Admission::DeadLetter,
+        [0, ticket, wait] => Admission::Attempt {
+            ticket,
+            probe: false,
+            wait_ms: n32(wait),
+        },
+        _ => Admission::Attempt {
+            ticket: 0,
+            probe: false,
+            wait_ms: 0,
+        },
+    }
+}
+
+/// A result on the wire: `(ticket, 0 delivered | 1 failure | 2 rejected, error text)`.
+pub type WireResult = (u64, u8, String);
+
+pub fn result_to_wire(ticket: u64, r: AttemptResult) -> WireResult {
+    match r {
+        AttemptResult::Delivered => (ticket, 0, String::new()),
+        AttemptResult::Failure { error } => (ticket, 1, error),
+        AttemptResult::Rejected { error } => (ticket, 2, error),
+    }
+}
+
+pub fn result_from_wire((ticket, kind, error): WireResult) -> (u64, AttemptResult) {
+    let r = match kind {
+        0 => AttemptResult::Delivered,
+        2 => AttemptResult::Rejected { error },
+        _ => AttemptResult::Failure { error },
+    };
+    (ticket, r)
+}
+
 /// The body of every call. The target's name is in it because the object cannot learn its
 /// own name from its id; it reads the target's settings from the configuration itself.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -72,7 +147,7 @@ pub struct LaneCall {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub n: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub results: Vec<(u64, AttemptResult)>,
+    pub results: Vec<WireResult>,
 }
 
 /// What the object keeps, as one stored value.
@@ -135,9 +210,9 @@ struct View {
 #[derive(Serialize)]
 struct Reply {
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    admissions: Vec<Admission>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    transitions: Vec<Transition>,
+    admissions: Vec<WireAdmission>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    changed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     view: Option<View>,
 }
@@ -146,16 +221,19 @@ struct Reply {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Answer {
-    pub admissions: Vec<Admission>,
-    pub transitions: Vec<Transition>,
+    pub admissions: Vec<WireAdmission>,
+    /// `pause`/`resume`: the mode changed (and the object told about it).
+    pub changed: bool,
     pub view: Option<Box<RawValue>>,
 }
 
-/// A served call: the answer's JSON, and whether the state must be written back.
+/// A served call: the answer's JSON, whether the state must be written back, and the
+/// transitions to tell about.
 #[derive(Debug)]
 pub struct Served {
     pub body: String,
     pub changed: bool,
+    pub transitions: Vec<Transition>,
 }
 
 fn view(stored: &Stored, cfg: &LaneConfig, now_ms: i64) -> View {
@@ -175,9 +253,10 @@ pub fn serve(
 ) -> Served {
     let mut reply = Reply {
         admissions: Vec::new(),
-        transitions: Vec::new(),
+        changed: false,
         view: None,
     };
+    let mut transitions = Vec::new();
     let changed = match op {
         Op::Admit => {
             let now_s = now_ms.div_euclid(1000);
@@ -186,14 +265,14 @@ pub fn serve(
                 if let Admission::Hold { delay_seconds, .. } = a {
                     stored.held.add(now_s + i64::from(delay_seconds), now_s);
                 }
-                reply.admissions.push(a);
+                reply.admissions.push(admission_to_wire(&a));
             }
             !reply.admissions.is_empty()
         }
         Op::Record => {
-            for (ticket, result) in &call.results {
-                let t = stored.lane.record(cfg, *ticket, result.clone(), now_ms);
-                reply.transitions.extend(t);
+            for w in &call.results {
+                let (ticket, result) = result_from_wire(w.clone());
+                transitions.extend(stored.lane.record(cfg, ticket, result, now_ms));
             }
             !call.results.is_empty()
         }
@@ -202,10 +281,10 @@ pub fn serve(
                 Op::Pause => stored.lane.pause(now_ms),
                 _ => stored.lane.resume(now_ms),
             };
-            let changed = t.is_some();
-            reply.transitions.extend(t);
+            reply.changed = t.is_some();
+            transitions.extend(t);
             reply.view = Some(view(stored, cfg, now_ms));
-            changed
+            reply.changed
         }
         Op::View => {
             reply.view = Some(view(stored, cfg, now_ms));
@@ -216,6 +295,7 @@ pub fn serve(
         // Plain structs of numbers and strings: serializing cannot fail.
         body: serde_json::to_string(&reply).unwrap_or_default(),
         changed,
+        transitions,
     }
 }
 
@@ -271,6 +351,14 @@ mod tests {
         assert_eq!(Op::parse("reset"), None);
     }
 
+    fn admissions(s: &Served) -> Vec<Admission> {
+        answer(s)
+            .admissions
+            .into_iter()
+            .map(admission_from_wire)
+            .collect()
+    }
+
     #[test]
     fn admit_then_record_over_the_wire() {
         let c = cfg(json!({"breaker_failures": 2}));
@@ -283,9 +371,8 @@ mod tests {
             T0,
         );
         assert!(served.changed);
-        let a = answer(&served).admissions;
-        assert_eq!(a.len(), 3);
-        let tickets: Vec<u64> = a
+        assert_eq!(served.body, r#"{"admissions":[[0,1,0],[0,2,0],[0,3,0]]}"#);
+        let tickets: Vec<u64> = admissions(&served)
             .iter()
             .map(|a| match a {
                 Admission::Attempt { ticket, .. } => *ticket,
@@ -298,14 +385,14 @@ mod tests {
             target: "crm".into(),
             n: 0,
             results: vec![
-                (1, AttemptResult::Delivered),
-                (
+                result_to_wire(1, AttemptResult::Delivered),
+                result_to_wire(
                     2,
                     AttemptResult::Failure {
                         error: "HTTP 503".into(),
                     },
                 ),
-                (
+                result_to_wire(
                     3,
                     AttemptResult::Failure {
                         error: "timed out".into(),
@@ -316,7 +403,7 @@ mod tests {
         let text = serde_json::to_string(&results).unwrap();
         assert_eq!(
             text,
-            r#"{"target":"crm","results":[[1,"delivered"],[2,{"failure":{"error":"HTTP 503"}}],[3,{"failure":{"error":"timed out"}}]]}"#
+            r#"{"target":"crm","results":[[1,0,""],[2,1,"HTTP 503"],[3,1,"timed out"]]}"#
         );
         let served = serve(
             &mut s,
@@ -325,7 +412,8 @@ mod tests {
             &c,
             T0 + 5,
         );
-        let t = answer(&served).transitions;
+        assert_eq!(served.body, "{}");
+        let t = served.transitions;
         assert_eq!(t.len(), 1);
         assert_eq!((t[0].kind, t[0].mode), (TransitionKind::Opened, Mode::Open));
         assert_eq!(t[0].last_error.as_deref(), Some("timed out"));
@@ -337,7 +425,7 @@ mod tests {
             &c,
             T0 + 6,
         );
-        assert!(answer(&served).admissions.iter().all(|a| matches!(
+        assert!(admissions(&served).iter().all(|a| matches!(
             a,
             Admission::Hold {
                 delay_seconds: 30,
@@ -368,19 +456,65 @@ mod tests {
     }
 
     #[test]
+    fn every_admission_and_result_survives_the_wire() {
+        let all = [
+            Admission::Attempt {
+                ticket: 9,
+                probe: false,
+                wait_ms: 600,
+            },
+            Admission::Hold {
+                delay_seconds: 60,
+                reason: HoldReason::Paused,
+            },
+            Admission::Hold {
+                delay_seconds: 2,
+                reason: HoldReason::RateLimited,
+            },
+            Admission::Hold {
+                delay_seconds: 5,
+                reason: HoldReason::Probing,
+            },
+            Admission::Hold {
+                delay_seconds: 1,
+                reason: HoldReason::InFlight,
+            },
+            Admission::DeadLetter,
+        ];
+        for a in all {
+            assert_eq!(admission_from_wire(admission_to_wire(&a)), a);
+        }
+        // Unknown kinds from a newer object: attempted, never dropped.
+        assert!(matches!(
+            admission_from_wire([7, 1, 1]),
+            Admission::Attempt { ticket: 0, .. }
+        ));
+        for r in [
+            AttemptResult::Delivered,
+            AttemptResult::Failure { error: "x".into() },
+            AttemptResult::Rejected {
+                error: "HTTP 400".into(),
+            },
+        ] {
+            assert_eq!(result_from_wire(result_to_wire(4, r.clone())), (4, r));
+        }
+    }
+
+    #[test]
     fn pause_and_resume_answer_their_transition_once() {
         let c = LaneConfig::default();
         let mut s = Stored::default();
         let c0 = call(json!({"target": "crm"}));
         let p = serve(&mut s, Op::Pause, &c0, &c, T0);
         assert!(p.changed);
+        assert_eq!(p.transitions[0].kind, TransitionKind::Paused);
         let a = answer(&p);
-        assert_eq!(a.transitions[0].kind, TransitionKind::Paused);
+        assert!(a.changed);
         let view: Value = serde_json::from_str(a.view.unwrap().get()).unwrap();
         assert_eq!(view["mode"], "paused");
         let again = serve(&mut s, Op::Pause, &c0, &c, T0 + 1);
-        assert!(!again.changed);
-        assert!(answer(&again).transitions.is_empty());
+        assert!(!again.changed && !answer(&again).changed);
+        assert!(again.transitions.is_empty());
         let held = serve(
             &mut s,
             Op::Admit,
@@ -388,7 +522,7 @@ mod tests {
             &c,
             T0 + 2,
         );
-        assert!(answer(&held).admissions.iter().all(|a| matches!(
+        assert!(admissions(&held).iter().all(|a| matches!(
             a,
             Admission::Hold {
                 reason: HoldReason::Paused,
@@ -396,7 +530,7 @@ mod tests {
             }
         )));
         let r = serve(&mut s, Op::Resume, &c0, &c, T0 + 3);
-        assert_eq!(answer(&r).transitions[0].kind, TransitionKind::Resumed);
+        assert_eq!(r.transitions[0].kind, TransitionKind::Resumed);
         assert_eq!(s.lane.mode(), Mode::Healthy);
         // The state survives the object's storage: what it writes, it reads back the same.
         let text = serde_json::to_string(&s).unwrap();
