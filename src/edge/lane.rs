@@ -11,9 +11,7 @@
 use crate::core::admin::{self, TargetView};
 use crate::core::config::{Config, Target};
 use crate::core::deliver::lane::{Admission, AttemptResult, Mode, Transition, TransitionKind};
-use crate::core::deliver::lanes::{
-    self, admission_from_wire, result_to_wire, Answer, LaneCall, Op, Stored,
-};
+use crate::core::deliver::lanes::{self, Answer, LaneCall, Op, Stored};
 use crate::core::deliver::message::Job;
 use crate::core::deliver::operational;
 use crate::core::error::{ErrorCode, RelayError};
@@ -72,23 +70,33 @@ impl TargetLane {
         let value = JsFuture::from(promise)
             .await
             .map_err(|e| storage_error(worker::Error::from(e)))?;
-        match value.as_string() {
-            Some(text) => serde_json::from_str(&text).map_err(storage_error),
-            None => Ok(Stored::default()),
-        }
+        let Some(text) = value.as_string() else {
+            return Ok(Stored::default());
+        };
+        Ok(Stored::decode(&text).unwrap_or_else(|| {
+            // Only a layout this version does not know: a fresh lane beats a stuck one.
+            log::problem("lane state unreadable; starting afresh", &text);
+            Stored::default()
+        }))
     }
 
     async fn serve(&self, mut req: Request) -> Result<Response, RelayError> {
+        // `/{op}/{target}`
         let path = req.path();
-        let op = Op::parse(path.trim_start_matches('/')).ok_or_else(RelayError::not_found)?;
+        let (op, target) = path
+            .trim_start_matches('/')
+            .split_once('/')
+            .and_then(|(op, target)| Some((Op::parse(op)?, target)))
+            .ok_or_else(RelayError::not_found)?;
         let text = req.text().await.map_err(|_| {
             RelayError::new(
                 ErrorCode::UnreadableBody,
                 "the request body could not be read",
             )
         })?;
-        let call: LaneCall = serde_json::from_str(&text)
-            .map_err(|e| RelayError::new(ErrorCode::InvalidJson, e.to_string()))?;
+        let call = LaneCall::parse(op, target, &text).ok_or_else(|| {
+            RelayError::new(ErrorCode::InvalidField, "not a lane call of this version")
+        })?;
         let loaded = env::config(&self.env);
         let cfg = loaded
             .as_ref()
@@ -107,9 +115,7 @@ impl TargetLane {
             let mut slot = self.stored.borrow_mut();
             let stored = slot.get_or_insert_with(Stored::default);
             let served = lanes::serve(stored, op, &call, &lane_cfg, env::now_ms());
-            let snapshot = served
-                .changed
-                .then(|| serde_json::to_string(stored).unwrap_or_default());
+            let snapshot = served.changed.then(|| stored.encode());
             (served, snapshot)
         };
         if let Some(text) = snapshot {
@@ -156,7 +162,7 @@ fn method(on: &JsValue, name: &str, args: &[&JsValue]) -> Result<JsValue, String
 
 /// One call to `target`'s object: namespace → `idFromName` → `get` → `stub.fetch`, through
 /// the JS API directly (worker's stub wrappers convert requests through its `Request` type).
-async fn exchange(env: &Env, target: &str, op: Op, body: String) -> Result<Answer, String> {
+async fn exchange(env: &Env, target: &str, op: Op, body: String) -> Result<String, String> {
     let ns = Reflect::get(env.as_ref(), &JsValue::from_str(BINDING)).map_err(js)?;
     if ns.is_undefined() {
         return Err(format!("no Durable Object binding `{BINDING}`"));
@@ -166,7 +172,7 @@ async fn exchange(env: &Env, target: &str, op: Op, body: String) -> Result<Answe
     let init = Object::new();
     Reflect::set(&init, &"method".into(), &"POST".into()).map_err(js)?;
     Reflect::set(&init, &"body".into(), &body.into()).map_err(js)?;
-    let url = format!("https://lane/{}", op.as_str());
+    let url = format!("https://lane/{}/{target}", op.as_str());
     let promise: Promise = method(&stub, "fetch", &[&url.into(), &init])?
         .dyn_into()
         .map_err(js)?;
@@ -181,21 +187,17 @@ async fn exchange(env: &Env, target: &str, op: Op, body: String) -> Result<Answe
         .as_string()
         .unwrap_or_default();
     if !resp.ok() {
-        return Err(format!(
-            "lane answered {}: {}",
-            resp.status(),
-            text.chars().take(300).collect::<String>()
-        ));
+        let first: String = text.chars().take(300).collect();
+        return Err(format!("lane answered {}: {first}", resp.status()));
     }
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+    Ok(text)
 }
 
 async fn call(env: &Env, op: Op, call: &LaneCall) -> Result<Answer, String> {
-    let body = serde_json::to_string(call).map_err(|e| e.to_string())?;
-    let exchange = std::pin::pin!(exchange(env, &call.target, op, body));
+    let exchange = std::pin::pin!(exchange(env, &call.target, op, call.body(op)));
     let timer = std::pin::pin!(Delay::from(Duration::from_millis(CALL_TIMEOUT_MS)));
     match select(exchange, timer).await {
-        Either::Left((answer, _)) => answer,
+        Either::Left((text, _)) => text.map(|t| Answer::parse(&t)),
         Either::Right(_) => Err(format!("no answer within {CALL_TIMEOUT_MS} ms")),
     }
 }
@@ -220,7 +222,7 @@ pub async fn admit(env: &Env, target: &str, n: usize) -> Vec<Admission> {
         wait_ms: 0,
     };
     let mut admissions: Vec<Admission> = match call(env, Op::Admit, &c).await {
-        Ok(a) => a.admissions.into_iter().map(admission_from_wire).collect(),
+        Ok(a) => a.admissions,
         Err(e) => {
             log::problem(
                 "lane did not admit; attempting anyway",
@@ -237,7 +239,7 @@ pub async fn admit(env: &Env, target: &str, n: usize) -> Vec<Admission> {
 pub async fn report(env: &Env, results: Vec<(String, u64, AttemptResult)>) {
     let mut by_target: Vec<LaneCall> = Vec::new();
     for (target, ticket, result) in results {
-        let wire = result_to_wire(ticket, result);
+        let wire = (ticket, result);
         match by_target.iter_mut().find(|c| c.target == target) {
             Some(c) => c.results.push(wire),
             None => by_target.push(LaneCall {
@@ -337,9 +339,14 @@ struct TargetWithLane<'a> {
     lane_error: Option<String>,
 }
 
+/// The view's JSON, embedded as is.
+fn raw(view: Option<String>) -> Option<Box<RawValue>> {
+    view.and_then(|v| RawValue::from_string(v).ok())
+}
+
 async fn with_lane<'a>(env: &Env, t: &'a Target) -> TargetWithLane<'a> {
     let (lane, lane_error) = match operate(env, &t.name, Op::View).await {
-        Ok(a) => (a.view, None),
+        Ok(a) => (raw(a.view), None),
         Err(e) => (None, Some(e.to_string())),
     };
     #[allow(clippy::cast_precision_loss)] // at most a year in ms
@@ -392,6 +399,6 @@ pub async fn pause_or_resume(
     respond::ok(&Done {
         target: &t.name,
         changed: answer.changed,
-        lane: answer.view,
+        lane: raw(answer.view),
     })
 }

@@ -17,6 +17,7 @@
 //! a success (it does not stop the clock towards `disabled`).
 
 use crate::core::config::DEFAULT_TIMEOUT_MS;
+use crate::core::deliver::compact::{signed, Reader, Writer};
 use crate::core::deliver::rate::{parse_rate_limit, Limiter, RateDecision, RateLimit};
 use crate::core::deliver::retry::{Outcome, MAX_DELAY_SECONDS};
 use crate::core::time::rfc3339;
@@ -405,6 +406,119 @@ pub struct LaneState {
     #[serde(skip_serializing_if = "is_default")]
     avg_ms: u32,
     counts: Counts,
+}
+
+const MODES: [Mode; 6] = [
+    Mode::Healthy,
+    Mode::Failing,
+    Mode::Open,
+    Mode::Probing,
+    Mode::Paused,
+    Mode::Disabled,
+];
+
+impl LaneState {
+    /// The numbers of the state in the compact form (`deliver::compact`); the error text is
+    /// apart ([`LaneState::last_error`]), since it may hold any character.
+    pub fn encode(&self, w: &mut Writer) {
+        let mode = MODES.iter().position(|m| *m == self.mode).unwrap_or(0);
+        w.int(i64::try_from(mode).unwrap_or(0));
+        w.int(self.mode_since);
+        w.int(i64::from(self.consecutive_failures));
+        w.int(i64::from(self.unsuccessful));
+        w.opt(self.failing_since);
+        w.opt(self.last_success);
+        w.opt(self.last_failure);
+        w.int(i64::from(self.recent));
+        w.int(i64::from(self.recent_len));
+        w.int(self.open_until);
+        w.int(i64::from(self.open_seconds));
+        w.opt(self.probe.map(|p| signed(p.0)));
+        w.opt(self.probe.map(|p| p.1));
+        w.int(i64::try_from(self.leases.len()).unwrap_or(0));
+        for l in &self.leases {
+            w.int(signed(l.0));
+            w.int(l.1);
+        }
+        w.int(signed(self.ticket));
+        self.limiter.encode(w);
+        w.int(self.slot_next);
+        w.int(i64::from(self.avg_ms));
+        let c = &self.counts;
+        for n in [
+            c.attempts,
+            c.delivered,
+            c.failed,
+            c.rejected,
+            c.held,
+            c.dead_lettered,
+        ] {
+            w.int(signed(n));
+        }
+    }
+
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Reads what [`LaneState::encode`] wrote; `None` if the text is not such a state.
+    pub fn decode(r: &mut Reader<'_>, last_error: Option<String>) -> Option<LaneState> {
+        let mode = *MODES.get(usize::try_from(r.int()?).ok()?)?;
+        let mode_since = r.int()?;
+        let consecutive_failures = r.u32()?;
+        let unsuccessful = r.u32()?;
+        let failing_since = r.opt()?;
+        let last_success = r.opt()?;
+        let last_failure = r.opt()?;
+        let recent = r.u32()?;
+        let recent_len = u8::try_from(r.int()?).ok()?;
+        let open_until = r.int()?;
+        let open_seconds = r.u32()?;
+        let probe_ticket = r.opt()?;
+        let probe_until = r.opt()?;
+        let probe = match (probe_ticket, probe_until) {
+            (Some(t), Some(u)) => Some(Lease(u64::try_from(t).ok()?, u)),
+            _ => None,
+        };
+        let n = r.len(usize::try_from(MAX_IN_FLIGHT).unwrap_or(256))?;
+        let mut leases = Vec::with_capacity(n);
+        for _ in 0..n {
+            leases.push(Lease(r.u64()?, r.int()?));
+        }
+        let ticket = r.u64()?;
+        let limiter = Limiter::decode(r)?;
+        let slot_next = r.int()?;
+        let avg_ms = r.u32()?;
+        let counts = Counts {
+            attempts: r.u64()?,
+            delivered: r.u64()?,
+            failed: r.u64()?,
+            rejected: r.u64()?,
+            held: r.u64()?,
+            dead_lettered: r.u64()?,
+        };
+        Some(LaneState {
+            mode,
+            mode_since,
+            consecutive_failures,
+            unsuccessful,
+            failing_since,
+            last_success,
+            last_failure,
+            last_error,
+            recent,
+            recent_len,
+            open_until,
+            open_seconds,
+            probe,
+            leases,
+            ticket,
+            limiter,
+            slot_next,
+            avg_ms,
+            counts,
+        })
+    }
 }
 
 /// Whole seconds for a queue delay: rounded up (never back early), 1 s to 12 h.
@@ -1343,9 +1457,50 @@ mod tests {
         assert!(text.len() < 450, "{} bytes: {text}", text.len());
         let back: LaneState = serde_json::from_str(&text).unwrap();
         assert_eq!(back, l);
+        // The compact form the Durable Object stores: smaller still, and the same state back.
+        let mut w = Writer::default();
+        l.encode(&mut w);
+        let compact = w.finish();
+        assert!(compact.len() < 300, "{} bytes: {compact}", compact.len());
+        let mut r = Reader::new(&compact);
+        let back = LaneState::decode(&mut r, l.last_error().map(str::to_owned)).unwrap();
+        assert!(r.at_end());
+        assert_eq!(back, l);
         // Missing fields are defaults: a state written by an older version still loads.
         let old: LaneState = serde_json::from_str(r#"{"mode":"open","open_until":5}"#).unwrap();
         assert_eq!((old.mode(), old.open_until), (Mode::Open, 5));
+    }
+
+    #[test]
+    fn the_compact_form_keeps_probes_leases_and_every_mode() {
+        let c = cfg_from(json!({"max_in_flight": 3, "rate_limit": "2/s"}));
+        let round_trip = |l: &LaneState| {
+            let mut w = Writer::default();
+            l.encode(&mut w);
+            let text = w.finish();
+            let back =
+                LaneState::decode(&mut Reader::new(&text), l.last_error().map(str::to_owned));
+            assert_eq!(back.as_ref(), Some(l), "{text}");
+        };
+        let mut l = LaneState::default();
+        round_trip(&l);
+        attempt(&mut l, &c, T0);
+        attempt(&mut l, &c, T0 + 1);
+        round_trip(&l);
+        failures(&mut l, &cfg(), 5, T0 + 2_000);
+        round_trip(&l);
+        let end = l.open_until;
+        assert!(attempt(&mut l, &cfg(), end).1);
+        assert_eq!(l.mode(), Mode::Probing);
+        assert!(l.probe.is_some());
+        round_trip(&l);
+        l.pause(end + 1);
+        round_trip(&l);
+        l.mode = Mode::Disabled;
+        round_trip(&l);
+        // Not a state: refused, never a half-read one.
+        assert_eq!(LaneState::decode(&mut Reader::new("9 0"), None), None);
+        assert_eq!(LaneState::decode(&mut Reader::new("0 1 2"), None), None);
     }
 
     #[test]

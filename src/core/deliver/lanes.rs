@@ -3,19 +3,20 @@
 //! it, what it answers, and what it does with a call ([`serve`], pure). Also which lane queue
 //! carries a target's deliveries ([`lane_of`]).
 //!
-//! Protocol: `POST https://lane/{op}` with a [`LaneCall`] as JSON; the answer is an [`Answer`].
-//! `admit` takes `n` and answers `n` admissions; `record` takes `(ticket, result)` pairs;
-//! `pause` and `resume` answer whether the mode changed and the view; `view` the view. The
-//! object itself tells about transitions (log line, operational events), so they never travel
-//! back. Admissions and results travel as numbers and tuples ([`WireAdmission`],
-//! [`WireResult`]), not serde's enum forms: the derived enum readers cost several KB of wasm.
+//! Protocol: `POST https://lane/{op}/{target}`, a [`LaneCall`] in plain text
+//! ([`LaneCall::body`]); the answer is an [`Answer`] ([`Answer::parse`]). `admit` takes `n` and
+//! answers `n` admissions; `record` takes `(ticket, result)` pairs; `pause` and `resume`
+//! answer whether the mode changed, and the view; `view` the view. The object tells about
+//! transitions itself (log line, operational events), so they never travel back. Numbers and
+//! lines, not JSON: derived serde readers for these shapes cost several KB of the upload, and
+//! both ends are this relay.
 
 use crate::core::deliver::attempts::{Attempt, DELIVERED};
+use crate::core::deliver::compact::{self, Reader, Writer};
 use crate::core::deliver::lane::{
     Admission, AttemptResult, HoldReason, LaneConfig, LaneState, LaneView, Transition,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Serialize;
 
 /// The queue that carries the deliveries of the target at `index` in `TARGETS`, when `lanes`
 /// lane queues exist: lane `1 + index mod lanes`, or 0 (the main queue) without lane queues.
@@ -62,14 +63,6 @@ impl Op {
     }
 }
 
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-/// An admission on the wire: `[0, ticket, wait_ms]` attempt, `[1, delay_seconds, reason]` hold,
-/// `[2, 0, 0]` dead letter. The caller does not need `probe`, so it does not travel.
-pub type WireAdmission = [u64; 3];
-
 const REASONS: [HoldReason; 5] = [
     HoldReason::Open,
     HoldReason::Probing,
@@ -78,85 +71,165 @@ const REASONS: [HoldReason; 5] = [
     HoldReason::InFlight,
 ];
 
-pub fn admission_to_wire(a: &Admission) -> WireAdmission {
-    match *a {
+/// An admission as three numbers: `0 ticket wait_ms` attempt, `1 delay_seconds reason` hold,
+/// `2 0 0` dead letter. The caller does not need `probe`, so it does not travel.
+fn write_admission(w: &mut Writer, a: &Admission) {
+    let n = match *a {
         Admission::Attempt {
             ticket, wait_ms, ..
-        } => [0, ticket, u64::from(wait_ms)],
+        } => [0, compact::signed(ticket), i64::from(wait_ms)],
         Admission::Hold {
             delay_seconds,
             reason,
         } => {
             let r = REASONS.iter().position(|x| *x == reason).unwrap_or(0);
-            [1, u64::from(delay_seconds), r as u64]
+            [1, i64::from(delay_seconds), i64::try_from(r).unwrap_or(0)]
         }
         Admission::DeadLetter => [2, 0, 0],
+    };
+    for x in n {
+        w.int(x);
     }
 }
 
 /// Anything unknown reads as a plain attempt: the caller fails open, never drops.
-pub fn admission_from_wire(w: WireAdmission) -> Admission {
-    let n32 = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-    match w {
-        [1, delay, r] => Admission::Hold {
-            delay_seconds: n32(delay),
-            reason: usize::try_from(r)
+fn read_admission(kind: i64, a: i64, b: i64) -> Admission {
+    let n32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    match kind {
+        1 => Admission::Hold {
+            delay_seconds: n32(a),
+            reason: usize::try_from(b)
                 .ok()
                 .and_then(|r| REASONS.get(r).copied())
                 .unwrap_or(HoldReason::Open),
         },
-        [2, _, _] => Admission::DeadLetter,
-        [0, ticket, wait] => Admission::Attempt {
-            ticket,
-            probe: false,
-            wait_ms: n32(wait),
-        },
+        2 => Admission::DeadLetter,
         _ => Admission::Attempt {
-            ticket: 0,
+            ticket: if kind == 0 {
+                u64::try_from(a).unwrap_or(0)
+            } else {
+                0
+            },
             probe: false,
-            wait_ms: 0,
+            wait_ms: if kind == 0 { n32(b) } else { 0 },
         },
     }
 }
 
-/// A result on the wire: `(ticket, 0 delivered | 1 failure | 2 rejected, error text)`.
-pub type WireResult = (u64, u8, String);
-
-pub fn result_to_wire(ticket: u64, r: AttemptResult) -> WireResult {
-    match r {
-        AttemptResult::Delivered => (ticket, 0, String::new()),
-        AttemptResult::Failure { error } => (ticket, 1, error),
-        AttemptResult::Rejected { error } => (ticket, 2, error),
-    }
-}
-
-pub fn result_from_wire((ticket, kind, error): WireResult) -> (u64, AttemptResult) {
-    let r = match kind {
-        0 => AttemptResult::Delivered,
-        2 => AttemptResult::Rejected { error },
-        _ => AttemptResult::Failure { error },
-    };
-    (ticket, r)
-}
-
-/// The body of every call. The target's name is in it because the object cannot learn its
-/// own name from its id; it reads the target's settings from the configuration itself.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// One call. The target's name travels because the object cannot learn its own name from
+/// its id; it reads the target's settings from the configuration itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LaneCall {
     pub target: String,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    /// `admit`: how many deliveries.
     pub n: u32,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub results: Vec<WireResult>,
+    /// `record`: each attempt's ticket and result.
+    pub results: Vec<(u64, AttemptResult)>,
 }
 
-/// What the object keeps, as one stored value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+impl LaneCall {
+    /// `admit`: `n`. `record`: a line per result, `ticket kind error` (kind 0 delivered, 1
+    /// failure, 2 rejected; the error on one line). Otherwise empty.
+    pub fn body(&self, op: Op) -> String {
+        match op {
+            Op::Admit => self.n.to_string(),
+            Op::Record => {
+                let mut out = String::new();
+                for (ticket, r) in &self.results {
+                    let (kind, error) = match r {
+                        AttemptResult::Delivered => (0, ""),
+                        AttemptResult::Failure { error } => (1, error.as_str()),
+                        AttemptResult::Rejected { error } => (2, error.as_str()),
+                    };
+                    out.push_str(&format!("{ticket} {kind} "));
+                    out.extend(error.chars().map(|c| if c == '\n' { ' ' } else { c }));
+                    out.push('\n');
+                }
+                out
+            }
+            Op::Pause | Op::Resume | Op::View => String::new(),
+        }
+    }
+
+    /// Reads what [`LaneCall::body`] wrote; `None` if it is not that.
+    pub fn parse(op: Op, target: &str, body: &str) -> Option<LaneCall> {
+        let mut call = LaneCall {
+            target: target.to_owned(),
+            ..LaneCall::default()
+        };
+        match op {
+            Op::Admit => call.n = body.trim().parse().ok()?,
+            Op::Record => {
+                for line in body.lines() {
+                    let mut parts = line.splitn(3, ' ');
+                    let ticket = parts.next()?.parse().ok()?;
+                    let kind = parts.next()?;
+                    let error = parts.next().unwrap_or_default().to_owned();
+                    let r = match kind {
+                        "0" => AttemptResult::Delivered,
+                        "1" => AttemptResult::Failure { error },
+                        "2" => AttemptResult::Rejected { error },
+                        _ => return None,
+                    };
+                    call.results.push((ticket, r));
+                }
+            }
+            Op::Pause | Op::Resume | Op::View => {}
+        }
+        Some(call)
+    }
+}
+
+/// What the object keeps, as one stored value ([`Stored::encode`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stored {
     pub lane: LaneState,
-    #[serde(skip_serializing_if = "Backlog::is_empty")]
     held: Backlog,
+}
+
+/// First token of the stored text: a later layout gets another.
+const STORED_VERSION: i64 = 1;
+
+impl Stored {
+    /// `1 <lane numbers> <backlog>`, then a newline and the last error text if there is one.
+    pub fn encode(&self) -> String {
+        let mut w = Writer::default();
+        w.int(STORED_VERSION);
+        self.lane.encode(&mut w);
+        w.int(i64::try_from(self.held.0.len()).unwrap_or(0));
+        for (due, n) in &self.held.0 {
+            w.int(*due);
+            w.int(i64::from(*n));
+        }
+        let mut text = w.finish();
+        if let Some(e) = self.lane.last_error() {
+            text.push('\n');
+            text.push_str(e);
+        }
+        text
+    }
+
+    /// `None` if `text` is not what [`Stored::encode`] writes.
+    pub fn decode(text: &str) -> Option<Stored> {
+        let (numbers, error) = match text.split_once('\n') {
+            Some((n, e)) => (n, Some(e.to_owned())),
+            None => (text, None),
+        };
+        let mut r = Reader::new(numbers);
+        if r.int()? != STORED_VERSION {
+            return None;
+        }
+        let lane = LaneState::decode(&mut r, error)?;
+        let n = r.len(BACKLOG_BUCKETS)?;
+        let mut held = Vec::with_capacity(n);
+        for _ in 0..n {
+            held.push((r.int()?, r.u32()?));
+        }
+        r.at_end().then_some(Stored {
+            lane,
+            held: Backlog(held),
+        })
+    }
 }
 
 /// Most due-time buckets kept for the backlog estimate; beyond it the earliest two merge.
@@ -165,14 +238,10 @@ const BACKLOG_BUCKETS: usize = 64;
 /// Held deliveries not yet due back, counted by the second they are due: a hold is a delayed
 /// re-send of the message, so this is about the backlog waiting in the queue for the target.
 /// A message that comes back leaves its bucket (it is due) and, held again, joins a new one.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Backlog(Vec<(i64, u32)>);
 
 impl Backlog {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     fn prune(&mut self, now_s: i64) {
         self.0.retain(|b| b.0 > now_s);
     }
@@ -207,27 +276,43 @@ struct View {
     held_backlog: u32,
 }
 
-#[derive(Serialize)]
-struct Reply {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    admissions: Vec<WireAdmission>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    changed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    view: Option<View>,
-}
-
-/// The object's answer as the caller reads it; the view stays JSON text for the admin answer.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// The object's answer as the caller reads it: a line of numbers (three per admission, or
+/// `1`/`0` for whether `pause`/`resume` changed the mode), then the view's JSON if any.
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Answer {
-    pub admissions: Vec<WireAdmission>,
+    pub admissions: Vec<Admission>,
     /// `pause`/`resume`: the mode changed (and the object told about it).
     pub changed: bool,
-    pub view: Option<Box<RawValue>>,
+    /// JSON, passed on as is by the admin API.
+    pub view: Option<String>,
 }
 
-/// A served call: the answer's JSON, whether the state must be written back, and the
+impl Answer {
+    pub fn parse(text: &str) -> Answer {
+        let (numbers, view) = match text.split_once('\n') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            None => (text, None),
+        };
+        let mut answer = Answer {
+            view,
+            ..Answer::default()
+        };
+        let mut r = Reader::new(numbers);
+        let mut n = Vec::new();
+        while let Some(x) = r.int() {
+            n.push(x);
+        }
+        if let [x] = n.as_slice() {
+            answer.changed = *x == 1;
+        }
+        for a in n.chunks_exact(3) {
+            answer.admissions.push(read_admission(a[0], a[1], a[2]));
+        }
+        answer
+    }
+}
+
+/// A served call: the answer's text, whether the state must be written back, and the
 /// transitions to tell about.
 #[derive(Debug)]
 pub struct Served {
@@ -236,11 +321,13 @@ pub struct Served {
     pub transitions: Vec<Transition>,
 }
 
-fn view(stored: &Stored, cfg: &LaneConfig, now_ms: i64) -> View {
-    View {
+fn view(stored: &Stored, cfg: &LaneConfig, now_ms: i64) -> String {
+    let v = View {
         lane: stored.lane.view(cfg, now_ms),
         held_backlog: stored.held.count(now_ms.div_euclid(1000)),
-    }
+    };
+    // Plain structs of numbers and strings: serializing cannot fail.
+    serde_json::to_string(&v).unwrap_or_default()
 }
 
 /// One call to a target's lane, as the Durable Object serves it.
@@ -251,28 +338,25 @@ pub fn serve(
     cfg: &LaneConfig,
     now_ms: i64,
 ) -> Served {
-    let mut reply = Reply {
-        admissions: Vec::new(),
-        changed: false,
-        view: None,
-    };
+    let mut w = Writer::default();
     let mut transitions = Vec::new();
+    let mut shown = None;
     let changed = match op {
         Op::Admit => {
             let now_s = now_ms.div_euclid(1000);
-            for _ in 0..call.n.min(MAX_ADMIT) {
+            let n = call.n.min(MAX_ADMIT);
+            for _ in 0..n {
                 let a = stored.lane.admit(cfg, now_ms);
                 if let Admission::Hold { delay_seconds, .. } = a {
                     stored.held.add(now_s + i64::from(delay_seconds), now_s);
                 }
-                reply.admissions.push(admission_to_wire(&a));
+                write_admission(&mut w, &a);
             }
-            !reply.admissions.is_empty()
+            n > 0
         }
         Op::Record => {
-            for w in &call.results {
-                let (ticket, result) = result_from_wire(w.clone());
-                transitions.extend(stored.lane.record(cfg, ticket, result, now_ms));
+            for (ticket, result) in &call.results {
+                transitions.extend(stored.lane.record(cfg, *ticket, result.clone(), now_ms));
             }
             !call.results.is_empty()
         }
@@ -281,19 +365,24 @@ pub fn serve(
                 Op::Pause => stored.lane.pause(now_ms),
                 _ => stored.lane.resume(now_ms),
             };
-            reply.changed = t.is_some();
+            let changed = t.is_some();
+            w.int(i64::from(changed));
             transitions.extend(t);
-            reply.view = Some(view(stored, cfg, now_ms));
-            reply.changed
+            shown = Some(view(stored, cfg, now_ms));
+            changed
         }
         Op::View => {
-            reply.view = Some(view(stored, cfg, now_ms));
+            shown = Some(view(stored, cfg, now_ms));
             false
         }
     };
+    let mut body = w.finish();
+    if let Some(v) = shown {
+        body.push('\n');
+        body.push_str(&v);
+    }
     Served {
-        // Plain structs of numbers and strings: serializing cannot fail.
-        body: serde_json::to_string(&reply).unwrap_or_default(),
+        body,
         changed,
         transitions,
     }
@@ -315,7 +404,7 @@ pub fn attempt_result(a: &Attempt) -> AttemptResult {
 mod tests {
     use super::*;
     use crate::core::deliver::attempts::{DEAD_LETTER, RETRY};
-    use crate::core::deliver::lane::{parse_lane_config, HoldReason, Mode, TransitionKind};
+    use crate::core::deliver::lane::{parse_lane_config, Mode, TransitionKind};
     use crate::core::deliver::retry::Outcome;
     use serde_json::{json, Value};
 
@@ -326,12 +415,16 @@ mod tests {
         parse_lane_config(&m).unwrap()
     }
 
-    fn call(v: Value) -> LaneCall {
-        serde_json::from_value(v).unwrap()
+    fn named(n: u32) -> LaneCall {
+        LaneCall {
+            target: "crm".into(),
+            n,
+            results: Vec::new(),
+        }
     }
 
-    fn answer(s: &Served) -> Answer {
-        serde_json::from_str(&s.body).unwrap()
+    fn view_of(s: &Served) -> Value {
+        serde_json::from_str(Answer::parse(&s.body).view.as_deref().unwrap()).unwrap()
     }
 
     #[test]
@@ -351,28 +444,18 @@ mod tests {
         assert_eq!(Op::parse("reset"), None);
     }
 
-    fn admissions(s: &Served) -> Vec<Admission> {
-        answer(s)
-            .admissions
-            .into_iter()
-            .map(admission_from_wire)
-            .collect()
-    }
-
     #[test]
     fn admit_then_record_over_the_wire() {
         let c = cfg(json!({"breaker_failures": 2}));
         let mut s = Stored::default();
-        let served = serve(
-            &mut s,
-            Op::Admit,
-            &call(json!({"target": "crm", "n": 3})),
-            &c,
-            T0,
-        );
+        let body = named(3).body(Op::Admit);
+        assert_eq!(body, "3");
+        let call = LaneCall::parse(Op::Admit, "crm", &body).unwrap();
+        let served = serve(&mut s, Op::Admit, &call, &c, T0);
         assert!(served.changed);
-        assert_eq!(served.body, r#"{"admissions":[[0,1,0],[0,2,0],[0,3,0]]}"#);
-        let tickets: Vec<u64> = admissions(&served)
+        assert_eq!(served.body, "0 1 0 0 2 0 0 3 0");
+        let tickets: Vec<u64> = Answer::parse(&served.body)
+            .admissions
             .iter()
             .map(|a| match a {
                 Admission::Attempt { ticket, .. } => *ticket,
@@ -382,77 +465,53 @@ mod tests {
         assert_eq!(tickets, [1, 2, 3]);
         // The caller's encoding of the results, read back by the object.
         let results = LaneCall {
-            target: "crm".into(),
-            n: 0,
             results: vec![
-                result_to_wire(1, AttemptResult::Delivered),
-                result_to_wire(
+                (1, AttemptResult::Delivered),
+                (
                     2,
                     AttemptResult::Failure {
                         error: "HTTP 503".into(),
                     },
                 ),
-                result_to_wire(
+                (
                     3,
                     AttemptResult::Failure {
                         error: "timed out".into(),
                     },
                 ),
             ],
+            ..named(0)
         };
-        let text = serde_json::to_string(&results).unwrap();
-        assert_eq!(
-            text,
-            r#"{"target":"crm","results":[[1,0,""],[2,1,"HTTP 503"],[3,1,"timed out"]]}"#
-        );
-        let served = serve(
-            &mut s,
-            Op::Record,
-            &serde_json::from_str(&text).unwrap(),
-            &c,
-            T0 + 5,
-        );
-        assert_eq!(served.body, "{}");
+        let text = results.body(Op::Record);
+        assert_eq!(text, "1 0 \n2 1 HTTP 503\n3 1 timed out\n");
+        let back = LaneCall::parse(Op::Record, "crm", &text).unwrap();
+        assert_eq!(back, results);
+        let served = serve(&mut s, Op::Record, &back, &c, T0 + 5);
+        assert_eq!(served.body, "");
         let t = served.transitions;
         assert_eq!(t.len(), 1);
         assert_eq!((t[0].kind, t[0].mode), (TransitionKind::Opened, Mode::Open));
         assert_eq!(t[0].last_error.as_deref(), Some("timed out"));
         // Open: the next admissions are holds, and the backlog counts them until they are due.
-        let served = serve(
-            &mut s,
-            Op::Admit,
-            &call(json!({"target": "crm", "n": 4})),
-            &c,
-            T0 + 6,
-        );
-        assert!(admissions(&served).iter().all(|a| matches!(
-            a,
-            Admission::Hold {
-                delay_seconds: 30,
-                reason: HoldReason::Open
-            }
-        )));
-        let v = serve(
-            &mut s,
-            Op::View,
-            &call(json!({"target": "crm"})),
-            &c,
-            T0 + 7,
-        );
+        let served = serve(&mut s, Op::Admit, &named(4), &c, T0 + 6);
+        assert!(Answer::parse(&served.body)
+            .admissions
+            .iter()
+            .all(|a| matches!(
+                a,
+                Admission::Hold {
+                    delay_seconds: 30,
+                    reason: HoldReason::Open
+                }
+            )));
+        let v = serve(&mut s, Op::View, &named(0), &c, T0 + 7);
         assert!(!v.changed);
-        let view: Value = serde_json::from_str(answer(&v).view.unwrap().get()).unwrap();
+        let view = view_of(&v);
         assert_eq!(view["mode"], "open");
         assert_eq!(view["held_backlog"], 4);
         assert_eq!(view["consecutive_failures"], 2);
-        let v = serve(
-            &mut s,
-            Op::View,
-            &call(json!({"target": "crm"})),
-            &c,
-            T0 + 40_000,
-        );
-        let view: Value = serde_json::from_str(answer(&v).view.unwrap().get()).unwrap();
-        assert_eq!(view["held_backlog"], 0);
+        let v = serve(&mut s, Op::View, &named(0), &c, T0 + 40_000);
+        assert_eq!(view_of(&v)["held_backlog"], 0);
     }
 
     #[test]
@@ -481,77 +540,117 @@ mod tests {
             },
             Admission::DeadLetter,
         ];
-        for a in all {
-            assert_eq!(admission_from_wire(admission_to_wire(&a)), a);
+        let mut w = Writer::default();
+        for a in &all {
+            write_admission(&mut w, a);
         }
+        assert_eq!(Answer::parse(&w.finish()).admissions, all);
         // Unknown kinds from a newer object: attempted, never dropped.
-        assert!(matches!(
-            admission_from_wire([7, 1, 1]),
-            Admission::Attempt { ticket: 0, .. }
-        ));
-        for r in [
-            AttemptResult::Delivered,
-            AttemptResult::Failure { error: "x".into() },
-            AttemptResult::Rejected {
-                error: "HTTP 400".into(),
-            },
-        ] {
-            assert_eq!(result_from_wire(result_to_wire(4, r.clone())), (4, r));
+        assert_eq!(
+            Answer::parse("7 1 1").admissions,
+            [Admission::Attempt {
+                ticket: 0,
+                probe: false,
+                wait_ms: 0
+            }]
+        );
+        let results = LaneCall {
+            results: vec![
+                (4, AttemptResult::Delivered),
+                (
+                    5,
+                    AttemptResult::Failure {
+                        error: "x y\nz".into(),
+                    },
+                ),
+                (
+                    6,
+                    AttemptResult::Rejected {
+                        error: "HTTP 400".into(),
+                    },
+                ),
+            ],
+            ..named(0)
+        };
+        let back = LaneCall::parse(Op::Record, "crm", &results.body(Op::Record)).unwrap();
+        assert_eq!(
+            back.results[1].1,
+            AttemptResult::Failure {
+                error: "x y z".into()
+            }
+        );
+        assert_eq!(back.results[2], results.results[2]);
+        for bad in ["x 0 ", "1 9 oops"] {
+            assert_eq!(LaneCall::parse(Op::Record, "crm", bad), None, "{bad}");
         }
+        assert_eq!(LaneCall::parse(Op::Admit, "crm", "many"), None);
     }
 
     #[test]
     fn pause_and_resume_answer_their_transition_once() {
         let c = LaneConfig::default();
         let mut s = Stored::default();
-        let c0 = call(json!({"target": "crm"}));
-        let p = serve(&mut s, Op::Pause, &c0, &c, T0);
+        let p = serve(&mut s, Op::Pause, &named(0), &c, T0);
         assert!(p.changed);
         assert_eq!(p.transitions[0].kind, TransitionKind::Paused);
-        let a = answer(&p);
-        assert!(a.changed);
-        let view: Value = serde_json::from_str(a.view.unwrap().get()).unwrap();
-        assert_eq!(view["mode"], "paused");
-        let again = serve(&mut s, Op::Pause, &c0, &c, T0 + 1);
-        assert!(!again.changed && !answer(&again).changed);
+        assert!(Answer::parse(&p.body).changed);
+        assert_eq!(view_of(&p)["mode"], "paused");
+        let again = serve(&mut s, Op::Pause, &named(0), &c, T0 + 1);
+        assert!(!again.changed && !Answer::parse(&again.body).changed);
         assert!(again.transitions.is_empty());
-        let held = serve(
-            &mut s,
-            Op::Admit,
-            &call(json!({"target": "crm", "n": 2})),
-            &c,
-            T0 + 2,
-        );
-        assert!(admissions(&held).iter().all(|a| matches!(
-            a,
-            Admission::Hold {
-                reason: HoldReason::Paused,
-                ..
-            }
-        )));
-        let r = serve(&mut s, Op::Resume, &c0, &c, T0 + 3);
+        let held = serve(&mut s, Op::Admit, &named(2), &c, T0 + 2);
+        assert!(Answer::parse(&held.body)
+            .admissions
+            .iter()
+            .all(|a| matches!(
+                a,
+                Admission::Hold {
+                    reason: HoldReason::Paused,
+                    ..
+                }
+            )));
+        let r = serve(&mut s, Op::Resume, &named(0), &c, T0 + 3);
         assert_eq!(r.transitions[0].kind, TransitionKind::Resumed);
         assert_eq!(s.lane.mode(), Mode::Healthy);
         // The state survives the object's storage: what it writes, it reads back the same.
-        let text = serde_json::to_string(&s).unwrap();
-        assert_eq!(serde_json::from_str::<Stored>(&text).unwrap(), s);
-        assert_eq!(
-            serde_json::from_str::<Stored>("{}").unwrap(),
-            Stored::default()
-        );
+        assert_eq!(Stored::decode(&s.encode()), Some(s.clone()));
+    }
+
+    #[test]
+    fn the_stored_text_keeps_the_backlog_and_any_error_text() {
+        let c = cfg(json!({"breaker_failures": 1}));
+        let mut s = Stored::default();
+        assert_eq!(Stored::decode(&s.encode()), Some(s.clone()));
+        assert!(serve(&mut s, Op::Admit, &named(1), &c, T0).changed);
+        let fail = LaneCall {
+            results: vec![(
+                1,
+                AttemptResult::Failure {
+                    error: "a\nb c".into(),
+                },
+            )],
+            ..named(0)
+        };
+        serve(&mut s, Op::Record, &fail, &c, T0 + 1);
+        serve(&mut s, Op::Admit, &named(3), &c, T0 + 2);
+        assert_eq!(s.held.count(T0 / 1000), 3);
+        let text = s.encode();
+        assert!(text.starts_with("1 2 "), "{text}");
+        assert!(text.ends_with("\na\nb c"), "{text}");
+        assert_eq!(Stored::decode(&text), Some(s));
+        for bad in ["", "2 0", "1 0 0", "{\"lane\":{}}"] {
+            assert_eq!(Stored::decode(bad), None, "{bad}");
+        }
     }
 
     #[test]
     fn admit_is_capped_at_one_queue_batch() {
         let mut s = Stored::default();
-        let served = serve(
-            &mut s,
-            Op::Admit,
-            &call(json!({"target": "crm", "n": 5000})),
-            &LaneConfig::default(),
-            T0,
+        let served = serve(&mut s, Op::Admit, &named(5000), &LaneConfig::default(), T0);
+        assert_eq!(
+            Answer::parse(&served.body).admissions.len(),
+            MAX_ADMIT as usize
         );
-        assert_eq!(answer(&served).admissions.len(), MAX_ADMIT as usize);
     }
 
     #[test]
@@ -587,42 +686,19 @@ mod tests {
     #[test]
     fn attempt_results_follow_the_breaker_rules() {
         use crate::core::deliver::lane::classify;
+        let status = |code| Outcome::Status {
+            code,
+            retry_after: None,
+        };
         let cases = [
-            (
-                logged(DELIVERED, Some(204), None),
-                Outcome::Status {
-                    code: 204,
-                    retry_after: None,
-                },
-            ),
-            (
-                logged(RETRY, Some(503), Some("HTTP 503")),
-                Outcome::Status {
-                    code: 503,
-                    retry_after: None,
-                },
-            ),
-            (
-                logged(RETRY, Some(429), Some("HTTP 429")),
-                Outcome::Status {
-                    code: 429,
-                    retry_after: None,
-                },
-            ),
+            (logged(DELIVERED, Some(204), None), status(204)),
+            (logged(RETRY, Some(503), Some("HTTP 503")), status(503)),
+            (logged(RETRY, Some(429), Some("HTTP 429")), status(429)),
             (
                 logged(DEAD_LETTER, Some(410), Some("HTTP 410")),
-                Outcome::Status {
-                    code: 410,
-                    retry_after: None,
-                },
+                status(410),
             ),
-            (
-                logged(RETRY, Some(404), Some("HTTP 404")),
-                Outcome::Status {
-                    code: 404,
-                    retry_after: None,
-                },
-            ),
+            (logged(RETRY, Some(404), Some("HTTP 404")), status(404)),
             (logged(RETRY, None, Some("timed out")), Outcome::Timeout),
         ];
         for (a, outcome) in cases {

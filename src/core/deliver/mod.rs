@@ -6,6 +6,7 @@
 //! target's deliveries, `operational` the relay's own events about its targets.
 
 pub mod attempts;
+pub mod compact;
 pub mod consume;
 pub mod enrich;
 pub mod lane;

@@ -3,6 +3,7 @@
 //! window edge, so the limiter keeps the times of the last admissions (a sliding log, at most
 //! [`LOG_MAX`] entries per window) and reserves exact send times a short way ahead.
 
+use crate::core::deliver::compact::{Reader, Writer};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -205,6 +206,34 @@ impl Limiter {
     pub fn held_estimate(&self, limit: &RateLimit, now_ms: i64) -> u32 {
         let ahead = (self.hold_next - now_ms).max(0);
         u32::try_from(ahead / limit.spacing_ms()).unwrap_or(u32::MAX)
+    }
+}
+
+impl Limiter {
+    /// The compact form (`deliver::compact`): the count of send times, their deltas, the next
+    /// hold slot.
+    pub fn encode(&self, w: &mut Writer) {
+        w.int(i64::try_from(self.sent.len()).unwrap_or(0));
+        let mut prev = 0i64;
+        for &t in &self.sent {
+            w.int(t.saturating_sub(prev));
+            prev = t;
+        }
+        w.int(self.hold_next);
+    }
+
+    pub fn decode(r: &mut Reader<'_>) -> Option<Limiter> {
+        let n = r.len(usize::try_from(LOG_MAX).unwrap_or(100) * 2)?;
+        let mut sent = Vec::with_capacity(n);
+        let mut acc = 0i64;
+        for _ in 0..n {
+            acc = acc.saturating_add(r.int()?);
+            sent.push(acc);
+        }
+        Some(Limiter {
+            sent,
+            hold_next: r.int()?,
+        })
     }
 }
 
