@@ -280,7 +280,7 @@ mod tests {
     #[test]
     fn long_errors_are_cut_for_kv_metadata() {
         let body = test_callback("store/company/created", "abc", 1, &"a".repeat(40));
-        let ev = crate::core::event::normalize(callback::parse(body.as_bytes()).unwrap());
+        let ev = crate::core::event::normalize(callback::parse(body.as_bytes()).unwrap(), 0);
         let d = crate::core::deliver::message::Delivery::first("crm", ev.into(), None, 0)
             .into_dead_letter(Some(500), "é".repeat(300), 1);
         let s = DeadLetterSummary::of(&d);
