@@ -6,4 +6,5 @@
 pub mod auth;
 pub mod callback;
 pub mod dedup;
+pub mod quarantine;
 pub mod signature;
