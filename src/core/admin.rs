@@ -108,6 +108,21 @@ pub fn target_view(t: &Target) -> TargetView<'_> {
     }
 }
 
+/// A message cut to 200 bytes (at a character boundary, `…` marking the cut), so a listing
+/// entry stays within KV's 1024 bytes of metadata.
+pub fn for_metadata(message: &str) -> String {
+    let mut out = message.to_owned();
+    if out.len() > 200 {
+        let mut cut = 200;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
 /// The listing entry of a dead letter, also stored as its KV metadata so a list needs no reads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DeadLetterSummary {
@@ -124,23 +139,13 @@ pub struct DeadLetterSummary {
 
 impl DeadLetterSummary {
     pub fn of(d: &DeadLetter) -> Self {
-        // KV metadata is limited to 1024 bytes.
-        let mut last_error = d.last_error.clone();
-        if last_error.len() > 200 {
-            let mut cut = 200;
-            while !last_error.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            last_error.truncate(cut);
-            last_error.push('…');
-        }
         DeadLetterSummary {
             target: d.target.clone(),
             event_id: d.event_id.clone(),
             ty: d.event.ty.clone(),
             attempts: d.attempts,
             last_status: d.last_status,
-            last_error,
+            last_error: for_metadata(&d.last_error),
             last_attempt_at: d.last_attempt_at.clone(),
         }
     }

@@ -9,6 +9,7 @@
 //! from a body (`sha256sum`), and resending the same body (BigCommerce firing twice, a retry)
 //! rewrites one record instead of piling up copies.
 
+use crate::core::admin::for_metadata;
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::ingest::auth::{AuthMethod, AuthSettings, Authenticated};
 use crate::core::ingest::callback::body_sha256;
@@ -169,21 +170,11 @@ impl QuarantineRecord {
     }
 
     pub fn summary(&self) -> QuarantineSummary {
-        // KV metadata is limited to 1024 bytes.
-        let mut message = self.reason.message.clone();
-        if message.len() > 200 {
-            let mut cut = 200;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
         QuarantineSummary {
             id: self.id.clone(),
             received_at: self.received_at.clone(),
             code: self.reason.code,
-            message,
+            message: for_metadata(&self.reason.message),
             size: self.size,
             authenticated_by: self.authenticated_by,
         }

@@ -13,6 +13,7 @@
 //! matching any key is enough. Unlike them, the signature is checked before the timestamp, so
 //! "stale" always means a genuine callback that arrived late (clocks, replays), never a wrong key.
 
+use crate::core::deliver::sign;
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
@@ -69,13 +70,7 @@ impl VerifyingKey {
 
     /// The raw HMAC of one message; `timestamp` is the canonical decimal text.
     fn mac(&self, id: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
-        let mut mac = self.0.clone();
-        mac.update(id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp.as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        mac.finalize().into_bytes().into()
+        sign::mac(&self.0, id, timestamp, body)
     }
 
     /// `v1,<base64>` for these parts, as a sender would write it (tests and tooling).
