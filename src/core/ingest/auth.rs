@@ -323,44 +323,39 @@ pub fn authenticate(
     let token = !settings.token_digests.is_empty()
         && bearer_matches_digests(authorization, &settings.token_digests);
     let signed = webhook_id.is_some();
-    let by = match (token, signed) {
-        (true, true) => AuthMethod::Both,
-        (true, false) => AuthMethod::Token,
-        (false, true) => AuthMethod::Signature,
-        // Never returned: every mode below needs at least one proof.
-        (false, false) => AuthMethod::Token,
-    };
-    let missing_signature = || {
-        match verification {
+    // The answer when the mode wants a signature the request does not give.
+    let no_signature = || match verification {
         Verification::Invalid(problem) => {
             RelayError::new(ErrorCode::InvalidSignature, problem.message())
         }
-        _ => unauthorized(
-            "a BigCommerce webhook signature (webhook-id, webhook-timestamp, webhook-signature) is required",
-        ),
-    }
+        _ => unauthorized(SIGNATURE_REQUIRED),
     };
-    let ok = match settings.mode {
-        Mode::Token if !token => Err(RelayError::unauthorized()),
-        Mode::Signature if !signed => Err(missing_signature()),
-        Mode::Any if !token && !signed => Err(match verification {
-            Verification::Invalid(_) => missing_signature(),
-            _ if settings.verifies_signatures() => unauthorized(
-                "missing or invalid bearer token, and no BigCommerce webhook signature",
-            ),
-            _ => RelayError::unauthorized(),
-        }),
-        Mode::All if !signed => Err(missing_signature()),
-        Mode::All if !token => Err(unauthorized(
-            "missing or invalid bearer token (a signature alone is not enough here)",
-        )),
-        _ => Ok(()),
+    let by = match (settings.mode, token, signed) {
+        (_, true, true) => AuthMethod::Both,
+        (Mode::Token | Mode::Any, true, false) => AuthMethod::Token,
+        (Mode::Signature | Mode::Any, false, true) => AuthMethod::Signature,
+        (Mode::Token, false, _) => return Err(RelayError::unauthorized()),
+        (Mode::Signature | Mode::All, _, false) => return Err(no_signature()),
+        (Mode::All, false, true) => return Err(unauthorized(TOKEN_REQUIRED_TOO)),
+        (Mode::Any, false, false) => {
+            return Err(match verification {
+                Verification::Invalid(_) => no_signature(),
+                _ if settings.verifies_signatures() => unauthorized(NEITHER),
+                _ => RelayError::unauthorized(),
+            })
+        }
     };
-    ok.map(|()| Authenticated {
+    Ok(Authenticated {
         by,
         webhook_id: webhook_id.map(str::to_owned),
     })
 }
+
+const SIGNATURE_REQUIRED: &str =
+    "a BigCommerce webhook signature (webhook-id, webhook-timestamp, webhook-signature) is required";
+const TOKEN_REQUIRED_TOO: &str =
+    "missing or invalid bearer token (a signature alone is not enough here)";
+const NEITHER: &str = "missing or invalid bearer token, and no BigCommerce webhook signature";
 
 #[cfg(test)]
 mod tests {
