@@ -440,7 +440,7 @@ async fn test_event(
         &hex::encode(nonce),
     );
     let cb = callback::parse(body.as_bytes())?;
-    let mut ev = event::normalize(cb);
+    let mut ev = event::normalize(cb, now_ms);
     ev.bctest = Some(true);
     let ev = EncodedEvent::new(ev);
     let targets = match &request.target {

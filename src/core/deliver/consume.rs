@@ -375,7 +375,7 @@ mod tests {
         let body = format!(
             r#"{{"scope":"{scope}","store_id":"1","data":{{"company_id":7}},"hash":"ab","created_at":1,"producer":"stores/abc"}}"#
         );
-        event::normalize(callback::parse(body.as_bytes()).unwrap()).into()
+        event::normalize(callback::parse(body.as_bytes()).unwrap(), 0).into()
     }
 
     fn text(job: Job) -> String {

@@ -23,14 +23,19 @@ pub struct Outbound {
 /// The callback as BigCommerce would have sent it, for `bigcommerce`-format targets when the
 /// original body is not at hand (e.g. operator-made test events, or a body too large to ride in
 /// the queue message). `data` is written out byte for byte, like every other format does.
+/// Fields the event lacks (BigCommerce did not send them) are left out; `created_at` is always
+/// written from `time`, which is the receipt time when BigCommerce sent none.
 #[derive(Serialize)]
 struct Rebuilt<'a> {
     scope: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     store_id: &'a str,
     data: &'a RawValue,
+    #[serde(skip_serializing_if = "str::is_empty")]
     hash: &'a str,
     created_at: i64,
-    producer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    producer: Option<String>,
 }
 
 fn reconstructed_callback(ev: &CloudEvent) -> String {
@@ -40,7 +45,7 @@ fn reconstructed_callback(ev: &CloudEvent) -> String {
         data: &ev.data,
         hash: &ev.bchash,
         created_at: crate::core::time::parse_rfc3339(&ev.time).unwrap_or(0),
-        producer: format!("stores/{}", ev.storehash),
+        producer: (!ev.storehash.is_empty()).then(|| format!("stores/{}", ev.storehash)),
     })
     .unwrap_or_default()
 }
@@ -65,10 +70,17 @@ pub fn render(target: &Target, ev: &EncodedEvent, original: Option<&str>, now: i
                 ce("subject", s);
             }
             ce("time", &ev.time);
-            ce("storehash", &ev.storehash);
-            ce("storeid", &ev.storeid);
-            ce("bcscope", &ev.bcscope);
-            ce("bchash", &ev.bchash);
+            // Unknown (empty) extensions are absent, as in the structured form.
+            for (k, v) in [
+                ("storehash", &ev.storehash),
+                ("storeid", &ev.storeid),
+                ("bcscope", &ev.bcscope),
+                ("bchash", &ev.bchash),
+            ] {
+                if !v.is_empty() {
+                    ce(k, v);
+                }
+            }
             if ev.bctest == Some(true) {
                 ce("bctest", "true");
             }
