@@ -50,6 +50,35 @@
 //! stats every attempt in its window once (from a covering index), retention 1,000 rows per
 //! table per round.
 
+//! # What the edge calls, and when
+//!
+//! Every list of statements below is one D1 `batch`. History is best effort: a failed write
+//! is logged and never fails the callback or the delivery.
+//!
+//! - `/health`: [`schema_version`] (`first()`; an error `no such table` → `None`) →
+//!   [`SchemaStatus::of`] → [`SchemaStatus::problem`].
+//! - Ingest, after the event is enqueued: [`write::record_accepted`] with the routed targets
+//!   and the same `received_at_ms` as the deliveries; a duplicate: [`write::record_duplicate`];
+//!   a quarantined request: [`write::log_entry`] with [`write::LOG_QUARANTINE`].
+//! - Consumer, once per batch: [`write::record_attempts`] (every attempt made) and
+//!   [`write::record_states`] (held, filtered); a dead letter stored in KV (by the consumer
+//!   or the dead-letter queue's consumer): [`write::record_dead_letter`]; an operational
+//!   event: [`write::log_entry`] with its type as kind.
+//! - `POST /admin/dead-letters/replay`, after the enqueue: [`write::record_event`] per record
+//!   (its event may predate history), then [`write::record_replays`] with
+//!   [`write::LOG_REPLAY`] and the `now_ms` the new deliveries carry.
+//! - `GET /admin/events`: `admin::query_pairs` → [`query::parse_events_query`] →
+//!   [`query::EventsQuery::statement`] (`all()`) → [`query::events_page`].
+//! - `GET /admin/events/{id}`: [`query::event_detail`] (one batch of four) →
+//!   [`query::assemble_event_detail`]; `None` is a 404.
+//! - `POST /admin/recover`: [`query::parse_recover`] → [`query::RecoverQuery::statement`] →
+//!   [`query::recover_page`] → enqueue each event again → [`write::record_replays`] with
+//!   [`write::LOG_RECOVER`] → answer [`query::RecoverReport`].
+//! - `GET /admin/stats`: [`stats::parse_stats_query`] → [`stats::StatsQuery::statement`] →
+//!   [`stats::stats_answer`].
+//! - Cron: [`retention::parse_history_days`] → [`retention::cutoff_ms`] → repeat
+//!   [`retention::round`] while [`retention::Tally::add`] says so.
+
 pub mod query;
 pub mod retention;
 pub mod stats;
@@ -230,7 +259,8 @@ impl SchemaStatus {
     }
 }
 
-/// Why an admin query or body was refused. Each maps to `invalid_query` (400).
+/// Why an admin query or body was refused: `invalid_json` for a body that does not parse,
+/// `invalid_query` (400) for everything else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueryError {
     UnknownParameter(String),
@@ -280,7 +310,11 @@ impl fmt::Display for QueryError {
 
 impl From<QueryError> for RelayError {
     fn from(e: QueryError) -> Self {
-        RelayError::new(ErrorCode::InvalidQuery, e.to_string())
+        let code = match e {
+            QueryError::BadBody(_) => ErrorCode::InvalidJson,
+            _ => ErrorCode::InvalidQuery,
+        };
+        RelayError::new(code, e.to_string())
     }
 }
 

@@ -1435,3 +1435,35 @@ fn writes_and_the_detail_look_rows_up_by_key() {
         db.assert_indexed(&s.sql, &s);
     }
 }
+
+#[test]
+fn events_arriving_while_paging_neither_repeat_nor_hide_older_ones() {
+    let db = Db::new();
+    for i in 0..30 {
+        let ev = event(&format!("e{i:02}"), "quote.updated", "abc", None);
+        db.batch(&write::record_accepted(&ev, &["crm"], BASE + i / 3));
+    }
+    let page = |cursor: Option<&str>| {
+        let mut p = pairs(&[("limit", "8")]);
+        if let Some(c) = cursor {
+            p.push(("cursor".into(), c.into()));
+        }
+        let q = parse_events_query(&p).unwrap();
+        events_page(db.rows(&q.statement()), q.limit)
+    };
+    let first = page(None);
+    // Newer events land between two page requests.
+    for i in 30..40 {
+        let ev = event(&format!("e{i:02}"), "quote.updated", "abc", None);
+        db.batch(&write::record_accepted(&ev, &["crm"], BASE + 100 + i));
+    }
+    let mut seen: Vec<String> = first.events.iter().map(|e| e.id.clone()).collect();
+    let mut cursor = first.next_cursor;
+    while let Some(c) = cursor {
+        let p = page(Some(&c));
+        seen.extend(p.events.iter().map(|e| e.id.clone()));
+        cursor = p.next_cursor;
+    }
+    let want: Vec<String> = (0..30).rev().map(|i| format!("e{i:02}")).collect();
+    assert_eq!(seen, want);
+}
