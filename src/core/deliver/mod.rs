@@ -7,5 +7,7 @@ pub mod consume;
 pub mod enrich;
 pub mod message;
 pub mod outbound;
+pub mod presets;
 pub mod retry;
 pub mod sign;
+pub mod template;
