@@ -9,7 +9,7 @@ use b2b_relay::core::deliver::template;
 use b2b_relay::core::event::{self, CloudEvent, EncodedEvent};
 use b2b_relay::core::ingest::callback;
 use b2b_relay::core::route::filter;
-use b2b_relay::core::route::path::{event_value, ATTRIBUTES};
+use b2b_relay::core::route::path::{event_value, Needs, ATTRIBUTES};
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
@@ -409,6 +409,70 @@ proptest! {
             _ => json!({"data": {"x": v}}),
         };
         prop_assert!(m(&f, &ev), "{} vs {}", f, ev);
+    }
+}
+
+// ---- Picking only what is read ----
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn a_template_renders_the_same_from_the_picked_event(t in template_value(), ev in event_strategy()) {
+        if let Ok(c) = template::compile(&t, true) {
+            let text = ev.to_string();
+            let full: Value = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(c.render(&c.needs().pick_json(&text)), c.render(&full));
+        }
+    }
+
+    #[test]
+    fn a_filter_answers_the_same_on_the_picked_event(f in filter_strategy(), ev in small_event(), other in filter_strategy()) {
+        let c = filter::compile(&f).map_err(TestCaseError::fail)?;
+        let text = ev.to_string();
+        let mut needs = c.needs();
+        // What another target needs as well changes nothing.
+        needs.merge(&filter::compile(&other).map_err(TestCaseError::fail)?.needs());
+        for n in [c.needs(), needs] {
+            let picked = n.pick_json(&text);
+            prop_assert_eq!(c.matches(&picked), c.matches(&ev));
+            prop_assert_eq!(c.may_match(&picked), c.may_match(&ev));
+        }
+    }
+}
+
+#[test]
+fn picking_from_the_event_struct_equals_the_full_value() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/callbacks");
+    let t = template::compile(
+        &json!({"a": "{{ type }} {{ subject ?? \"-\" }} {{ data.company_id }} {{ bctest }}",
+                "r": "{{ data.resource.companyName }}", "d": "{{ data.user_id }}", "s": "{{ storeid }}"}),
+        true,
+    )
+    .unwrap();
+    let f = filter::compile(&json!({"$or": [{"data": {"company_id": {"$gte": 1000}}},
+                                            {"bctest": true}, {"data": {"resource": {"companyName": "Acme"}}}]}))
+    .unwrap();
+    let mut needs = t.needs();
+    needs.merge(&f.needs());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let body = std::fs::read(entry.unwrap().path()).unwrap();
+        let mut ev: CloudEvent = event::normalize(callback::parse(&body).unwrap());
+        ev.bctest = Some(true);
+        let enriched = enrich::apply(
+            &ev,
+            &Enrichment::Ok(
+                RawValue::from_string(r#"{"companyName":"Acme","x":[1]}"#.into()).unwrap(),
+            ),
+        );
+        for e in [ev, enriched] {
+            let (picked, full) = (needs.pick(&e), event_value(&e));
+            assert_eq!(t.render(&picked), t.render(&full));
+            assert_eq!(f.matches(&picked), f.matches(&full));
+            let mut all = Needs::default();
+            all.add_keys([]);
+            assert_eq!(all.pick(&e), full);
+        }
     }
 }
 

@@ -7,7 +7,9 @@
 //! `@everyone` pings no one, and every message stays inside the vendor's documented limits.
 
 use crate::core::catalog::{self, Action, Resource};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Preset {
@@ -79,13 +81,12 @@ use Seg::{Value as V, Words as W};
 /// links to the event's page in the console. Always valid JSON.
 pub fn render(preset: Preset, event: &Value, public_url: Option<&str>) -> String {
     let msg = message(event, public_url);
-    let body = match preset {
+    match preset {
         Preset::Slack => slack(&msg),
         Preset::Teams => teams(&msg),
         Preset::Discord => discord(&msg),
         Preset::GoogleChat => google_chat(&msg),
-    };
-    body.to_string()
+    }
 }
 
 fn clip(s: &str, max: usize) -> String {
@@ -581,89 +582,249 @@ fn plain(s: &str) -> String {
     s.to_owned()
 }
 
-/// Slack mrkdwn: `&`, `<` and `>` are the characters with a meaning (links, mentions).
-fn slack_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// `footer · time`, the line under each message.
+fn footer_line(m: &Message) -> String {
+    match &m.time {
+        Some(t) => format!("{} · {t}", m.footer),
+        None => m.footer.clone(),
+    }
+}
+
+/// Escapes `&`, `<` and `>` as entities, for Slack mrkdwn (links, mentions) and for the HTML
+/// subset of Google Chat's card widgets.
+fn entity_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+// The bodies below are serialized from borrowed structs rather than built as `Value`s: a
+// message then costs a few allocations instead of a map per JSON object.
+
+#[derive(Serialize)]
+struct SlackText<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    text: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    emoji: Option<bool>,
+}
+
+impl<'a> SlackText<'a> {
+    fn mrkdwn(text: impl Into<Cow<'a, str>>) -> Self {
+        SlackText {
+            ty: "mrkdwn",
+            text: text.into(),
+            emoji: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SlackButton<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    text: SlackText<'a>,
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum SlackBlock<'a> {
+    Header {
+        text: SlackText<'a>,
+    },
+    Section {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text: Option<SlackText<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fields: Option<Vec<SlackText<'a>>>,
+    },
+    Context {
+        elements: [SlackText<'a>; 1],
+    },
+    Actions {
+        elements: [SlackButton<'a>; 1],
+    },
+}
+
+#[derive(Serialize)]
+struct SlackBody<'a> {
+    text: &'a str,
+    blocks: Vec<SlackBlock<'a>>,
 }
 
 /// Slack: section text ≤ 3000 chars, header ≤ 150, ≤ 10 fields of ≤ 2000, button text ≤ 75,
 /// URLs ≤ 3000.
-fn slack(m: &Message) -> Value {
-    let summary = clip_escaped(&sentence(&m.summary, slack_escape, "*"), 3000);
-    let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": clip(&m.headline, 150), "emoji": true}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": summary}}),
-    ];
+fn slack(m: &Message) -> String {
+    let summary = clip_escaped(&sentence(&m.summary, entity_escape, "*"), 3000);
+    let mut blocks = Vec::with_capacity(5);
+    blocks.push(SlackBlock::Header {
+        text: SlackText {
+            ty: "plain_text",
+            text: clip(&m.headline, 150).into(),
+            emoji: Some(true),
+        },
+    });
+    blocks.push(SlackBlock::Section {
+        text: Some(SlackText::mrkdwn(summary.as_str())),
+        fields: None,
+    });
     if !m.facts.is_empty() {
-        let fields: Vec<Value> = m
-            .facts
-            .iter()
-            .take(10)
-            .map(|(k, v)| {
-                let text = clip_escaped(&format!("*{k}*\n{}", slack_escape(v)), 2000);
-                json!({"type": "mrkdwn", "text": text})
-            })
-            .collect();
-        blocks.push(json!({"type": "section", "fields": fields}));
+        let fields = m.facts.iter().take(10).map(|(k, v)| {
+            SlackText::mrkdwn(clip_escaped(&format!("*{k}*\n{}", entity_escape(v)), 2000))
+        });
+        blocks.push(SlackBlock::Section {
+            text: None,
+            fields: Some(fields.collect()),
+        });
     }
-    let mut context = slack_escape(&m.footer);
-    if let Some(t) = &m.time {
-        context.push_str(" · ");
-        context.push_str(t);
-    }
-    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": clip_escaped(&context, 3000)}]}));
+    blocks.push(SlackBlock::Context {
+        elements: [SlackText::mrkdwn(clip_escaped(
+            &entity_escape(&footer_line(m)),
+            3000,
+        ))],
+    });
     if let Some(link) = &m.link {
-        blocks.push(json!({"type": "actions", "elements": [{
-            "type": "button",
-            "text": {"type": "plain_text", "text": "Open in console"},
-            "url": link,
-        }]}));
+        blocks.push(SlackBlock::Actions {
+            elements: [SlackButton {
+                ty: "button",
+                text: SlackText {
+                    ty: "plain_text",
+                    text: "Open in console".into(),
+                    emoji: None,
+                },
+                url: link,
+            }],
+        });
     }
-    json!({"text": summary, "blocks": blocks})
+    to_json(&SlackBody {
+        text: &summary,
+        blocks,
+    })
+}
+
+#[derive(Serialize)]
+struct TeamsFact<'a> {
+    title: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type")]
+enum TeamsElement<'a> {
+    TextBlock {
+        text: Cow<'a, str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        weight: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        size: Option<&'static str>,
+        #[serde(rename = "isSubtle", skip_serializing_if = "Option::is_none")]
+        is_subtle: Option<bool>,
+        wrap: bool,
+    },
+    FactSet {
+        facts: Vec<TeamsFact<'a>>,
+    },
+}
+
+#[derive(Serialize)]
+struct TeamsAction<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    title: &'static str,
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+struct AdaptiveCard<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    version: &'static str,
+    body: Vec<TeamsElement<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actions: Option<[TeamsAction<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+struct TeamsAttachment<'a> {
+    #[serde(rename = "contentType")]
+    content_type: &'static str,
+    #[serde(rename = "contentUrl")]
+    content_url: Option<&'static str>,
+    content: AdaptiveCard<'a>,
+}
+
+#[derive(Serialize)]
+struct TeamsBody<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    attachments: [TeamsAttachment<'a>; 1],
 }
 
 /// Teams: an Adaptive Card 1.4 in a `message`, as Workflows' "post to a channel when a webhook
 /// request is received" expects.
-fn teams(m: &Message) -> Value {
-    let mut body = vec![
-        json!({"type": "TextBlock", "text": m.headline, "weight": "Bolder", "size": "Medium", "wrap": true}),
-        json!({"type": "TextBlock", "text": sentence(&m.summary, plain, "**"), "wrap": true}),
-    ];
+fn teams(m: &Message) -> String {
+    let mut body = Vec::with_capacity(4);
+    body.push(TeamsElement::TextBlock {
+        text: m.headline.as_str().into(),
+        weight: Some("Bolder"),
+        size: Some("Medium"),
+        is_subtle: None,
+        wrap: true,
+    });
+    body.push(TeamsElement::TextBlock {
+        text: sentence(&m.summary, plain, "**").into(),
+        weight: None,
+        size: None,
+        is_subtle: None,
+        wrap: true,
+    });
     if !m.facts.is_empty() {
-        let facts: Vec<Value> = m
+        let facts = m
             .facts
             .iter()
-            .map(|(k, v)| json!({"title": k, "value": v}))
-            .collect();
-        body.push(json!({"type": "FactSet", "facts": facts}));
+            .map(|(k, v)| TeamsFact { title: k, value: v });
+        body.push(TeamsElement::FactSet {
+            facts: facts.collect(),
+        });
     }
-    let mut footer = m.footer.clone();
-    if let Some(t) = &m.time {
-        footer.push_str(" · ");
-        footer.push_str(t);
-    }
-    body.push(json!({"type": "TextBlock", "text": footer, "isSubtle": true, "size": "Small", "wrap": true}));
-    let mut card = Map::new();
-    card.insert(
-        "$schema".into(),
-        "http://adaptivecards.io/schemas/adaptive-card.json".into(),
-    );
-    card.insert("type".into(), "AdaptiveCard".into());
-    card.insert("version".into(), "1.4".into());
-    card.insert("body".into(), Value::Array(body));
-    if let Some(link) = &m.link {
-        card.insert(
-            "actions".into(),
-            json!([{"type": "Action.OpenUrl", "title": "Open in console", "url": link}]),
-        );
-    }
-    json!({"type": "message", "attachments": [{
-        "contentType": "application/vnd.microsoft.card.adaptive",
-        "contentUrl": null,
-        "content": Value::Object(card),
-    }]})
+    body.push(TeamsElement::TextBlock {
+        text: footer_line(m).into(),
+        weight: None,
+        size: Some("Small"),
+        is_subtle: Some(true),
+        wrap: true,
+    });
+    to_json(&TeamsBody {
+        ty: "message",
+        attachments: [TeamsAttachment {
+            content_type: "application/vnd.microsoft.card.adaptive",
+            content_url: None,
+            content: AdaptiveCard {
+                schema: "http://adaptivecards.io/schemas/adaptive-card.json",
+                ty: "AdaptiveCard",
+                version: "1.4",
+                body,
+                actions: m.link.as_deref().map(|url| {
+                    [TeamsAction {
+                        ty: "Action.OpenUrl",
+                        title: "Open in console",
+                        url,
+                    }]
+                }),
+            },
+        }],
+    })
 }
 
 /// Discord markdown: a backslash before punctuation shows it as itself. Values are one line
@@ -679,14 +840,49 @@ fn discord_escape(s: &str) -> String {
     out
 }
 
+#[derive(Serialize)]
+struct DiscordField<'a> {
+    name: &'a str,
+    value: String,
+    inline: bool,
+}
+
+#[derive(Serialize)]
+struct DiscordFooter {
+    text: String,
+}
+
+#[derive(Serialize)]
+struct DiscordEmbed<'a> {
+    title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    color: u32,
+    fields: Vec<DiscordField<'a>>,
+    footer: DiscordFooter,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct DiscordMentions {
+    parse: [&'static str; 0],
+}
+
+#[derive(Serialize)]
+struct DiscordBody<'a> {
+    content: String,
+    embeds: [DiscordEmbed<'a>; 1],
+    allowed_mentions: DiscordMentions,
+}
+
 /// Discord: content ≤ 2000 chars; embed title ≤ 256, ≤ 25 fields (name ≤ 256, value ≤ 1024),
 /// footer ≤ 2048, all of an embed's text ≤ 6000; `allowed_mentions` empty, so no text pings.
-fn discord(m: &Message) -> Value {
-    let content = clip(&sentence(&m.summary, discord_escape, "**"), 2000);
+fn discord(m: &Message) -> String {
     let title = clip(&m.headline, 256);
     let footer = clip(&m.footer, 2048);
     let mut budget = 6000usize.saturating_sub(title.chars().count() + footer.chars().count());
-    let mut fields = Vec::new();
+    let mut fields = Vec::with_capacity(m.facts.len());
     for (k, v) in m.facts.iter().take(25) {
         let value = clip(&discord_escape(v), 1024);
         let cost = k.chars().count() + value.chars().count();
@@ -694,23 +890,23 @@ fn discord(m: &Message) -> Value {
             break;
         }
         budget -= cost;
-        fields.push(json!({"name": k, "value": value, "inline": true}));
+        fields.push(DiscordField {
+            name: k,
+            value,
+            inline: true,
+        });
     }
-    let mut embed = Map::new();
-    embed.insert("title".into(), title.into());
-    if let Some(link) = &m.link {
-        embed.insert("url".into(), link.as_str().into());
-    }
-    embed.insert("color".into(), m.color.into());
-    embed.insert("fields".into(), Value::Array(fields));
-    embed.insert("footer".into(), json!({ "text": footer }));
-    if let Some(t) = &m.time {
-        embed.insert("timestamp".into(), t.as_str().into());
-    }
-    json!({
-        "content": content,
-        "embeds": [Value::Object(embed)],
-        "allowed_mentions": {"parse": []},
+    to_json(&DiscordBody {
+        content: clip(&sentence(&m.summary, discord_escape, "**"), 2000),
+        embeds: [DiscordEmbed {
+            title,
+            url: m.link.as_deref(),
+            color: m.color,
+            fields,
+            footer: DiscordFooter { text: footer },
+            timestamp: m.time.as_deref(),
+        }],
+        allowed_mentions: DiscordMentions { parse: [] },
     })
 }
 
@@ -720,50 +916,123 @@ fn gchat_text_escape(s: &str) -> String {
     s.replace('<', "<\u{200b}")
 }
 
-/// Card widgets take a subset of HTML.
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+#[derive(Serialize)]
+struct ChatDecorated<'a> {
+    #[serde(rename = "topLabel")]
+    top_label: &'a str,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct ChatOpenLink<'a> {
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+struct ChatOnClick<'a> {
+    #[serde(rename = "openLink")]
+    open_link: ChatOpenLink<'a>,
+}
+
+#[derive(Serialize)]
+struct ChatButton<'a> {
+    text: &'static str,
+    #[serde(rename = "onClick")]
+    on_click: ChatOnClick<'a>,
+}
+
+#[derive(Serialize)]
+struct ChatButtons<'a> {
+    buttons: [ChatButton<'a>; 1],
+}
+
+#[derive(Serialize)]
+enum ChatWidget<'a> {
+    #[serde(rename = "decoratedText")]
+    DecoratedText(ChatDecorated<'a>),
+    #[serde(rename = "buttonList")]
+    ButtonList(ChatButtons<'a>),
+}
+
+#[derive(Serialize)]
+struct ChatSection<'a> {
+    widgets: Vec<ChatWidget<'a>>,
+}
+
+#[derive(Serialize)]
+struct ChatHeader {
+    title: String,
+    subtitle: String,
+}
+
+#[derive(Serialize)]
+struct ChatCard<'a> {
+    header: ChatHeader,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sections: Option<[ChatSection<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+struct ChatCardV2<'a> {
+    #[serde(rename = "cardId")]
+    card_id: &'static str,
+    card: ChatCard<'a>,
+}
+
+#[derive(Serialize)]
+struct ChatBody<'a> {
+    text: String,
+    #[serde(rename = "cardsV2")]
+    cards_v2: [ChatCardV2<'a>; 1],
 }
 
 /// Google Chat: `text` ≤ 4096 chars, plus one `cardsV2` card (header, decorated texts, a
 /// button to the console).
-fn google_chat(m: &Message) -> Value {
-    let text = clip(&sentence(&m.summary, gchat_text_escape, "*"), 4096);
-    let mut widgets: Vec<Value> = m
+fn google_chat(m: &Message) -> String {
+    let mut widgets: Vec<ChatWidget> = m
         .facts
         .iter()
-        .map(|(k, v)| json!({"decoratedText": {"topLabel": k, "text": html_escape(v)}}))
+        .map(|(k, v)| {
+            ChatWidget::DecoratedText(ChatDecorated {
+                top_label: k,
+                text: entity_escape(v),
+            })
+        })
         .collect();
-    if let Some(link) = &m.link {
-        widgets.push(json!({"buttonList": {"buttons": [{
-            "text": "Open in console",
-            "onClick": {"openLink": {"url": link}},
-        }]}}));
+    if let Some(url) = &m.link {
+        widgets.push(ChatWidget::ButtonList(ChatButtons {
+            buttons: [ChatButton {
+                text: "Open in console",
+                on_click: ChatOnClick {
+                    open_link: ChatOpenLink { url },
+                },
+            }],
+        }));
     }
-    let mut subtitle = m.footer.clone();
-    if let Some(t) = &m.time {
-        subtitle.push_str(" · ");
-        subtitle.push_str(t);
-    }
-    let mut card = Map::new();
-    card.insert(
-        "header".into(),
-        json!({"title": clip(&m.headline, 200), "subtitle": clip(&subtitle, 200)}),
-    );
-    if !widgets.is_empty() {
-        card.insert("sections".into(), json!([{ "widgets": widgets }]));
-    }
-    json!({
-        "text": text,
-        "cardsV2": [{"cardId": "b2b-relay-event", "card": Value::Object(card)}],
+    to_json(&ChatBody {
+        text: clip(&sentence(&m.summary, gchat_text_escape, "*"), 4096),
+        cards_v2: [ChatCardV2 {
+            card_id: "b2b-relay-event",
+            card: ChatCard {
+                header: ChatHeader {
+                    title: clip(&m.headline, 200),
+                    subtitle: clip(&footer_line(m), 200),
+                },
+                sections: (!widgets.is_empty()).then_some([ChatSection { widgets }]),
+            },
+        }],
     })
+}
+
+/// Strings, numbers and bools only: serializing cannot fail.
+fn to_json(body: &impl Serialize) -> String {
+    serde_json::to_string(body).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn company(status: Value) -> Value {
         json!({

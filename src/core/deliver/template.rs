@@ -14,7 +14,7 @@
 //! a few slices and lookups; values are written with serde_json or escaped, never spliced in
 //! raw, so the body is valid JSON whatever the event's data holds.
 
-use crate::core::route::path::Path;
+use crate::core::route::path::{Needs, Path};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -431,6 +431,18 @@ impl Template {
     /// `data.enrichment_error` (only ever true when compiled with `enrich`).
     pub fn needs_enrichment(&self) -> bool {
         self.needs_enrichment
+    }
+
+    /// The parts of the event the template reads: render against `needs().pick(ev)` instead
+    /// of the whole `event_value(ev)` to skip building what it ignores.
+    pub fn needs(&self) -> Needs {
+        let mut n = Needs::default();
+        for op in self.ops.iter() {
+            if let Op::Value(h) | Op::Text(h) = op {
+                n.add(&h.path);
+            }
+        }
+        n
     }
 
     /// How many placeholders the template has.

@@ -21,7 +21,7 @@
 //! `may_match` answers whether an event still could match once enriched, so the relay can drop
 //! it at ingest without an API call, and `matches` gives the final answer after enrichment.
 
-use crate::core::route::path::{check_has_fields, check_root, ENRICHED_FIELDS};
+use crate::core::route::path::{check_has_fields, check_root, Needs, ENRICHED_FIELDS};
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
 
@@ -372,7 +372,31 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Adds what this node reads, `at` being the field names from the event's root.
+    fn needs<'a>(&'a self, at: &mut Vec<&'a str>, out: &mut Needs) {
+        match self {
+            Node::All(nodes) | Node::Any(nodes) => nodes.iter().for_each(|n| n.needs(at, out)),
+            Node::Not(n) | Node::Enriched(n) => n.needs(at, out),
+            Node::Field(k, n) => {
+                at.push(k);
+                n.needs(at, out);
+                at.pop();
+            }
+            Node::Test(_) => out.add_keys(at.iter().copied()),
+        }
+    }
+}
+
 impl Filter {
+    /// The parts of the event the filter reads: evaluate against `needs().pick(ev)` instead of
+    /// the whole `event_value(ev)` to skip building what it ignores.
+    pub fn needs(&self) -> Needs {
+        let mut out = Needs::default();
+        self.root.needs(&mut Vec::new(), &mut out);
+        out
+    }
+
     /// Whether `event` (the structured CloudEvent as a JSON object, enriched when the target
     /// is) matches.
     pub fn matches(&self, event: &Value) -> bool {

@@ -3,7 +3,10 @@
 //! Shared here so that both accept the same roots and agree on what needs enrichment.
 
 use crate::core::event::CloudEvent;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The top-level attributes a path may start with. `bcwebhookid` is BigCommerce's own callback
@@ -217,6 +220,198 @@ pub fn event_value(ev: &CloudEvent) -> Value {
     Value::Object(m)
 }
 
+/// The parts of an event that a set of templates and filters read: a tree of field names,
+/// where a marked node is needed whole. `pick` then builds a `Value` holding only those
+/// parts, skipping the rest of the JSON without building it; for every path added, `get` on
+/// the picked value answers exactly as on `event_value`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    root: Need,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Need {
+    whole: bool,
+    /// Few per level: a list beats a map.
+    fields: Vec<(Box<str>, Need)>,
+}
+
+impl Need {
+    fn child(&self, k: &str) -> Option<&Need> {
+        self.fields.iter().find(|(f, _)| &**f == k).map(|(_, n)| n)
+    }
+
+    fn child_mut(&mut self, k: &str) -> &mut Need {
+        let i = match self.fields.iter().position(|(f, _)| &**f == k) {
+            Some(i) => i,
+            None => {
+                self.fields.push((k.into(), Need::default()));
+                self.fields.len() - 1
+            }
+        };
+        &mut self.fields[i].1
+    }
+
+    fn merge(&mut self, other: &Need) {
+        self.whole |= other.whole;
+        for (k, n) in &other.fields {
+            self.child_mut(k).merge(n);
+        }
+    }
+}
+
+impl Needs {
+    /// Everything below `path` (from its first array index on, the whole array).
+    pub fn add(&mut self, path: &Path) {
+        let keys = path.steps().iter().map_while(|s| match s {
+            Step::Key(k) => Some(&**k),
+            Step::Index(_) => None,
+        });
+        self.add_keys(keys);
+    }
+
+    /// Everything below the field reached through `keys` from the event's root.
+    pub fn add_keys<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
+        keys.into_iter()
+            .fold(&mut self.root, |n, k| n.child_mut(k))
+            .whole = true;
+    }
+
+    pub fn merge(&mut self, other: &Needs) {
+        self.root.merge(&other.root);
+    }
+
+    /// The needed parts of `ev`: attributes are copied, `data` is read selectively.
+    pub fn pick(&self, ev: &CloudEvent) -> Value {
+        let root = &self.root;
+        if root.whole {
+            return event_value(ev);
+        }
+        let mut m = Map::new();
+        let mut put = |k: &str, v: Option<&str>| {
+            if let (Some(v), Some(_)) = (v, root.child(k)) {
+                m.insert(k.to_owned(), Value::String(v.to_owned()));
+            }
+        };
+        put("specversion", Some(&ev.specversion));
+        put("id", Some(&ev.id));
+        put("source", Some(&ev.source));
+        put("type", Some(&ev.ty));
+        put("subject", ev.subject.as_deref());
+        put("time", Some(&ev.time));
+        put("datacontenttype", Some(&ev.datacontenttype));
+        put("storehash", Some(&ev.storehash));
+        put("storeid", Some(&ev.storeid));
+        put("bcscope", Some(&ev.bcscope));
+        put("bchash", Some(&ev.bchash));
+        if let (Some(t), Some(_)) = (ev.bctest, root.child("bctest")) {
+            m.insert("bctest".to_owned(), Value::Bool(t));
+        }
+        if let Some(need) = root.child("data") {
+            m.insert("data".to_owned(), pick_text(ev.data.get(), need));
+        }
+        Value::Object(m)
+    }
+
+    /// The needed parts of an event given as its JSON text (e.g. `EncodedEvent::json`).
+    /// Text that is not JSON gives `null`.
+    pub fn pick_json(&self, json: &str) -> Value {
+        pick_text(json, &self.root)
+    }
+}
+
+fn pick_text(json: &str, need: &Need) -> Value {
+    let mut de = serde_json::Deserializer::from_str(json);
+    PickSeed(need).deserialize(&mut de).unwrap_or(Value::Null)
+}
+
+struct PickSeed<'n>(&'n Need);
+
+impl<'de> DeserializeSeed<'de> for PickSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.0.whole {
+            Value::deserialize(d)
+        } else {
+            d.deserialize_any(PickVisitor(self.0))
+        }
+    }
+}
+
+/// An object key, borrowed from the input unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct PickVisitor<'n>(&'n Need);
+
+/// Only objects are picked from; any other value at a partly needed place is kept whole, so
+/// lookups through it fail exactly as they would on the full event.
+impl<'de> Visitor<'de> for PickVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element::<Value>()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(Key(k)) = map.next_key::<Key>()? {
+            match self.0.child(&k) {
+                Some(need) => {
+                    let v = map.next_value_seed(PickSeed(need))?;
+                    out.insert(k.into_owned(), v);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +477,38 @@ mod tests {
         assert!(p("data").needs_enrichment());
         assert!(!p("data.company_id").needs_enrichment());
         assert!(!p("type").needs_enrichment());
+    }
+
+    #[test]
+    fn picks_only_what_is_needed() {
+        let mut n = Needs::default();
+        n.add(&p("type"));
+        n.add(&p("subject"));
+        n.add(&p("data.resource.companyName"));
+        n.add(&p("data.items[1].x"));
+        n.add(&p("data.n.deeper"));
+        let text = r#"{"type":"t","id":"i","data":{"company_id":1,"n":5,"resource":{"compan\u0079Name":"A\"","big":[1,{"a":2}]},"items":[{"x":1},{"x":2}],"other":{"deep":true}}}"#;
+        let picked = n.pick_json(text);
+        assert_eq!(
+            picked,
+            json!({"type":"t","data":{"n":5,"resource":{"companyName":"A\""},"items":[{"x":1},{"x":2}]}})
+        );
+        let full: Value = serde_json::from_str(text).unwrap();
+        for path in [
+            "type",
+            "subject",
+            "data.resource.companyName",
+            "data.items[1].x",
+            "data.n.deeper",
+        ] {
+            assert_eq!(p(path).get(&picked), p(path).get(&full), "{path}");
+        }
+        assert_eq!(Needs::default().pick_json(text), json!({}));
+        assert_eq!(n.pick_json("not json"), Value::Null);
+        let mut whole = Needs::default();
+        whole.add(&p("data"));
+        whole.merge(&n);
+        assert_eq!(whole.pick_json(text)["data"], full["data"]);
     }
 
     #[test]
