@@ -346,6 +346,7 @@ proptest! {
         let before = before_enrichment(&ev);
         if c.matches(&ev) {
             prop_assert!(c.may_match(&before), "{} matches {} but may_match refuses {}", f, ev, before);
+            prop_assert!(c.may_match(&ev));
         }
         if !c.needs_enrichment() {
             prop_assert_eq!(c.may_match(&ev), c.matches(&ev));

@@ -60,6 +60,36 @@ pub struct Template {
     needs_enrichment: bool,
 }
 
+/// The `content_type` of a templated body, when the target does not set one.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
+
+/// Checks a target's `content_type` for a templated body: the body is always JSON, so a JSON
+/// media type (`application/json`, `…/…+json`), parameters allowed (`; charset=utf-8`), and
+/// nothing a header value cannot hold.
+pub fn check_content_type(ct: &str) -> Result<(), String> {
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let (ty, sub) = essence.split_once('/').unwrap_or(("", ""));
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    if ct.len() > 200 || ct.bytes().any(|b| b.is_ascii_control()) {
+        return Err("content_type must be a short header value without control characters".into());
+    }
+    if !token(ty) || !token(sub) || !(sub == "json" || sub.ends_with("+json")) {
+        return Err(format!(
+            "content_type `{ct}`: a template always renders JSON, so use application/json or a `+json` type"
+        ));
+    }
+    Ok(())
+}
+
 /// Reads a template given as JSON text (a `.dev.vars` or secret value, or a TOML string),
 /// then compiles it. A template given as a table or array goes to `compile` directly.
 pub fn compile_text(text: &str, enrich: bool) -> Result<Template, String> {
@@ -621,6 +651,30 @@ mod tests {
                 .render(&event()),
             r#"{"a":"e41ea8cb"}"#
         );
+    }
+
+    #[test]
+    fn content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.acme.event+json",
+            "text/json",
+        ] {
+            assert_eq!(check_content_type(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "json",
+            "application/json\r\nx: y",
+            "application/json\n",
+            "/json",
+        ] {
+            assert!(check_content_type(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(check_content_type(DEFAULT_CONTENT_TYPE), Ok(()));
     }
 
     #[test]

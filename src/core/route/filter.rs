@@ -4,11 +4,14 @@
 //! - Keys are field names; a nested object matches nested fields
 //!   (`{"data":{"resource":{"companyStatus":0}}}`). At the top, keys are CloudEvent
 //!   attributes (`type`, `storehash`, `data`, …): an unknown one is refused, it could never match.
-//! - A plain value means equality. Numbers compare as numbers (`1` equals `1.0`); a plain array
-//!   means an equal array (same items, same order); to compare a whole object use `$eq`.
-//! - Operators: `$eq`, `$neq`, `$in`, `$nin` (any JSON values); `$gt`, `$gte`, `$lt`, `$lte`
-//!   (a number or a string: numbers compare with numbers, strings with strings by bytes, other
-//!   pairs never match); `$exist` (or `$exists`, a bool); `$startsWith`, `$endsWith` (a string,
+//! - A plain value means equality. Numbers compare as numbers (`1` equals `1.0`), and a whole
+//!   number equals the same number written as a string of digits (`0` equals `"0"`): B2B
+//!   Edition sends codes and ids both ways (`companyStatus` is `"0"` in Get Company Details,
+//!   `0` elsewhere). A plain array means an equal array (same items, same order); to compare a
+//!   whole object use `$eq`.
+//! - Operators: `$eq`, `$neq`, `$in`, `$nin` (any JSON values, equal as above); `$gt`, `$gte`,
+//!   `$lt`, `$lte` (a number or a string: numbers compare with numbers, strings with strings by
+//!   bytes, other pairs, digit strings against numbers included, never match); `$exist` (or `$exists`, a bool); `$startsWith`, `$endsWith` (a string,
 //!   on string fields); `$and`, `$or` (non-empty arrays of filter objects) and `$not` (a filter
 //!   object), which apply at the level they are written at.
 //! - A missing field compares as `null` for `$eq`, `$neq`, `$in`, `$nin` and plain values, so
@@ -17,9 +20,9 @@
 //! - Several keys in one object must all match.
 //!
 //! Fields that only enrichment writes (`data.resource`, `data.enrichment`,
-//! `data.enrichment_error`, and tests on `data` as a whole) are unknown before enrichment:
+//! `data.enrichment_error`), and tests on `data` as a whole, are unknown before enrichment:
 //! `may_match` answers whether an event still could match once enriched, so the relay can drop
-//! it at ingest without an API call, and `matches` gives the final answer after enrichment.
+//! it at ingest without an API call, and `matches` on the enriched event gives the final answer.
 
 use crate::core::route::path::{check_has_fields, check_root, Needs, ENRICHED_FIELDS};
 use serde_json::{Map, Number, Value};
@@ -152,10 +155,10 @@ impl Compiler {
         }
     }
 
-    /// Tests on `data` as a whole see the enriched `data` after enrichment.
+    /// Tests on `data` as a whole see the enriched `data` after enrichment, so they wait for
+    /// it; they do not make the filter need enrichment (they work on any target).
     fn guard(&mut self, node: Node) -> Node {
         if self.path.len() == 1 && self.path[0] == "data" {
-            self.needs_enrichment = true;
             Node::Enriched(Box::new(node))
         } else {
             node
@@ -285,10 +288,22 @@ fn cmp_num(a: &Number, b: &Number) -> Option<Ordering> {
     }
 }
 
-/// JSON equality with numbers compared by value.
+/// A whole number and its decimal digits (`-12` and `"-12"`; not `"012"`, `"+12"`, `" 12"`).
+fn digits_eq(n: &Number, s: &str) -> bool {
+    as_i128(n).is_some_and(|i| {
+        s.len() <= 40
+            && s.parse::<i128>()
+                .is_ok_and(|j| j == i && j.to_string() == s)
+    })
+}
+
+/// JSON equality with numbers compared by value, and whole numbers equal to their digits.
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => cmp_num(x, y) == Some(Ordering::Equal),
+        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
+            digits_eq(n, s)
+        }
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y))
         }
@@ -405,14 +420,14 @@ impl Filter {
 
     /// Before enrichment: false only when `event` cannot match whatever enrichment adds, so
     /// the event can be dropped for this target without calling the API. Equals `matches` for
-    /// a filter that does not `needs_enrichment`.
+    /// a filter that reads neither enriched fields nor `data` as a whole; `matches` implies it.
     pub fn may_match(&self, event: &Value) -> bool {
         self.root.eval(Some(event), true) != Tri::No
     }
 
-    /// Whether the filter reads `data.resource`, `data.enrichment`, `data.enrichment_error`
-    /// or `data` as a whole: then the final answer needs the enriched event. For a target
-    /// without `enrich = true`, the integrator should refuse such a filter.
+    /// Whether the filter reads `data.resource`, `data.enrichment` or `data.enrichment_error`:
+    /// fields that are only there on enriched events, so such a filter belongs on a target
+    /// with `enrich = true`.
     pub fn needs_enrichment(&self) -> bool {
         self.needs_enrichment
     }
@@ -452,7 +467,12 @@ mod tests {
         assert!(!m(json!({"type": "com.bigcommerce.company.updated"})));
         assert!(m(json!({"data": {"resource": {"companyStatus": 0}}})));
         assert!(m(json!({"data": {"resource": {"companyStatus": 0.0}}})));
-        assert!(!m(json!({"data": {"resource": {"companyStatus": "0"}}})));
+        assert!(m(json!({"data": {"resource": {"companyStatus": "0"}}})));
+        assert!(!m(json!({"data": {"resource": {"companyStatus": "00"}}})));
+        assert!(!m(json!({"data": {"resource": {"companyStatus": " 0"}}})));
+        assert!(m(json!({"data": {"company_id": "1234"}})));
+        assert!(!m(json!({"data": {"company_id": "1234.0"}})));
+        assert!(m(json!({"data": {"company_id": {"$in": ["1", "1234"]}}})));
         assert!(m(json!({"data": {"resource": {"tags": ["a", "b"]}}})));
         assert!(!m(json!({"data": {"resource": {"tags": ["b", "a"]}}})));
         assert!(!m(json!({"data": {"resource": {"tags": ["a"]}}})));
@@ -513,6 +533,7 @@ mod tests {
             json!({"data": {"company_id": {"$gt": 1234}}}),
             json!({"data": {"company_id": {"$lt": 1234}}}),
             json!({"data": {"company_id": {"$gt": "1"}}}),
+            json!({"data": {"company_id": {"$gte": "1234"}}}),
             json!({"storehash": {"$gt": 1}}),
             json!({"data": {"nope": {"$lte": 5}}}),
             json!({"data": {"nope": {"$gte": "a"}}}),
@@ -616,7 +637,7 @@ mod tests {
         assert!(h.may_match(&before) && h.matches(&before));
         // A test on the whole of `data` waits for enrichment too.
         let w = compile(&json!({"data": {"$eq": {"company_id": 1}}})).unwrap();
-        assert!(w.needs_enrichment() && w.may_match(&wrong_type));
+        assert!(!w.needs_enrichment() && w.may_match(&wrong_type) && !w.matches(&event()));
 
         let plain = compile(&json!({"data": {"company_id": 1}, "type": {"$exist": true}})).unwrap();
         assert!(!plain.needs_enrichment());
