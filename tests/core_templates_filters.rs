@@ -164,6 +164,16 @@ proptest! {
     }
 
     #[test]
+    fn any_string_is_compiled_or_refused_without_panic(s in prop_oneof![any::<String>(), "[{}?\"\\ a.é\\[\\]0-9]{0,40}"], ev in event_strategy()) {
+        let t = Value::String(s.clone());
+        if let Ok(c) = template::compile(&t, true) {
+            let out = c.render(&ev);
+            prop_assert!(serde_json::from_str::<Value>(&out).is_ok(), "{}", out);
+        }
+        let _ = template::compile_text(&s, false);
+    }
+
+    #[test]
     fn a_template_without_placeholders_is_its_own_output(t in json_value(), ev in event_strategy()) {
         prop_assume!(!has_braces(&t));
         let c = template::compile(&t, false).map_err(TestCaseError::fail)?;

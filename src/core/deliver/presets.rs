@@ -101,7 +101,10 @@ fn clip_escaped(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
     }
-    let mut cut = s.char_indices().nth(max - 1).map_or(s.len(), |(i, _)| i);
+    let mut cut = s
+        .char_indices()
+        .nth(max.saturating_sub(1))
+        .map_or(s.len(), |(i, _)| i);
     if let Some(amp) = s[..cut].rfind('&') {
         if !s[amp..cut].contains(';') {
             cut = amp;
