@@ -288,13 +288,15 @@ fn cmp_num(a: &Number, b: &Number) -> Option<Ordering> {
     }
 }
 
-/// A whole number and its decimal digits (`-12` and `"-12"`; not `"012"`, `"+12"`, `" 12"`).
+/// A whole number and its decimal digits (`-12` and `"-12"`; not `"012"`, `"+12"`, `" 12"`,
+/// `"-0"`). Checked without allocating: filters run per target and event.
 fn digits_eq(n: &Number, s: &str) -> bool {
-    as_i128(n).is_some_and(|i| {
-        s.len() <= 40
-            && s.parse::<i128>()
-                .is_ok_and(|j| j == i && j.to_string() == s)
-    })
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && s != "-0";
+    canonical && as_i128(n).is_some_and(|i| s.parse::<i128>() == Ok(i))
 }
 
 /// JSON equality with numbers compared by value, and whole numbers equal to their digits.
@@ -472,6 +474,15 @@ mod tests {
         assert!(!m(json!({"data": {"resource": {"companyStatus": " 0"}}})));
         assert!(m(json!({"data": {"company_id": "1234"}})));
         assert!(!m(json!({"data": {"company_id": "1234.0"}})));
+        assert!(!m(json!({"data": {"company_id": "+1234"}})));
+        assert!(!m(json!({"data": {"company_id": "01234"}})));
+        let neg = json!({"data": {"n": -5, "z": 0, "big": u64::MAX}});
+        let f = |v: Value| compile(&v).unwrap().matches(&neg);
+        assert!(f(
+            json!({"data": {"n": "-5", "z": "0", "big": u64::MAX.to_string()}})
+        ));
+        assert!(!f(json!({"data": {"z": "-0"}})));
+        assert!(!f(json!({"data": {"big": "9".repeat(50)}})));
         assert!(m(json!({"data": {"company_id": {"$in": ["1", "1234"]}}})));
         assert!(m(json!({"data": {"resource": {"tags": ["a", "b"]}}})));
         assert!(!m(json!({"data": {"resource": {"tags": ["b", "a"]}}})));
