@@ -32,6 +32,10 @@ pub struct CloudEvent {
     /// Set on events made by the operator's test-event route, never on real callbacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bctest: Option<bool>,
+    /// BigCommerce's `webhook-id` header of a signed callback (Standard Webhooks). Whether it is
+    /// stable across BigCommerce's retries is undocumented, so the event id never depends on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bcwebhookid: Option<String>,
     /// BigCommerce's `data`, byte for byte.
     pub data: Box<RawValue>,
 }
@@ -105,6 +109,7 @@ pub fn normalize(cb: Callback, received_at_ms: i64) -> CloudEvent {
         bcscope: cb.scope,
         bchash: cb.hash.unwrap_or_default(),
         bctest: None,
+        bcwebhookid: None,
         data: cb.data,
     }
 }

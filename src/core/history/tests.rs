@@ -45,6 +45,7 @@ fn event_with_data(
         bcscope: format!("store/{}", short.replace('.', "/")),
         bchash: "ff".into(),
         bctest: None,
+        bcwebhookid: None,
         data: RawValue::from_string(data.into()).unwrap(),
     })
 }
@@ -581,7 +582,8 @@ fn a_flaky_delivery_and_a_dead_letter_leave_their_states_and_attempts() {
     // A real callback, normalized as ingest does.
     let body = br#"{"scope":"store/company/user/created","store_id":"1001","data":{"company_id":1234,"user_id":7},"hash":"ab","created_at":1700000000,"producer":"stores/abc"}"#;
     let ev: EncodedEvent =
-        crate::core::event::normalize(crate::core::ingest::callback::parse(body).unwrap()).into();
+        crate::core::event::normalize(crate::core::ingest::callback::parse(body).unwrap(), 0)
+            .into();
     let id = ev.id.clone();
     db.batch(&write::record_accepted(&ev, &["crm", "erp"], BASE));
     let tries = [

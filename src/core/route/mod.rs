@@ -1,5 +1,8 @@
 //! Route: which targets want an event, by type glob and store.
 
+pub mod filter;
+pub mod path;
+
 use crate::core::config::Target;
 use crate::core::event::CloudEvent;
 
