@@ -75,6 +75,11 @@ pub struct TargetView<'a> {
     pub enrich_required: bool,
     /// The B2B Edition event types (without `com.bigcommerce.`) its patterns match.
     pub matches: Vec<String>,
+    /// `template` and `where` as configured (they hold no secret: headers do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<&'a serde_json::Value>,
+    #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
+    pub filter: Option<&'a serde_json::Value>,
 }
 
 pub fn redact_url(url: &str) -> String {
@@ -106,6 +111,8 @@ pub fn target_view(t: &Target) -> TargetView<'_> {
             .map(|(scope, _, _)| catalog::short_type(scope))
             .filter(|ty| t.events.iter().any(|g| glob_match(g, ty)))
             .collect(),
+        template: t.shape.template_source.as_ref(),
+        filter: t.shape.where_source.as_ref(),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::core::route;
 use crate::core::secret::Secret;
 use crate::core::subscriptions::Mode;
 use crate::edge::respond::ok;
-use crate::edge::{bigcommerce, env, health, kv, log, queue, respond};
+use crate::edge::{bigcommerce, concurrent, env, health, kv, log, queue, respond};
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
 
@@ -327,7 +327,7 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
         ));
     }
     let now_ms = env::now_ms();
-    let records = concurrent(keys, |key| async move {
+    let records = concurrent::map(keys, concurrent::CONNECTIONS, |key| async move {
         let record = kv::get_dead_letter(env, &key).await;
         (key, record)
     })
@@ -384,10 +384,11 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
     match sent {
         Ok(()) => {
             report.replayed += replayed_keys.len();
-            let deleted = concurrent(replayed_keys, |key| async move {
-                kv::delete_dead_letter(env, &key).await
-            })
-            .await;
+            let deleted =
+                concurrent::map(replayed_keys, concurrent::CONNECTIONS, |key| async move {
+                    kv::delete_dead_letter(env, &key).await
+                })
+                .await;
             for e in deleted.into_iter().filter_map(Result::err) {
                 // Replayed but still listed: a second replay would deliver it again, with
                 // the same webhook-id.
@@ -406,20 +407,6 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
         if report.failed == 0 { 200 } else { 503 },
         body,
     ))
-}
-
-/// `f` over every item, six at a time (the invocation's connection limit), results in order.
-async fn concurrent<T, R, Fut: std::future::Future<Output = R>>(
-    items: Vec<T>,
-    f: impl Fn(T) -> Fut,
-) -> Vec<R> {
-    let mut out = Vec::with_capacity(items.len());
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        let chunk: Vec<Fut> = items.by_ref().take(6).map(&f).collect();
-        out.extend(futures_util::future::join_all(chunk).await);
-    }
-    out
 }
 
 /// Builds a callback for the configured store and sends it through the ingest pipeline (no

@@ -16,16 +16,10 @@ use crate::core::deliver::outbound;
 use crate::core::deliver::retry::Outcome;
 use crate::edge::fetch::{self, Answer, Body};
 use crate::edge::metrics::{self, Point};
-use crate::edge::{b2b_api, env, kv, log, queue};
+use crate::edge::{b2b_api, concurrent, env, kv, log, queue};
 use serde::Serialize;
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
-use std::pin::Pin;
-use std::task::Poll;
 use worker::{Env, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage};
-
-/// Workers allow six simultaneous open connections per invocation.
-const CONCURRENCY: usize = 6;
 
 struct Batch<'a> {
     env: &'a Env,
@@ -60,7 +54,7 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
             cfg.map_or_else(attempts::Mode::default, |c| c.log_deliveries),
         )),
     };
-    for_each_concurrent(messages, CONCURRENCY, |m| {
+    concurrent::map(messages, concurrent::CONNECTIONS, |m| {
         let b = &b;
         async move { one(b, &m).await }
     })
@@ -68,32 +62,6 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
     if let Some(line) = b.log.into_inner().finish() {
         log::write(&line);
     }
-}
-
-/// Runs `f` on every item, at most `limit` at a time, starting the next as soon as one ends.
-/// (futures-util's `for_each_concurrent` does the same with ~4 KB more wasm.)
-async fn for_each_concurrent<T, Fut: Future<Output = ()>>(
-    items: Vec<T>,
-    limit: usize,
-    f: impl Fn(T) -> Fut,
-) {
-    let mut waiting = items.into_iter();
-    let mut running: Vec<Pin<Box<Fut>>> = Vec::with_capacity(limit);
-    poll_fn(|cx| loop {
-        while running.len() < limit {
-            let Some(item) = waiting.next() else { break };
-            running.push(Box::pin(f(item)));
-        }
-        let before = running.len();
-        running.retain_mut(|fut| fut.as_mut().poll(cx).is_pending());
-        if running.is_empty() {
-            return Poll::Ready(());
-        }
-        if running.len() == before {
-            return Poll::Pending;
-        }
-    })
-    .await;
 }
 
 async fn one(b: &Batch<'_>, m: &RawMessage) {

@@ -1,11 +1,12 @@
 //! The thin layer over `worker`: performs what `core` decided. Arrows point one way only:
 //! `http` (routes) → handlers (`ingest`, `admin`, `health`; `consume` for the queue and
 //! `bigcommerce` for the cron) → `b2b_api` → platform access (`kv`, `queue`, `fetch`, `env`,
-//! `log`, `metrics`) and `respond` (answers) → `core`.
+//! `log`, `metrics`, `concurrent`) and `respond` (answers) → `core`.
 
 pub mod admin;
 pub mod b2b_api;
 pub mod bigcommerce;
+pub mod concurrent;
 pub mod consume;
 pub mod env;
 pub mod fetch;

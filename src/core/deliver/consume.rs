@@ -169,7 +169,7 @@ pub fn on_message(
                 enrich::Plan::Fetch(path) => Step::Enrich(e, path),
                 // Not planned at ingest for such events; handled the same way if it happens.
                 enrich::Plan::Resolved(r) => Step::Settled(Plan::ack_after(vec![Effect::Send(
-                    deliveries(&e, &e.targets, &r),
+                    deliveries(&e, &e.targets, &r, cfg),
                 )])),
             }
         }
@@ -257,10 +257,13 @@ pub fn after_attempt(
     (plan, attempt)
 }
 
-fn deliveries(job: &EnrichJob, targets: &[String], e: &Enrichment) -> Vec<Job> {
+/// The enriched event's deliveries to `targets`, less those whose `where` filter now says no
+/// (filters on enriched fields are decided here, after enrichment).
+fn deliveries(job: &EnrichJob, targets: &[String], e: &Enrichment, cfg: &Config) -> Vec<Job> {
     let enriched = EncodedEvent::new(enrich::apply(&job.event, e));
     targets
         .iter()
+        .filter(|t| cfg.target(t).is_none_or(|t| t.accepts(&enriched)))
         .map(|t| {
             Job::Deliver(Delivery::first(
                 t,
@@ -284,7 +287,7 @@ pub fn after_enrichment(
 ) -> Plan {
     let (reason, retry_after) = match verdict {
         Verdict::Done(e) => {
-            return Plan::ack_after(vec![Effect::Send(deliveries(&job, &job.targets, &e))])
+            return Plan::ack_after(vec![Effect::Send(deliveries(&job, &job.targets, &e, cfg))])
         }
         Verdict::Retry {
             retry_after,
@@ -298,7 +301,7 @@ pub fn after_enrichment(
         .partition(|t| cfg.target(t).is_some_and(|t| t.enrich_required));
     let mut effects = Vec::new();
     let waiting = if job.attempt >= FAST_ATTEMPTS {
-        let ready = deliveries(&job, &optional, &Enrichment::Failed(reason.clone()));
+        let ready = deliveries(&job, &optional, &Enrichment::Failed(reason.clone()), cfg);
         if !ready.is_empty() {
             effects.push(Effect::Send(ready));
         }
