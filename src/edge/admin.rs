@@ -183,15 +183,24 @@ fn dry_run(req: &Request) -> Result<bool, RelayError> {
     }
 }
 
-/// `GET /admin/dead-letters?target=&limit=&cursor=`. KV lists keys in key order; each page is
-/// sorted newest first by the last attempt time kept in the key's metadata.
-async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let (mut target, mut limit, mut cursor) = (None, 50u64, None);
+/// `?target=&limit=&cursor=` of a KV listing: `limit` 1-1000, default 50.
+struct Paging {
+    target: Option<String>,
+    limit: u64,
+    cursor: Option<String>,
+}
+
+fn paging(req: &Request) -> Result<Paging, RelayError> {
+    let mut p = Paging {
+        target: None,
+        limit: 50,
+        cursor: None,
+    };
     for (k, v) in admin::query_pairs(&req.inner().url()) {
         match k.as_str() {
-            "target" if !v.is_empty() => target = Some(v),
+            "target" if !v.is_empty() => p.target = Some(v),
             "limit" => {
-                limit = v
+                p.limit = v
                     .parse::<u64>()
                     .ok()
                     .filter(|l| (1..=1000).contains(l))
@@ -199,10 +208,21 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
                         RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
                     })?;
             }
-            "cursor" if !v.is_empty() => cursor = Some(v),
+            "cursor" if !v.is_empty() => p.cursor = Some(v),
             _ => {}
         }
     }
+    Ok(p)
+}
+
+/// `GET /admin/dead-letters?target=&limit=&cursor=`. KV lists keys in key order; each page is
+/// sorted newest first by the last attempt time kept in the key's metadata.
+async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
+    let Paging {
+        target,
+        limit,
+        cursor,
+    } = paging(req)?;
     let prefix = match &target {
         Some(t) => format!("dlq:{t}:"),
         None => "dlq:".to_owned(),
@@ -236,22 +256,7 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
 /// `GET /admin/unreadable?limit=&cursor=`: queue messages the consumer could not read, kept
 /// instead of being dropped (a message schema this version does not know, a foreign message).
 async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let (mut limit, mut cursor) = (50u64, None);
-    for (k, v) in admin::query_pairs(&req.inner().url()) {
-        match k.as_str() {
-            "limit" => {
-                limit = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|l| (1..=1000).contains(l))
-                    .ok_or_else(|| {
-                        RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
-                    })?;
-            }
-            "cursor" if !v.is_empty() => cursor = Some(v),
-            _ => {}
-        }
-    }
+    let Paging { limit, cursor, .. } = paging(req)?;
     #[derive(serde::Deserialize, Serialize)]
     struct Meta {
         #[serde(default)]
