@@ -1,7 +1,8 @@
 //! The relay's per-event CPU work in the core, outside any runtime: parse + validate,
 //! normalize (with the event id), the event's JSON (once), route to five targets, render and
 //! sign five bodies. The queue hop between ingest and delivery (encoding a message, decoding it
-//! in the consumer) is measured apart, per message.
+//! in the consumer) is measured apart, per message, and so is authentication (BigCommerce's
+//! signature, the bearer token), which comes before the hot path.
 //! `make bench` runs it (`cargo bench --bench hot_path`); BENCHMARKS.md has the numbers.
 //!
 //! Besides criterion's timings it prints the heap allocations per event (a counting global
@@ -11,7 +12,9 @@ use b2b_relay::core::config::{self, Config};
 use b2b_relay::core::deliver::message::{self, Delivery, Job};
 use b2b_relay::core::deliver::outbound;
 use b2b_relay::core::event::EncodedEvent;
+use b2b_relay::core::ingest::auth::{self, AuthSettings, Mode};
 use b2b_relay::core::ingest::callback;
+use b2b_relay::core::ingest::signature::{SignatureHeaders, VerifyingKey};
 use b2b_relay::core::{event, route};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -46,6 +49,35 @@ static GLOBAL: Counting = Counting;
 /// A typical callback (BigCommerce's documented company-user example).
 const BODY: &[u8] = br#"{"scope":"store/company/user/created","store_id":"1001","data":{"company_id":123456,"user_id":321},"hash":"3f0c5d0b0a3e8d1a6d2c9a0e2b6f1c4d5e6f7a8b","created_at":1764288000,"producer":"stores/abc123"}"#;
 const NOW: i64 = 1_764_288_001;
+const NOW_MS: i64 = NOW * 1000;
+const CLIENT_SECRET: &str = "bc-client-secret-0123456789abcdef";
+const TOKEN: &str = "ingest-token-0123456789";
+const WEBHOOK_ID: &str = "msg_2pLhA9yq0oRk0dlmqRuG1Y8zW0e";
+
+/// `INGEST_AUTH=any` with one token and two client secrets (rotation: the signer's is second).
+fn auth_settings() -> AuthSettings {
+    AuthSettings::new(
+        Mode::Any,
+        &[TOKEN],
+        &["old-client-secret", CLIENT_SECRET],
+        300,
+    )
+}
+
+/// BigCommerce's headers for BODY.
+fn signature_header() -> String {
+    VerifyingKey::from_client_secret(CLIENT_SECRET)
+        .expect("a usable key")
+        .sign(WEBHOOK_ID, NOW, BODY)
+}
+
+fn signed<'a>(signature: &'a str) -> SignatureHeaders<'a> {
+    SignatureHeaders {
+        id: Some(WEBHOOK_ID),
+        timestamp: Some("1764288001"),
+        signature: Some(signature),
+    }
+}
 
 /// Five signed CloudEvents targets (the default format), all of which want the event, each
 /// through a different kind of filter.
@@ -74,7 +106,7 @@ fn five_targets() -> Config {
 /// relay shares it between an event's queue messages.
 fn hot_path(cfg: &Config, body: &[u8]) -> usize {
     let cb = callback::parse(body).expect("valid callback");
-    let ev = EncodedEvent::new(event::normalize(cb));
+    let ev = EncodedEvent::new(event::normalize(cb, NOW_MS));
     let targets = route::route(&cfg.targets, &ev);
     targets
         .iter()
@@ -112,15 +144,33 @@ fn allocations_with<I, R>(make: impl Fn() -> I, f: impl Fn(I) -> R) -> (u64, u64
 
 fn report_allocations(cfg: &Config) {
     let cb = callback::parse(BODY).expect("valid callback");
-    let ev = EncodedEvent::new(event::normalize(cb.clone()));
+    let ev = EncodedEvent::new(event::normalize(cb.clone(), NOW_MS));
     let targets = route::route(&cfg.targets, &ev);
     let message = delivery_message(&ev);
-    let rows: [(&str, (u64, u64)); 9] = [
+    let settings = auth_settings();
+    let signature = signature_header();
+    let rows: [(&str, (u64, u64)); 11] = [
+        (
+            "authenticate: signature",
+            allocations(|| auth::authenticate(&settings, None, signed(&signature), BODY, NOW)),
+        ),
+        (
+            "authenticate: token",
+            allocations(|| {
+                auth::authenticate(
+                    &settings,
+                    Some("Bearer ingest-token-0123456789"),
+                    SignatureHeaders::default(),
+                    BODY,
+                    NOW,
+                )
+            }),
+        ),
         ("hot path (one event)", allocations(|| hot_path(cfg, BODY))),
         ("  parse + validate", allocations(|| callback::parse(BODY))),
         (
             "  normalize (incl. id)",
-            allocations_with(|| cb.clone(), event::normalize),
+            allocations_with(|| cb.clone(), |cb| event::normalize(cb, NOW_MS)),
         ),
         ("    event id", allocations(|| event::event_id(&cb))),
         (
@@ -170,20 +220,49 @@ fn delivery_message(ev: &EncodedEvent) -> String {
 fn benches(c: &mut Criterion) {
     let cfg = five_targets();
     let cb = callback::parse(BODY).expect("valid callback");
-    let ev = EncodedEvent::new(event::normalize(cb.clone()));
+    let ev = EncodedEvent::new(event::normalize(cb.clone(), NOW_MS));
     let targets = route::route(&cfg.targets, &ev);
     assert_eq!(targets.len(), 5, "every target wants the event");
+    let settings = auth_settings();
+    let signature = signature_header();
+    assert!(auth::authenticate(&settings, None, signed(&signature), BODY, NOW).is_ok());
     let crm = targets[0];
     let message = delivery_message(&ev);
 
     c.bench_function("hot_path/one_event_five_targets", |b| {
         b.iter(|| hot_path(&cfg, black_box(BODY)))
     });
+    c.bench_function("auth/signature_two_secrets", |b| {
+        b.iter(|| {
+            auth::authenticate(
+                black_box(&settings),
+                None,
+                signed(black_box(&signature)),
+                black_box(BODY),
+                NOW,
+            )
+        })
+    });
+    c.bench_function("auth/token", |b| {
+        b.iter(|| {
+            auth::authenticate(
+                black_box(&settings),
+                Some(black_box("Bearer ingest-token-0123456789")),
+                SignatureHeaders::default(),
+                black_box(BODY),
+                NOW,
+            )
+        })
+    });
     c.bench_function("step/parse_validate", |b| {
         b.iter(|| callback::parse(black_box(BODY)))
     });
     c.bench_function("step/normalize", |b| {
-        b.iter_batched(|| cb.clone(), event::normalize, BatchSize::SmallInput)
+        b.iter_batched(
+            || cb.clone(),
+            |cb| event::normalize(cb, NOW_MS),
+            BatchSize::SmallInput,
+        )
     });
     c.bench_function("step/event_id", |b| {
         b.iter(|| event::event_id(black_box(&cb)))

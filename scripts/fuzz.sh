@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../fuzz"
 PATH="$HOME/.cargo/bin:$PATH"
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-callback config url retry}
+targets=${*:-callback config url retry signature template}
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

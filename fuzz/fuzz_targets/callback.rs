@@ -14,6 +14,9 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use std::sync::OnceLock;
 
+/// The receipt time every input gets: the event's `time` when the body has no `created_at`.
+const RECEIVED_AT_MS: i64 = 1_767_225_600_250;
+
 const TARGETS: &str = r#"[
   {"name":"all","url":"https://all.example.com/hooks","signing_secret":"KEY"},
   {"name":"binary","url":"https://bin.example.com/hooks","events":["company.*"],"format":"cloudevents-binary"},
@@ -67,18 +70,28 @@ fn check_rejection(data: &[u8], e: &b2b_relay::core::error::RelayError) {
 }
 
 fn check_event(text: &str, cb: &callback::Callback, ev: &CloudEvent) {
-    // id: 64 lowercase hex, and a pure function of the documented key.
+    // id: 64 lowercase hex, and a pure function of the documented key when the callback has
+    // all of it, else the SHA-256 of the body.
     assert_eq!(ev.id.len(), 64, "{}", ev.id);
     assert!(ev
         .id
         .bytes()
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
     assert_eq!(ev.id, event::event_id(cb));
-    assert_eq!(ev.specversion, "1.0");
     assert_eq!(
-        ev.source,
-        format!("https://api.bigcommerce.com/stores/{}", cb.store_hash)
+        cb.has_id_key(),
+        cb.store_hash.is_some() && cb.created_at.is_some() && cb.hash.is_some()
     );
+    if !cb.has_id_key() {
+        assert_eq!(ev.id, callback::body_sha256(text.as_bytes()));
+    }
+    assert_eq!(ev.specversion, "1.0");
+    let source = match (&cb.store_hash, &cb.store_id) {
+        (Some(h), _) => format!("https://api.bigcommerce.com/stores/{h}"),
+        (None, Some(id)) => format!("urn:bigcommerce:store-id:{id}"),
+        (None, None) => "urn:bigcommerce:store:unknown".to_owned(),
+    };
+    assert_eq!(ev.source, source);
     let short = cb
         .scope
         .strip_prefix("store/")
@@ -87,9 +100,15 @@ fn check_event(text: &str, cb: &callback::Callback, ev: &CloudEvent) {
         ev.ty,
         format!("com.bigcommerce.{}", short.replace('/', "."))
     );
-    assert_eq!(parse_rfc3339(&ev.time), Some(cb.created_at), "{}", ev.time);
-    assert_eq!(ev.storeid, cb.store_id);
-    assert_eq!(ev.bchash, cb.hash);
+    assert_eq!(
+        parse_rfc3339(&ev.time),
+        Some(cb.created_at.unwrap_or(RECEIVED_AT_MS / 1000)),
+        "{}",
+        ev.time
+    );
+    assert_eq!(ev.storehash, cb.store_hash.clone().unwrap_or_default());
+    assert_eq!(ev.storeid, cb.store_id.clone().unwrap_or_default());
+    assert_eq!(ev.bchash, cb.hash.clone().unwrap_or_default());
     assert_eq!(ev.bcscope, cb.scope);
     assert_eq!(ev.bctest, None);
     // data is BigCommerce's text, byte for byte, and a JSON object.
@@ -126,7 +145,7 @@ fn check_routing(ev: &CloudEvent, cfg: &Config) {
     assert_eq!(got, want, "routing of {short} from {}", ev.storehash);
 }
 
-fn check_outbound(text: &str, ev: &CloudEvent, cfg: &Config) {
+fn check_outbound(text: &str, ev: &CloudEvent, id_key: bool, cfg: &Config) {
     let now = 1_800_000_000;
     let structured = serde_json::to_string(ev).expect("event serializes");
     let encoded = EncodedEvent::new(ev.clone());
@@ -160,13 +179,20 @@ fn check_outbound(text: &str, ev: &CloudEvent, cfg: &Config) {
                 Format::Bigcommerce => match original {
                     Some(o) => assert_eq!(out.body, o),
                     None => {
-                        // The rebuilt callback must mean the same thing.
+                        // The rebuilt callback must mean the same thing. An id that is the
+                        // body's digest cannot survive other bytes; all else must.
                         let again = callback::parse(out.body.as_bytes())
                             .unwrap_or_else(|e| panic!("rebuilt callback rejected: {e:?}"));
-                        let ev2 = event::normalize(again);
-                        assert_eq!(ev2.id, ev.id);
+                        let ev2 = event::normalize(again, 0);
+                        if id_key {
+                            assert_eq!(ev2.id, ev.id);
+                        }
                         assert_eq!(ev2.data.get(), ev.data.get());
                         assert_eq!(ev2.subject, ev.subject);
+                        assert_eq!(
+                            (&ev2.source, &ev2.time, &ev2.storehash, &ev2.storeid, &ev2.bchash),
+                            (&ev.source, &ev.time, &ev.storehash, &ev.storeid, &ev.bchash)
+                        );
                     }
                 },
             }
@@ -186,13 +212,25 @@ fuzz_target!(|data: &[u8]| {
     let whole: Value = serde_json::from_str(text).expect("an accepted body parses as JSON");
     assert!(whole.is_object());
 
-    let ev = event::normalize(cb.clone());
+    let ev = event::normalize(cb.clone(), RECEIVED_AT_MS);
     check_event(text, &cb, &ev);
 
     // The structured event is JSON any receiver can parse, and reads back identically.
     let s = serde_json::to_string(&ev).expect("event serializes");
     let v: Value = serde_json::from_str(&s).expect("serialized event parses as JSON");
     assert_eq!(v["id"], ev.id.as_str());
+    // Attributes BigCommerce did not send are absent, never empty.
+    for (k, val) in [
+        ("storehash", &ev.storehash),
+        ("storeid", &ev.storeid),
+        ("bchash", &ev.bchash),
+    ] {
+        assert_eq!(
+            v.get(k).and_then(Value::as_str),
+            (!val.is_empty()).then_some(val.as_str()),
+            "{k}"
+        );
+    }
     let back: CloudEvent = serde_json::from_str(&s).expect("event reads back");
     assert_eq!(back.data.get(), ev.data.get());
     assert_eq!(serde_json::to_string(&back).expect("re-serializes"), s);
@@ -215,5 +253,5 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(d2.event.json(), s, "the queued event is the one delivered");
 
     check_routing(&ev, cfg);
-    check_outbound(text, &ev, cfg);
+    check_outbound(text, &ev, cb.has_id_key(), cfg);
 });

@@ -75,6 +75,11 @@ pub struct TargetView<'a> {
     pub enrich_required: bool,
     /// The B2B Edition event types (without `com.bigcommerce.`) its patterns match.
     pub matches: Vec<String>,
+    /// `template` and `where` as configured (they hold no secret: headers do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<&'a serde_json::Value>,
+    #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
+    pub filter: Option<&'a serde_json::Value>,
 }
 
 pub fn redact_url(url: &str) -> String {
@@ -106,7 +111,24 @@ pub fn target_view(t: &Target) -> TargetView<'_> {
             .map(|(scope, _, _)| catalog::short_type(scope))
             .filter(|ty| t.events.iter().any(|g| glob_match(g, ty)))
             .collect(),
+        template: t.shape.template_source.as_ref(),
+        filter: t.shape.where_source.as_ref(),
     }
+}
+
+/// A message cut to 200 bytes (at a character boundary, `…` marking the cut), so a listing
+/// entry stays within KV's 1024 bytes of metadata.
+pub fn for_metadata(message: &str) -> String {
+    let mut out = message.to_owned();
+    if out.len() > 200 {
+        let mut cut = 200;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
 }
 
 /// The listing entry of a dead letter, also stored as its KV metadata so a list needs no reads.
@@ -125,23 +147,13 @@ pub struct DeadLetterSummary {
 
 impl DeadLetterSummary {
     pub fn of(d: &DeadLetter) -> Self {
-        // KV metadata is limited to 1024 bytes.
-        let mut last_error = d.last_error.clone();
-        if last_error.len() > 200 {
-            let mut cut = 200;
-            while !last_error.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            last_error.truncate(cut);
-            last_error.push('…');
-        }
         DeadLetterSummary {
             target: d.target.clone(),
             event_id: d.event_id.clone(),
             ty: d.event.ty.clone(),
             attempts: d.attempts,
             last_status: d.last_status,
-            last_error,
+            last_error: for_metadata(&d.last_error),
             last_attempt_at: d.last_attempt_at.clone(),
         }
     }
@@ -281,7 +293,7 @@ mod tests {
     #[test]
     fn long_errors_are_cut_for_kv_metadata() {
         let body = test_callback("store/company/created", "abc", 1, &"a".repeat(40));
-        let ev = crate::core::event::normalize(callback::parse(body.as_bytes()).unwrap());
+        let ev = crate::core::event::normalize(callback::parse(body.as_bytes()).unwrap(), 0);
         let d = crate::core::deliver::message::Delivery::first("crm", ev.into(), None, 0)
             .into_dead_letter(Some(500), "é".repeat(300), 1);
         let s = DeadLetterSummary::of(&d);

@@ -2,12 +2,13 @@
 //! exactly one HTTP answer, so handlers never decide status codes ad hoc. Public error codes
 //! are an enum: a typo cannot mint a new one.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
 
-/// Every code the relay answers with, as written on the wire (`snake_case`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Every code the relay answers with, as written on the wire (`snake_case`). Read back too:
+/// stored records (quarantine) name the code that put them there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     // 400: the request cannot be used as it is.

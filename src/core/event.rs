@@ -24,7 +24,9 @@ pub struct CloudEvent {
     pub subject: Option<String>,
     pub time: String,
     pub datacontenttype: String,
-    // BigCommerce's extensions; empty (and left out) on the relay's own operational events.
+    /// BigCommerce's extensions, empty when BigCommerce did not send them (`producer`,
+    /// `store_id`, `hash`) and then left out of the JSON: CloudEvents has no empty attribute
+    /// values. All four are empty on the relay's own operational events (no callback).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub storehash: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -36,6 +38,10 @@ pub struct CloudEvent {
     /// Set on events made by the operator's test-event route, never on real callbacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bctest: Option<bool>,
+    /// BigCommerce's `webhook-id` header of a signed callback (Standard Webhooks). Whether it is
+    /// stable across BigCommerce's retries is undocumented, so the event id never depends on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bcwebhookid: Option<String>,
     /// BigCommerce's `data`, byte for byte.
     pub data: Box<RawValue>,
 }
@@ -43,20 +49,52 @@ pub struct CloudEvent {
 /// `sha256_hex("{store_hash}:{scope}:{created_at}:{hash}")`. BigCommerce's `hash` covers `data`
 /// only, so two real updates of one company share it; scope, store and time keep them apart,
 /// while a retried callback (same fields) keeps its id.
+///
+/// Without one of `producer`, `created_at` and `hash` that key cannot tell events apart, so the
+/// id is the SHA-256 of the raw body instead: an identical retry still keeps its id.
 pub fn event_id(cb: &Callback) -> String {
-    let mut h = Sha256::new();
-    h.update(cb.store_hash.as_bytes());
-    h.update(b":");
-    h.update(cb.scope.as_bytes());
-    h.update(b":");
-    h.update(cb.created_at.to_string().as_bytes());
-    h.update(b":");
-    h.update(cb.hash.as_bytes());
-    hex::encode(h.finalize())
+    match (&cb.store_hash, cb.created_at, &cb.hash, &cb.body_sha256) {
+        (Some(store_hash), Some(created_at), Some(hash), _) => {
+            let mut h = Sha256::new();
+            h.update(store_hash.as_bytes());
+            h.update(b":");
+            h.update(cb.scope.as_bytes());
+            h.update(b":");
+            h.update(created_at.to_string().as_bytes());
+            h.update(b":");
+            h.update(hash.as_bytes());
+            hex::encode(h.finalize())
+        }
+        (.., Some(digest)) => digest.clone(),
+        // A `Callback` built by hand without its body digest: the fields are all there is.
+        _ => {
+            let mut h = Sha256::new();
+            h.update(cb.scope.as_bytes());
+            h.update(b":");
+            h.update(cb.data.get().as_bytes());
+            hex::encode(h.finalize())
+        }
+    }
+}
+
+/// Where an event comes from. `producer` known: `https://api.bigcommerce.com/stores/{hash}`,
+/// the store's API root. Only `store_id` known: `urn:bigcommerce:store-id:{store_id}`, since a
+/// store id is not a store hash and has no API URL; a URN cannot be mistaken for (or collide
+/// with) the URL form. Neither: `urn:bigcommerce:store:unknown`; the id (a body digest) still
+/// keeps source + id unique.
+pub fn source(store_hash: Option<&str>, store_id: Option<&str>) -> String {
+    match (store_hash, store_id) {
+        (Some(h), _) => format!("https://api.bigcommerce.com/stores/{h}"),
+        (None, Some(id)) => format!("urn:bigcommerce:store-id:{id}"),
+        (None, None) => "urn:bigcommerce:store:unknown".into(),
+    }
 }
 
 /// Takes the callback by value: its strings move into the event instead of being copied.
-pub fn normalize(cb: Callback) -> CloudEvent {
+/// `received_at_ms` (unix milliseconds) is the event's `time` when BigCommerce sent no
+/// `created_at`. Fields BigCommerce left out stay empty (`storehash`, `storeid`, `bchash`) and
+/// are omitted from the JSON; an event without `storehash` matches no target's `stores`.
+pub fn normalize(cb: Callback, received_at_ms: i64) -> CloudEvent {
     let known = catalog::lookup(&cb.scope);
     let mut ty = String::with_capacity(catalog::TYPE_PREFIX.len() + cb.scope.len());
     ty.push_str(catalog::TYPE_PREFIX);
@@ -64,16 +102,20 @@ pub fn normalize(cb: Callback) -> CloudEvent {
     CloudEvent {
         specversion: "1.0".into(),
         id: event_id(&cb),
-        source: format!("https://api.bigcommerce.com/stores/{}", cb.store_hash),
+        source: source(cb.store_hash.as_deref(), cb.store_id.as_deref()),
         ty,
         subject: catalog::subject(known.map(|k| k.0), &cb.data),
-        time: rfc3339(cb.created_at),
+        time: rfc3339(
+            cb.created_at
+                .unwrap_or_else(|| received_at_ms.div_euclid(1000)),
+        ),
         datacontenttype: "application/json".into(),
-        storehash: cb.store_hash,
-        storeid: cb.store_id,
+        storehash: cb.store_hash.unwrap_or_default(),
+        storeid: cb.store_id.unwrap_or_default(),
         bcscope: cb.scope,
-        bchash: cb.hash,
+        bchash: cb.hash.unwrap_or_default(),
         bctest: None,
+        bcwebhookid: None,
         data: cb.data,
     }
 }
@@ -215,14 +257,55 @@ mod tests {
             event_id(&cb("store/company/created", 1_700_000_000, "ff"))
         );
         let mut other_store = a.clone();
-        other_store.store_hash = "xyz".into();
+        other_store.store_hash = Some("xyz".into());
         assert_ne!(event_id(&a), event_id(&other_store));
+    }
+
+    const NOW_MS: i64 = 1_764_288_000_999;
+
+    #[test]
+    fn without_the_id_key_the_id_is_the_body_digest_and_time_the_receipt() {
+        let body = br#"{"store_id":"11111","producer":"stores/abcde","scope":"store/order/statusUpdated","data":{"type":"order","id":173331},"hash":"3f9ea420af83450d7ef9f78b08c8af25b2213637"}"#;
+        let ev = normalize(parse(body).unwrap(), NOW_MS);
+        assert_eq!(ev.id, hex::encode(Sha256::digest(body)));
+        assert_eq!(ev.time, "2025-11-28T00:00:00Z");
+        assert_eq!(ev.source, "https://api.bigcommerce.com/stores/abcde");
+        assert_eq!(
+            (ev.storehash.as_str(), ev.storeid.as_str()),
+            ("abcde", "11111")
+        );
+        // The same bytes again (a retry) keep the id; a later receipt changes only `time`.
+        let again = normalize(parse(body).unwrap(), NOW_MS + 60_000);
+        assert_eq!(again.id, ev.id);
+        assert_eq!(again.time, "2025-11-28T00:01:00Z");
+    }
+
+    #[test]
+    fn a_bare_callback_has_a_urn_source_and_omits_what_it_lacks() {
+        let ev = normalize(
+            parse(br#"{"scope":"store/company/created","store_id":42,"data":{"company_id":7}}"#)
+                .unwrap(),
+            NOW_MS,
+        );
+        assert_eq!(ev.source, "urn:bigcommerce:store-id:42");
+        let bare = br#"{"scope":"store/company/created","data":{"company_id":7}}"#;
+        let ev = normalize(parse(bare).unwrap(), NOW_MS);
+        assert_eq!(ev.source, "urn:bigcommerce:store:unknown");
+        assert_eq!(ev.subject.as_deref(), Some("companies/7"));
+        let json: serde_json::Value = serde_json::to_value(&ev).unwrap();
+        for absent in ["storehash", "storeid", "bchash"] {
+            assert!(json.get(absent).is_none(), "{absent}: {json}");
+        }
+        // And it reads back (queue messages, dead letters) with the fields empty.
+        let back: CloudEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back.storehash, "");
+        assert_eq!(back.id, hex::encode(Sha256::digest(bare)));
     }
 
     #[test]
     fn data_is_forwarded_unchanged() {
         let body = r#"{"scope":"store/company/address/created","store_id":1,"data":{"company_id": 9, "address_id":3},"hash":"aa","created_at":1,"producer":"stores/s1"}"#;
-        let ev = normalize(parse(body.as_bytes()).unwrap());
+        let ev = normalize(parse(body.as_bytes()).unwrap(), 0);
         assert_eq!(ev.data.get(), r#"{"company_id": 9, "address_id":3}"#);
         assert_eq!(ev.subject.as_deref(), Some("companies/9/addresses/3"));
         assert_eq!(ev.storeid, "1");

@@ -13,6 +13,7 @@ pub mod config;
 pub mod deliver;
 pub mod error;
 pub mod event;
+pub mod history;
 pub mod ingest;
 pub mod json;
 pub mod route;

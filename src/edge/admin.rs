@@ -18,7 +18,7 @@ use crate::core::route;
 use crate::core::secret::Secret;
 use crate::core::subscriptions::Mode;
 use crate::edge::respond::ok;
-use crate::edge::{bigcommerce, env, health, kv, lane, log, queue, respond};
+use crate::edge::{bigcommerce, concurrent, env, health, kv, lane, log, queue, respond};
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
 
@@ -186,15 +186,24 @@ fn dry_run(req: &Request) -> Result<bool, RelayError> {
     }
 }
 
-/// `GET /admin/dead-letters?target=&limit=&cursor=`. KV lists keys in key order; each page is
-/// sorted newest first by the last attempt time kept in the key's metadata.
-async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let (mut target, mut limit, mut cursor) = (None, 50u64, None);
+/// `?target=&limit=&cursor=` of a KV listing: `limit` 1-1000, default 50.
+struct Paging {
+    target: Option<String>,
+    limit: u64,
+    cursor: Option<String>,
+}
+
+fn paging(req: &Request) -> Result<Paging, RelayError> {
+    let mut p = Paging {
+        target: None,
+        limit: 50,
+        cursor: None,
+    };
     for (k, v) in admin::query_pairs(&req.inner().url()) {
         match k.as_str() {
-            "target" if !v.is_empty() => target = Some(v),
+            "target" if !v.is_empty() => p.target = Some(v),
             "limit" => {
-                limit = v
+                p.limit = v
                     .parse::<u64>()
                     .ok()
                     .filter(|l| (1..=1000).contains(l))
@@ -202,10 +211,21 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
                         RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
                     })?;
             }
-            "cursor" if !v.is_empty() => cursor = Some(v),
+            "cursor" if !v.is_empty() => p.cursor = Some(v),
             _ => {}
         }
     }
+    Ok(p)
+}
+
+/// `GET /admin/dead-letters?target=&limit=&cursor=`. KV lists keys in key order; each page is
+/// sorted newest first by the last attempt time kept in the key's metadata.
+async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
+    let Paging {
+        target,
+        limit,
+        cursor,
+    } = paging(req)?;
     let prefix = match &target {
         Some(t) => format!("dlq:{t}:"),
         None => "dlq:".to_owned(),
@@ -239,22 +259,7 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
 /// `GET /admin/unreadable?limit=&cursor=`: queue messages the consumer could not read, kept
 /// instead of being dropped (a message schema this version does not know, a foreign message).
 async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let (mut limit, mut cursor) = (50u64, None);
-    for (k, v) in admin::query_pairs(&req.inner().url()) {
-        match k.as_str() {
-            "limit" => {
-                limit = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|l| (1..=1000).contains(l))
-                    .ok_or_else(|| {
-                        RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
-                    })?;
-            }
-            "cursor" if !v.is_empty() => cursor = Some(v),
-            _ => {}
-        }
-    }
+    let Paging { limit, cursor, .. } = paging(req)?;
     #[derive(serde::Deserialize, Serialize)]
     struct Meta {
         #[serde(default)]
@@ -330,7 +335,7 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
         ));
     }
     let now_ms = env::now_ms();
-    let records = concurrent(keys, |key| async move {
+    let records = concurrent::map(keys, concurrent::CONNECTIONS, |key| async move {
         let record = kv::get_dead_letter(env, &key).await;
         (key, record)
     })
@@ -387,10 +392,11 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
     match sent {
         Ok(()) => {
             report.replayed += replayed_keys.len();
-            let deleted = concurrent(replayed_keys, |key| async move {
-                kv::delete_dead_letter(env, &key).await
-            })
-            .await;
+            let deleted =
+                concurrent::map(replayed_keys, concurrent::CONNECTIONS, |key| async move {
+                    kv::delete_dead_letter(env, &key).await
+                })
+                .await;
             for e in deleted.into_iter().filter_map(Result::err) {
                 // Replayed but still listed: a second replay would deliver it again, with
                 // the same webhook-id.
@@ -411,20 +417,6 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
     ))
 }
 
-/// `f` over every item, six at a time (the invocation's connection limit), results in order.
-async fn concurrent<T, R, Fut: std::future::Future<Output = R>>(
-    items: Vec<T>,
-    f: impl Fn(T) -> Fut,
-) -> Vec<R> {
-    let mut out = Vec::with_capacity(items.len());
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        let chunk: Vec<Fut> = items.by_ref().take(6).map(&f).collect();
-        out.extend(futures_util::future::join_all(chunk).await);
-    }
-    out
-}
-
 /// Builds a callback for the configured store and sends it through the ingest pipeline (no
 /// dedup), marked `bctest: true`, to one target or to every target that wants it.
 async fn test_event(
@@ -443,7 +435,7 @@ async fn test_event(
         &hex::encode(nonce),
     );
     let cb = callback::parse(body.as_bytes())?;
-    let mut ev = event::normalize(cb);
+    let mut ev = event::normalize(cb, now_ms);
     ev.bctest = Some(true);
     let ev = EncodedEvent::new(ev);
     let targets = match &request.target {

@@ -18,17 +18,11 @@ use crate::core::deliver::outbound;
 use crate::core::deliver::retry::Outcome;
 use crate::edge::fetch::{self, Answer, Body};
 use crate::edge::metrics::{self, Point};
-use crate::edge::{b2b_api, env, join, kv, lane, log, queue};
+use crate::edge::{b2b_api, concurrent, env, kv, lane, log, queue};
 use serde::Serialize;
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
 use worker::{Delay, Env, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage};
-
-/// Workers allow six simultaneous open connections per invocation.
-const CONCURRENCY: usize = 6;
 
 struct Batch<'a> {
     env: &'a Env,
@@ -67,20 +61,15 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
     // one call per target per batch, and their results reported together afterwards.
     let mut items: Vec<Item> = messages.into_iter().filter_map(|m| read(&b, m)).collect();
     lane_admit(&b, &mut items).await;
-    let results = RefCell::new(Vec::new());
-    for_each_concurrent(items, CONCURRENCY, |item| {
-        let (b, results) = (&b, &results);
-        async move {
-            if let Some(r) = one(b, item).await {
-                results.borrow_mut().push(r);
-            }
-        }
+    let results = concurrent::map(items, concurrent::CONNECTIONS, |item| {
+        let b = &b;
+        async move { one(b, item).await }
     })
     .await;
     if let Some(line) = b.log.into_inner().finish() {
         log::write(&line);
     }
-    lane::report(&env, results.into_inner()).await;
+    lane::report(&env, results.into_iter().flatten().collect()).await;
 }
 
 /// A message read, with its next step and (for a delivery) what its lane admitted.
@@ -129,12 +118,9 @@ async fn lane_admit(b: &Batch<'_>, items: &mut [Item]) {
             }
         }
     }
-    let answers = join::all(
-        targets
-            .iter()
-            .map(|(t, n)| lane::admit(b.env, t, *n))
-            .collect(),
-    )
+    let answers = concurrent::map(targets.clone(), concurrent::CONNECTIONS, |(t, n)| {
+        lane::admit(b.env, t, n)
+    })
     .await;
     let mut answers: Vec<(String, std::vec::IntoIter<Admission>)> = targets
         .iter()
@@ -149,32 +135,6 @@ async fn lane_admit(b: &Batch<'_>, items: &mut [Item]) {
                 .and_then(|(_, a)| a.next());
         }
     }
-}
-
-/// Runs `f` on every item, at most `limit` at a time, starting the next as soon as one ends.
-/// (futures-util's `for_each_concurrent` does the same with ~4 KB more wasm.)
-async fn for_each_concurrent<T, Fut: Future<Output = ()>>(
-    items: Vec<T>,
-    limit: usize,
-    f: impl Fn(T) -> Fut,
-) {
-    let mut waiting = items.into_iter();
-    let mut running: Vec<Pin<Box<Fut>>> = Vec::with_capacity(limit);
-    poll_fn(|cx| loop {
-        while running.len() < limit {
-            let Some(item) = waiting.next() else { break };
-            running.push(Box::pin(f(item)));
-        }
-        let before = running.len();
-        running.retain_mut(|fut| fut.as_mut().poll(cx).is_pending());
-        if running.is_empty() {
-            return Poll::Ready(());
-        }
-        if running.len() == before {
-            return Poll::Pending;
-        }
-    })
-    .await;
 }
 
 /// Performs one message's step and settles it; for an attempt, returns what its lane must

@@ -110,7 +110,7 @@ async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, R
     })?;
 
     let cb = callback::parse(&body)?;
-    let event = EncodedEvent::new(event::normalize(cb));
+    let event = EncodedEvent::new(event::normalize(cb, started));
     let targets: Vec<&Target> = route::route(&cfg.targets, &event);
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
 

@@ -15,7 +15,7 @@ use crate::core::deliver::lanes::{self, Answer, LaneCall, Op, Stored};
 use crate::core::deliver::message::Job;
 use crate::core::deliver::operational;
 use crate::core::error::{ErrorCode, RelayError};
-use crate::edge::{env, join, log, queue, respond};
+use crate::edge::{concurrent, env, log, queue, respond};
 use futures_util::future::{select, Either};
 use js_sys::{Function, Object, Promise, Reflect};
 use serde::Serialize;
@@ -248,7 +248,10 @@ pub async fn report(env: &Env, results: Vec<(String, u64, AttemptResult)>) {
             }),
         }
     }
-    let answers = join::all(by_target.iter().map(|c| call(env, Op::Record, c)).collect()).await;
+    let answers = concurrent::map(by_target.iter().collect(), concurrent::CONNECTIONS, |c| {
+        call(env, Op::Record, c)
+    })
+    .await;
     for (c, answer) in by_target.iter().zip(answers) {
         if let Err(e) = answer {
             log::problem("lane did not record results", &format!("{}: {e}", c.target));
@@ -369,7 +372,10 @@ pub async fn targets(env: &Env, cfg: &Config) -> Result<Response, RelayError> {
     struct Targets<'a> {
         targets: Vec<TargetWithLane<'a>>,
     }
-    let targets = join::all(cfg.targets.iter().map(|t| with_lane(env, t)).collect()).await;
+    let targets = concurrent::map(cfg.targets.iter().collect(), concurrent::CONNECTIONS, |t| {
+        with_lane(env, t)
+    })
+    .await;
     respond::ok(&Targets { targets })
 }
 

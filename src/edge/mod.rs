@@ -1,19 +1,19 @@
 //! The thin layer over `worker`: performs what `core` decided. Arrows point one way only:
 //! `http` (routes) → handlers (`ingest`, `admin`, `health`; `consume` for the queue and
 //! `bigcommerce` for the cron) → `b2b_api`, `lane` (each target's Durable Object and its
-//! client) → platform access (`kv`, `queue`, `fetch`, `env`, `log`, `metrics`) and `respond`
-//! (answers) → `core`.
+//! client) → platform access (`kv`, `queue`, `fetch`, `env`, `log`, `metrics`, `concurrent`)
+//! and `respond` (answers) → `core`.
 
 pub mod admin;
 pub mod b2b_api;
 pub mod bigcommerce;
+pub mod concurrent;
 pub mod consume;
 pub mod env;
 pub mod fetch;
 pub mod health;
 pub mod http;
 pub mod ingest;
-pub mod join;
 pub mod kv;
 pub mod lane;
 pub mod log;

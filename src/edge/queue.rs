@@ -7,7 +7,7 @@ use crate::core::config::Target;
 use crate::core::deliver::lanes::lane_of;
 use crate::core::deliver::message::{self, batches, encode, Job};
 use crate::core::event::EncodedEvent;
-use crate::edge::{env, join};
+use crate::edge::{concurrent, env};
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use std::cell::OnceCell;
 use wasm_bindgen::{JsCast, JsValue};
@@ -104,12 +104,9 @@ pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<(), String> {
             None => by_queue.push((queue, vec![text])),
         }
     }
-    let sent = join::all(
-        by_queue
-            .into_iter()
-            .map(|(queue, texts)| send_batches(env, queue, texts))
-            .collect(),
-    )
+    let sent = concurrent::map(by_queue, concurrent::CONNECTIONS, |(queue, texts)| {
+        send_batches(env, queue, texts)
+    })
     .await;
     sent.into_iter().collect()
 }

@@ -139,8 +139,9 @@ export class Relay {
     this.state = path.join(this.dir, "state");
     if (!this.build) this.#writeConfigWithoutBuild();
     const envFile = path.join(this.dir, "test.env");
-    // .env values: one line each; JSON is written unquoted (dotenv keeps it as is).
-    fs.writeFileSync(envFile, Object.entries(this.env).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+    // .env values: one line each; JSON is written unquoted (dotenv keeps it as is), with `$`
+    // escaped: wrangler expands `$NAME` in env files, which would eat `where` operators.
+    fs.writeFileSync(envFile, Object.entries(this.env).map(([k, v]) => `${k}=${String(v).replaceAll("$", "\\$")}`).join("\n") + "\n");
     this.port = await freePort();
     const inspector = await freePort();
     this.url = `http://127.0.0.1:${this.port}`;

@@ -77,7 +77,15 @@ pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
     if ingest_tokens.is_empty() {
         errors.push("INGEST_TOKENS: secret is not set (comma-separated bearer tokens)".into());
     }
-    let targets = targets(src, &mut errors);
+    let mut targets = targets(src, &mut errors);
+    // PUBLIC_URL itself is checked with the sync's settings; presets only link to it.
+    let public_url = src
+        .text("PUBLIC_URL")
+        .map(|u| u.trim().trim_end_matches('/').to_owned())
+        .filter(|u| !u.is_empty());
+    for t in targets.iter_mut().filter(|t| t.format.preset().is_some()) {
+        t.shape.public_url.clone_from(&public_url);
+    }
     let dedup_ttl_seconds = ttl(src, &mut errors);
     let retry = retry(src, &mut errors);
     let log_deliveries = log_deliveries(src, &mut errors);

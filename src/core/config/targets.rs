@@ -4,7 +4,11 @@
 use super::url::check_url;
 use super::Source;
 use crate::core::deliver::lane::{take_lane_config, LaneConfig};
+use crate::core::deliver::presets::Preset;
 use crate::core::deliver::sign::SigningKey;
+use crate::core::deliver::template::{self, Template};
+use crate::core::route::filter::{self, Filter};
+use crate::core::route::path::Needs;
 use crate::core::secret::Secret;
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,6 +26,13 @@ pub enum Format {
     CloudeventsBinary,
     /// BigCommerce's original callback body, byte for byte.
     Bigcommerce,
+    /// The target's own JSON `template`, placeholders filled from the event.
+    Template,
+    /// Chat presets: readable messages in each vendor's incoming-webhook shape.
+    Slack,
+    Teams,
+    Discord,
+    GoogleChat,
 }
 
 impl Format {
@@ -30,8 +41,36 @@ impl Format {
             Format::Cloudevents => "cloudevents",
             Format::CloudeventsBinary => "cloudevents-binary",
             Format::Bigcommerce => "bigcommerce",
+            Format::Template => "template",
+            Format::Slack => "slack",
+            Format::Teams => "teams",
+            Format::Discord => "discord",
+            Format::GoogleChat => "google-chat",
         }
     }
+
+    pub fn preset(self) -> Option<Preset> {
+        Preset::parse(self.as_str())
+    }
+}
+
+/// How a target's body is shaped and which events it takes beyond type and store: compiled at
+/// load, so a mistake is a configuration error by name, never a surprise at delivery.
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    /// `format = "template"`: the compiled `template`.
+    pub template: Option<Template>,
+    /// `content_type` of a template's body.
+    pub content_type: Option<String>,
+    /// `where`: the content filter.
+    pub filter: Option<Filter>,
+    /// What the template and the filter read of an event, so only that is built per delivery.
+    pub needs: Needs,
+    /// `template` and `where` as written, for the admin view.
+    pub template_source: Option<Value>,
+    pub where_source: Option<Value>,
+    /// `PUBLIC_URL`, for the console links of chat presets.
+    pub public_url: Option<String>,
 }
 
 /// An extra header's value: written in `TARGETS`, or read from the secret it names
@@ -80,6 +119,7 @@ pub struct Target {
     pub enrich_required: bool,
     /// Breaker, rate limit, in-flight cap, auto-disable (`deliver::lane`).
     pub lane: LaneConfig,
+    pub shape: Shape,
 }
 
 /// One entry of `TARGETS` as written by the operator. Unknown keys are errors: a typo such as
@@ -107,6 +147,12 @@ struct TargetSpec {
     enrich: bool,
     #[serde(default)]
     enrich_required: bool,
+    #[serde(default)]
+    template: Option<Value>,
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default, rename = "where")]
+    filter: Option<Value>,
 }
 
 /// Headers the relay sets itself; a target may not override them.
@@ -269,6 +315,15 @@ fn target(
     if enrich && format == Format::Bigcommerce {
         errors.push(format!("{label}: enrich cannot be used with format \"bigcommerce\", which forwards BigCommerce's body unchanged"));
     }
+    let shape = shape(
+        &label,
+        format,
+        enrich,
+        spec.template,
+        spec.content_type,
+        spec.filter,
+        errors,
+    );
     (errors.len() == before).then_some(Target {
         name: spec.name,
         url: spec.url,
@@ -283,7 +338,69 @@ fn target(
         enrich,
         enrich_required: spec.enrich_required,
         lane,
+        shape,
     })
+}
+
+/// `template`, `content_type` and `where`, checked against the format and `enrich`.
+fn shape(
+    label: &str,
+    format: Format,
+    enrich: bool,
+    template_source: Option<Value>,
+    content_type: Option<String>,
+    where_source: Option<Value>,
+    errors: &mut Vec<String>,
+) -> Shape {
+    let mut shape = Shape::default();
+    match (&template_source, format) {
+        (Some(t), Format::Template) => {
+            let compiled = match t {
+                Value::String(text) => template::compile_text(text, enrich),
+                other => template::compile(other, enrich),
+            };
+            match compiled {
+                Ok(t) => {
+                    shape.needs.merge(&t.needs());
+                    shape.template = Some(t);
+                }
+                Err(e) => errors.push(format!("{label}: `template`: {e}")),
+            }
+        }
+        (None, Format::Template) => {
+            errors.push(format!("{label}: format \"template\" needs a `template`"))
+        }
+        (Some(_), _) => errors.push(format!(
+            "{label}: `template` is only used with format \"template\""
+        )),
+        (None, _) => {}
+    }
+    if let Some(ct) = content_type {
+        if format != Format::Template {
+            errors.push(format!(
+                "{label}: `content_type` is only used with format \"template\""
+            ));
+        } else if let Err(e) = template::check_content_type(&ct) {
+            errors.push(format!("{label}: `content_type`: {e}"));
+        } else {
+            shape.content_type = Some(ct);
+        }
+    }
+    if let Some(w) = &where_source {
+        match filter::compile(w) {
+            Ok(f) if f.needs_enrichment() && !enrich => errors.push(format!(
+                "{label}: `where` reads enriched fields (data.resource…): set enrich = true"
+            )),
+            Ok(f) => {
+                shape.needs.merge(&f.needs());
+                shape.filter = Some(f);
+            }
+            Err(e) => errors.push(format!("{label}: `where`: {e}")),
+        }
+    }
+    shape.template_source = template_source;
+    shape.where_source = where_source;
+    shape
 }
 
 pub(super) fn targets(src: &dyn Source, errors: &mut Vec<String>) -> Vec<Target> {

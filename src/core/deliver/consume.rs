@@ -169,7 +169,7 @@ pub fn on_message(
                 enrich::Plan::Fetch(path) => Step::Enrich(e, path),
                 // Not planned at ingest for such events; handled the same way if it happens.
                 enrich::Plan::Resolved(r) => Step::Settled(Plan::ack_after(vec![Effect::Send(
-                    deliveries(&e, &e.targets, &r),
+                    deliveries(&e, &e.targets, &r, cfg),
                 )])),
             }
         }
@@ -318,10 +318,13 @@ pub fn on_admission(d: Delivery, admission: Admission, now: i64) -> Admitted {
     }
 }
 
-fn deliveries(job: &EnrichJob, targets: &[String], e: &Enrichment) -> Vec<Job> {
+/// The enriched event's deliveries to `targets`, less those whose `where` filter now says no
+/// (filters on enriched fields are decided here, after enrichment).
+fn deliveries(job: &EnrichJob, targets: &[String], e: &Enrichment, cfg: &Config) -> Vec<Job> {
     let enriched = EncodedEvent::new(enrich::apply(&job.event, e));
     targets
         .iter()
+        .filter(|t| cfg.target(t).is_none_or(|t| t.accepts(&enriched)))
         .map(|t| {
             Job::Deliver(Delivery::first(
                 t,
@@ -345,7 +348,7 @@ pub fn after_enrichment(
 ) -> Plan {
     let (reason, retry_after) = match verdict {
         Verdict::Done(e) => {
-            return Plan::ack_after(vec![Effect::Send(deliveries(&job, &job.targets, &e))])
+            return Plan::ack_after(vec![Effect::Send(deliveries(&job, &job.targets, &e, cfg))])
         }
         Verdict::Retry {
             retry_after,
@@ -359,7 +362,7 @@ pub fn after_enrichment(
         .partition(|t| cfg.target(t).is_some_and(|t| t.enrich_required));
     let mut effects = Vec::new();
     let waiting = if job.attempt >= FAST_ATTEMPTS {
-        let ready = deliveries(&job, &optional, &Enrichment::Failed(reason.clone()));
+        let ready = deliveries(&job, &optional, &Enrichment::Failed(reason.clone()), cfg);
         if !ready.is_empty() {
             effects.push(Effect::Send(ready));
         }
@@ -436,7 +439,7 @@ mod tests {
         let body = format!(
             r#"{{"scope":"{scope}","store_id":"1","data":{{"company_id":7}},"hash":"ab","created_at":1,"producer":"stores/abc"}}"#
         );
-        event::normalize(callback::parse(body.as_bytes()).unwrap()).into()
+        event::normalize(callback::parse(body.as_bytes()).unwrap(), 0).into()
     }
 
     fn text(job: Job) -> String {

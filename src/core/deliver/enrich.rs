@@ -61,6 +61,12 @@ pub fn plan(event: &CloudEvent) -> Plan {
     if action == Action::Deleted {
         return Plan::Resolved(Enrichment::NotFound);
     }
+    // The B2B API is asked per store (`X-Store-Hash`); without `producer` no store is known.
+    if event.storehash.is_empty() {
+        return Plan::Resolved(Enrichment::Failed(
+            "the callback has no `producer`, so its store hash is unknown".into(),
+        ));
+    }
     let ids = catalog::ids(&event.data);
     let path = match resource {
         // Company events about super admins are enriched with the company.
@@ -171,7 +177,7 @@ mod tests {
         let body = format!(
             r#"{{"scope":"{scope}","store_id":"1","data":{data},"hash":"aa","created_at":1700000000,"producer":"stores/abc"}}"#
         );
-        event::normalize(callback::parse(body.as_bytes()).unwrap())
+        event::normalize(callback::parse(body.as_bytes()).unwrap(), 0)
     }
 
     fn path(scope: &str, data: &str) -> String {
@@ -234,6 +240,11 @@ mod tests {
                 Plan::Fetch(p) => panic!("{scope} fetched {p}"),
             }
         }
+        let no_producer = br#"{"scope":"store/company/updated","data":{"company_id":1}}"#;
+        let e = event::normalize(callback::parse(no_producer).unwrap(), 0);
+        assert!(
+            matches!(plan(&e), Plan::Resolved(Enrichment::Failed(ref why)) if why.contains("producer"))
+        );
     }
 
     #[test]

@@ -125,7 +125,13 @@ pub fn plan_jobs(
             })),
             Plan::Resolved(e) => {
                 let enriched = EncodedEvent::new(enrich::apply(event, &e));
-                for name in enrich_targets {
+                let accepted = |name: &String| {
+                    targets
+                        .iter()
+                        .find(|t| &t.name == name)
+                        .is_none_or(|t| t.accepts(&enriched))
+                };
+                for name in enrich_targets.into_iter().filter(accepted) {
                     jobs.push(Job::Deliver(Delivery::first(
                         &name,
                         enriched.clone(),
@@ -345,7 +351,7 @@ mod tests {
             r#"{{"scope":"{scope}","store_id":"1","data":{{"company_id":1}},"hash":"aa","created_at":1,"producer":"stores/abc"}}"#
         );
         (
-            event::normalize(callback::parse(body.as_bytes()).unwrap()).into(),
+            event::normalize(callback::parse(body.as_bytes()).unwrap(), 0).into(),
             body,
         )
     }
@@ -450,7 +456,7 @@ mod tests {
     #[test]
     fn jobs_round_trip_through_json_with_data_intact() {
         let body = br#"{"scope":"store/company/created","store_id":"1","data":{"company_id": 1},"hash":"aa","created_at":1,"producer":"stores/abc"}"#;
-        let ev: EncodedEvent = event::normalize(callback::parse(body).unwrap()).into();
+        let ev: EncodedEvent = event::normalize(callback::parse(body).unwrap(), 0).into();
         for job in [
             Job::Deliver(Delivery::first("crm", ev.clone(), None, 5)),
             Job::Enrich(EnrichJob {

@@ -54,6 +54,7 @@ pub fn event(about: &str, transition: &Transition, source: &str) -> EncodedEvent
         bcscope: String::new(),
         bchash: String::new(),
         bctest: None,
+        bcwebhookid: None,
         data,
     })
 }

@@ -3,7 +3,10 @@
 //! receiver sees is testable without a runtime.
 
 use crate::core::config::{Format, Target};
+use crate::core::deliver::presets::{self, Preset};
+use crate::core::deliver::template::DEFAULT_CONTENT_TYPE;
 use crate::core::event::{CloudEvent, EncodedEvent};
+use crate::core::route::path;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -23,14 +26,19 @@ pub struct Outbound {
 /// The callback as BigCommerce would have sent it, for `bigcommerce`-format targets when the
 /// original body is not at hand (e.g. operator-made test events, or a body too large to ride in
 /// the queue message). `data` is written out byte for byte, like every other format does.
+/// Fields the event lacks (BigCommerce did not send them) are left out; `created_at` is always
+/// written from `time`, which is the receipt time when BigCommerce sent none.
 #[derive(Serialize)]
 struct Rebuilt<'a> {
     scope: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     store_id: &'a str,
     data: &'a RawValue,
+    #[serde(skip_serializing_if = "str::is_empty")]
     hash: &'a str,
     created_at: i64,
-    producer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    producer: Option<String>,
 }
 
 fn reconstructed_callback(ev: &CloudEvent) -> String {
@@ -40,7 +48,7 @@ fn reconstructed_callback(ev: &CloudEvent) -> String {
         data: &ev.data,
         hash: &ev.bchash,
         created_at: crate::core::time::parse_rfc3339(&ev.time).unwrap_or(0),
-        producer: format!("stores/{}", ev.storehash),
+        producer: (!ev.storehash.is_empty()).then(|| format!("stores/{}", ev.storehash)),
     })
     .unwrap_or_default()
 }
@@ -70,6 +78,7 @@ pub fn render(target: &Target, ev: &EncodedEvent, original: Option<&str>, now: i
                 ce("subject", s);
             }
             ce("time", &ev.time);
+            // Unknown (empty) extensions are absent, as in the structured form.
             for (k, v) in [
                 ("storehash", &ev.storehash),
                 ("storeid", &ev.storeid),
@@ -88,6 +97,28 @@ pub fn render(target: &Target, ev: &EncodedEvent, original: Option<&str>, now: i
         Format::Bigcommerce => {
             headers.push(("content-type".into(), "application/json".into()));
             original.map_or_else(|| reconstructed_callback(ev), str::to_owned)
+        }
+        Format::Template => {
+            let ct = target
+                .shape
+                .content_type
+                .as_deref()
+                .unwrap_or(DEFAULT_CONTENT_TYPE);
+            headers.push(("content-type".into(), ct.to_owned().into()));
+            match &target.shape.template {
+                Some(t) => t.render(&target.shape.needs.pick(ev)),
+                // Config refuses a template target without a template.
+                None => ev.json().to_owned(),
+            }
+        }
+        Format::Slack | Format::Teams | Format::Discord | Format::GoogleChat => {
+            let preset = target.format.preset().unwrap_or(Preset::Slack);
+            headers.push(("content-type".into(), preset.content_type().into()));
+            presets::render(
+                preset,
+                &path::event_value(ev),
+                target.shape.public_url.as_deref(),
+            )
         }
     };
     let timestamp = now.to_string();

@@ -36,17 +36,24 @@ impl SigningKey {
 
     /// `timestamp` is the `webhook-timestamp` header's text (unix seconds).
     pub fn sign(&self, id: &str, timestamp: &str, body: &[u8]) -> String {
-        let mut mac = self.0.clone();
-        mac.update(id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp.as_bytes());
-        mac.update(b".");
-        mac.update(body);
         let mut out = String::with_capacity(47);
         out.push_str("v1,");
-        STANDARD.encode_string(mac.finalize().into_bytes(), &mut out);
+        STANDARD.encode_string(mac(&self.0, id, timestamp, body), &mut out);
         out
     }
+}
+
+/// The Standard Webhooks MAC of one message, `HMAC(key, "{id}.{timestamp}.{body}")`, from a
+/// keyed state: the one definition, for signing here and for verifying BigCommerce's
+/// signatures (`ingest::signature`).
+pub fn mac(key: &Hmac<Sha256>, id: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
+    let mut mac = key.clone();
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

@@ -144,7 +144,7 @@ mod tests {
 
     fn jobs() -> Vec<Job> {
         let body = br#"{"scope":"store/company/created","store_id":"1","data":{"company_id":1},"hash":"a","created_at":1,"producer":"stores/x"}"#;
-        let ev = event::normalize(callback::parse(body).unwrap()).into();
+        let ev = event::normalize(callback::parse(body).unwrap(), 0).into();
         vec![Job::Deliver(Delivery::first("crm", ev, None, 0))]
     }
 

@@ -2,12 +2,18 @@
 //!
 //! `{"scope","store_id","data","hash","created_at","producer"}`. `data` is kept as the exact
 //! JSON text BigCommerce sent, so it can be forwarded unchanged.
+//!
+//! Only `scope` and `data` (an object) are required: BigCommerce's schema marks no field
+//! required and its documented examples lack `created_at`, so a callback without `store_id`,
+//! `hash`, `created_at` or `producer` is still an event. Such a field sent as `null` or `""` is
+//! taken as absent; sent with a wrong type or shape it is still refused.
 
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::json::Scalar;
 use serde::de::{MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 
 /// Largest body accepted on ingest. BigCommerce callbacks are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -15,17 +21,34 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Latest `created_at` that still formats as an RFC 3339 year (9999-12-31T23:59:59Z).
 const MAX_CREATED_AT: i64 = 253_402_300_799;
 
-/// A validated callback.
+/// A validated callback. `None` is a field BigCommerce did not send (or sent as `null`/`""`).
 #[derive(Debug, Clone)]
 pub struct Callback {
     pub scope: String,
     /// Always a string, even when BigCommerce sent a number.
-    pub store_id: String,
+    pub store_id: Option<String>,
     pub data: Box<RawValue>,
-    pub hash: String,
-    pub created_at: i64,
+    pub hash: Option<String>,
+    pub created_at: Option<i64>,
     /// From `producer` (`stores/{store_hash}`).
-    pub store_hash: String,
+    pub store_hash: Option<String>,
+    /// Hex SHA-256 of the raw body, computed only when the documented id key is incomplete
+    /// (no `producer`, `created_at` or `hash`): the event id is then this digest.
+    pub body_sha256: Option<String>,
+}
+
+impl Callback {
+    /// True when `producer`, `created_at` and `hash` are all there, so the event id is the
+    /// documented key's digest rather than the body's.
+    pub fn has_id_key(&self) -> bool {
+        self.store_hash.is_some() && self.created_at.is_some() && self.hash.is_some()
+    }
+}
+
+/// Hex SHA-256 of `body`: the id of an event without the documented key, and of a quarantined
+/// body.
+pub fn body_sha256(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
 }
 
 #[derive(Deserialize)]
@@ -160,9 +183,10 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
     };
 
     let store_id = match env.store_id {
-        None | Some(Scalar::Null) => return Err(missing("store_id")),
-        Some(Scalar::Str(s)) if s.len() <= 64 && is_ident(&s, b"_-") => s.into_owned(),
-        Some(Scalar::U64(n)) => n.to_string(),
+        None | Some(Scalar::Null) => None,
+        Some(Scalar::Str(s)) if s.is_empty() => None,
+        Some(Scalar::Str(s)) if s.len() <= 64 && is_ident(&s, b"_-") => Some(s.into_owned()),
+        Some(Scalar::U64(n)) => Some(n.to_string()),
         Some(Scalar::Str(_)) => {
             return Err(invalid(
                 "store_id",
@@ -180,15 +204,16 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
     };
 
     let hash = match env.hash {
-        None | Some(Scalar::Null) => return Err(missing("hash")),
-        Some(Scalar::Str(s)) if s.len() <= 128 && is_ident(&s, b"") => s.into_owned(),
+        None | Some(Scalar::Null) => None,
+        Some(Scalar::Str(s)) if s.is_empty() => None,
+        Some(Scalar::Str(s)) if s.len() <= 128 && is_ident(&s, b"") => Some(s.into_owned()),
         Some(Scalar::Str(_)) => return Err(invalid("hash", "must be 1-128 letters or digits")),
         Some(_) => return Err(invalid("hash", "must be a string")),
     };
 
     let created_at = match env.created_at {
-        None | Some(Scalar::Null) => return Err(missing("created_at")),
-        Some(Scalar::U64(t)) if t <= MAX_CREATED_AT.unsigned_abs() => t.cast_signed(),
+        None | Some(Scalar::Null) => None,
+        Some(Scalar::U64(t)) if t <= MAX_CREATED_AT.unsigned_abs() => Some(t.cast_signed()),
         Some(Scalar::U64(_) | Scalar::I64(_) | Scalar::Float) => {
             return Err(invalid(
                 "created_at",
@@ -199,22 +224,29 @@ pub fn parse(body: &[u8]) -> Result<Callback, RelayError> {
     };
 
     let store_hash = match env.producer {
-        None | Some(Scalar::Null) => return Err(missing("producer")),
+        None | Some(Scalar::Null) => None,
+        Some(Scalar::Str(p)) if p.is_empty() => None,
         Some(Scalar::Str(p)) => match p.strip_prefix("stores/") {
-            Some(h) if h.len() <= 64 && is_ident(h, b"") => h.to_owned(),
+            Some(h) if h.len() <= 64 && is_ident(h, b"") => Some(h.to_owned()),
             _ => return Err(invalid("producer", "must be `stores/{store_hash}`")),
         },
         Some(_) => return Err(invalid("producer", "must be a string")),
     };
 
-    Ok(Callback {
+    let mut cb = Callback {
         scope,
         store_id,
         data,
         hash,
         created_at,
         store_hash,
-    })
+        body_sha256: None,
+    };
+    // Only here is the body at hand; hashing it when the key is complete would be wasted.
+    if !cb.has_id_key() {
+        cb.body_sha256 = Some(body_sha256(body));
+    }
+    Ok(cb)
 }
 
 #[cfg(test)]
@@ -246,17 +278,36 @@ mod tests {
     fn parses_a_documented_callback() {
         let cb = parse(GOOD.as_bytes()).unwrap();
         assert_eq!(cb.scope, "store/company/created");
-        assert_eq!(cb.store_id, "1001");
+        assert_eq!(cb.store_id.as_deref(), Some("1001"));
         assert_eq!(cb.data.get(), r#"{"company_id":1234}"#);
-        assert_eq!(cb.created_at, 1_700_000_000);
-        assert_eq!(cb.store_hash, "abc123");
+        assert_eq!(cb.created_at, Some(1_700_000_000));
+        assert_eq!(cb.store_hash.as_deref(), Some("abc123"));
+        assert!(cb.has_id_key());
+        assert_eq!(
+            cb.body_sha256, None,
+            "not hashed when the id key is complete"
+        );
+    }
+
+    /// BigCommerce's own `store/order/statusUpdated` example has no `created_at`.
+    #[test]
+    fn parses_the_documented_example_without_created_at() {
+        let body = br#"{"store_id":"11111","producer":"stores/abcde","scope":"store/order/statusUpdated","data":{"type":"order","id":173331},"hash":"3f9ea420af83450d7ef9f78b08c8af25b2213637"}"#;
+        let cb = parse(body).unwrap();
+        assert_eq!(cb.created_at, None);
+        assert_eq!(cb.store_hash.as_deref(), Some("abcde"));
+        assert!(!cb.has_id_key());
+        assert_eq!(cb.body_sha256, Some(hex::encode(Sha256::digest(body))));
     }
 
     #[test]
     fn numeric_store_id_becomes_a_string() {
         assert_eq!(
-            parse(with("store_id", "1001").as_bytes()).unwrap().store_id,
-            "1001"
+            parse(with("store_id", "1001").as_bytes())
+                .unwrap()
+                .store_id
+                .as_deref(),
+            Some("1001")
         );
     }
 
@@ -271,20 +322,42 @@ mod tests {
     }
 
     #[test]
-    fn every_missing_field_is_named() {
-        for f in [
-            "scope",
-            "store_id",
-            "data",
-            "hash",
-            "created_at",
-            "producer",
-        ] {
+    fn scope_and_data_are_required() {
+        for f in ["scope", "data"] {
             let err = parse(with(f, "").as_bytes()).unwrap_err();
             assert_eq!(err.code(), ErrorCode::MissingField, "{f}");
             assert!(err.to_string().contains(f), "{f}: {err}");
             assert_eq!(code(&with(f, "null")), "missing_field", "{f} null");
         }
+    }
+
+    #[test]
+    fn every_other_field_may_be_missing_null_or_empty() {
+        for f in ["store_id", "hash", "created_at", "producer"] {
+            for value in ["", "null", r#""""#] {
+                if f == "created_at" && value == r#""""# {
+                    continue;
+                }
+                let body = with(f, value);
+                let cb = parse(body.as_bytes()).unwrap_or_else(|e| panic!("{f}={value}: {e}"));
+                let absent = match f {
+                    "store_id" => cb.store_id.is_none(),
+                    "hash" => cb.hash.is_none(),
+                    "created_at" => cb.created_at.is_none(),
+                    _ => cb.store_hash.is_none(),
+                };
+                assert!(absent, "{f}={value}");
+                // store_id is not part of the id key: without it the key is still complete.
+                assert_eq!(cb.body_sha256.is_some(), f != "store_id", "{f}={value}");
+            }
+        }
+        let bare = br#"{"scope":"store/company/created","data":{}}"#;
+        let cb = parse(bare).unwrap();
+        assert_eq!(
+            (cb.store_id, cb.hash, cb.created_at, cb.store_hash),
+            (None, None, None, None)
+        );
+        assert_eq!(cb.body_sha256, Some(body_sha256(bare)));
     }
 
     #[test]
@@ -296,14 +369,15 @@ mod tests {
             ("store_id", "true"),
             ("store_id", "-5"),
             ("store_id", "1.5"),
-            ("store_id", r#""""#),
+            ("store_id", r#""a b""#),
             ("data", "[]"),
             ("data", r#""x""#),
             ("data", "7"),
             ("hash", "1"),
-            ("hash", r#""""#),
+            ("hash", r#""ab-cd""#),
             ("created_at", r#""1700000000""#),
             ("created_at", "1.5"),
+            ("created_at", r#""""#),
             ("created_at", "-1"),
             ("created_at", "1e300"),
             ("created_at", "99999999999999999999"),

@@ -1,0 +1,356 @@
+//! What the relay records, as statements for one D1 `batch` each.
+//!
+//! Rows of one kind travel as a single JSON array bound once and read with `json_each`: a
+//! consumer batch of any size is two statements and one bound parameter each, far from D1's
+//! limit of 100 parameters per statement and 1,000 queries per invocation.
+
+use super::{cut, Bind, State, Statement, MAX_JSON_BYTES};
+use crate::core::deliver::attempts::Attempt;
+use crate::core::deliver::message::DeadLetter;
+use crate::core::event::EncodedEvent;
+use crate::core::time::parse_rfc3339;
+use serde::Serialize;
+
+/// Error and reason texts are cut to this: evidence, not a copy of a target's error page.
+pub const MAX_TEXT_BYTES: usize = 500;
+/// Log `detail` JSON above this is replaced by a note and its start.
+pub const MAX_DETAIL_BYTES: usize = 4 * 1024;
+
+/// `log.kind` values the relay writes itself; operational events use their CloudEvent type
+/// (`com.b2brelay.target.opened`, …).
+pub const LOG_REPLAY: &str = "replay";
+pub const LOG_RECOVER: &str = "recover";
+pub const LOG_QUARANTINE: &str = "quarantine";
+pub const LOG_DEAD_LETTER: &str = "dead_letter";
+
+const INSERT_EVENT: &str = "INSERT INTO events \
+     (id, type, store, subject, time, received_at, targets, json, truncated) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+     ON CONFLICT (id) DO NOTHING";
+
+/// Rows: `[event_id, target, state, run, attempts, last_status, last_error, reason, at]`.
+/// A row applies unless the stored one is newer by (run, attempts, updated_at); the last
+/// status and error change only with an attempt's outcome, so holding or replaying a delivery
+/// keeps why it last failed. `received_at` comes from the event when it is there (a status
+/// search pages on it), else from the run (the consumer wrote first).
+const UPSERT_DELIVERIES: &str = "INSERT INTO deliveries \
+     (event_id, target, state, run, attempts, last_status, last_error, reason, received_at, updated_at, delivered_at) \
+     SELECT u.e, u.t, u.s, u.run, u.n, u.status, u.error, u.reason, \
+       coalesce((SELECT received_at FROM events WHERE id = u.e), u.run), \
+       u.at, CASE WHEN u.s = 'delivered' THEN u.at END \
+     FROM (SELECT json_extract(value, '$[0]') AS e, json_extract(value, '$[1]') AS t, \
+       json_extract(value, '$[2]') AS s, json_extract(value, '$[3]') AS run, \
+       json_extract(value, '$[4]') AS n, json_extract(value, '$[5]') AS status, \
+       json_extract(value, '$[6]') AS error, json_extract(value, '$[7]') AS reason, \
+       json_extract(value, '$[8]') AS at FROM json_each(?)) AS u \
+     WHERE true \
+     ON CONFLICT (event_id, target) DO UPDATE SET \
+       state = excluded.state, run = excluded.run, attempts = excluded.attempts, \
+       last_status = CASE WHEN excluded.state IN ('delivered', 'failed', 'dead_letter') \
+         THEN excluded.last_status ELSE deliveries.last_status END, \
+       last_error = CASE WHEN excluded.state IN ('delivered', 'failed', 'dead_letter') \
+         THEN excluded.last_error ELSE deliveries.last_error END, \
+       reason = excluded.reason, updated_at = excluded.updated_at, \
+       delivered_at = excluded.delivered_at \
+     WHERE (excluded.run, excluded.attempts, excluded.updated_at) \
+       >= (deliveries.run, deliveries.attempts, deliveries.updated_at)";
+
+/// Rows: `[event_id, target, run, attempt, outcome, status, error, duration_ms, at, next]`.
+const INSERT_ATTEMPTS: &str = "INSERT INTO attempts \
+     (event_id, target, run, attempt, outcome, status, error, duration_ms, at, next_retry_seconds) \
+     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
+       json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
+       json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'), \
+       json_extract(value, '$[9]') \
+     FROM json_each(?) WHERE true \
+     ON CONFLICT (event_id, target, run, attempt) DO NOTHING";
+
+/// Rows: `[kind, at, target, event_id, detail]`.
+const INSERT_LOG: &str = "INSERT INTO log (kind, at, target, event_id, detail) \
+     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
+       json_extract(value, '$[3]'), json_extract(value, '$[4]') \
+     FROM json_each(?)";
+
+const DUPLICATE: &str = "UPDATE events SET duplicates = duplicates + 1, \
+     last_duplicate_at = max(coalesce(last_duplicate_at, ?1), ?1) WHERE id = ?2";
+
+/// One row of [`UPSERT_DELIVERIES`].
+type DeliveryRow<'a> = (
+    &'a str,
+    &'a str,
+    &'static str,
+    i64,
+    u32,
+    Option<u16>,
+    Option<&'a str>,
+    Option<&'a str>,
+    i64,
+);
+
+fn json_bind<T: Serialize>(rows: &T) -> Bind {
+    // Strings and numbers only: serializing cannot fail.
+    Bind::Text(serde_json::to_string(rows).unwrap_or_else(|_| "[]".into()))
+}
+
+fn text(s: Option<&str>) -> Option<&str> {
+    s.map(|s| cut(s, MAX_TEXT_BYTES).0)
+}
+
+fn upsert_deliveries(rows: &[DeliveryRow<'_>]) -> Statement {
+    Statement::new(UPSERT_DELIVERIES, vec![json_bind(&rows)])
+}
+
+/// The `events` row of an accepted event (kept as first written if it exists already).
+/// `received_at_ms` must be the value its deliveries carry (`Delivery::received_at_ms`).
+pub fn record_event(event: &EncodedEvent, targets: &[&str], received_at_ms: i64) -> Statement {
+    let (json, truncated) = cut(event.json(), MAX_JSON_BYTES);
+    let time = parse_rfc3339(&event.time).and_then(|s| s.checked_mul(1000));
+    Statement::new(
+        INSERT_EVENT,
+        vec![
+            event.id.as_str().into(),
+            event.ty.as_str().into(),
+            event.storehash.as_str().into(),
+            event.subject.as_deref().into(),
+            time.into(),
+            received_at_ms.into(),
+            json_bind(&targets),
+            json.into(),
+            i64::from(truncated).into(),
+        ],
+    )
+}
+
+/// At ingest, once the event is accepted: its row and a `pending` state per routed target.
+pub fn record_accepted(
+    event: &EncodedEvent,
+    targets: &[&str],
+    received_at_ms: i64,
+) -> Vec<Statement> {
+    let mut out = vec![record_event(event, targets, received_at_ms)];
+    if !targets.is_empty() {
+        let rows: Vec<DeliveryRow<'_>> = targets
+            .iter()
+            .map(|t| {
+                let s = State::Pending.as_str();
+                (
+                    &event.id[..],
+                    *t,
+                    s,
+                    received_at_ms,
+                    0,
+                    None,
+                    None,
+                    None,
+                    received_at_ms,
+                )
+            })
+            .collect();
+        out.push(upsert_deliveries(&rows));
+    }
+    out
+}
+
+/// A duplicate callback of a recorded event. One of an event no longer (or never) in history
+/// changes nothing.
+pub fn record_duplicate(event_id: &str, at_ms: i64) -> Statement {
+    Statement::new(DUPLICATE, vec![at_ms.into(), event_id.into()])
+}
+
+/// One attempt the consumer made, with what the log line lacks.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptRecord<'a> {
+    pub attempt: &'a Attempt,
+    /// The Delivery's `received_at_ms`: which run (ingest or replay) the attempt belongs to.
+    pub run: i64,
+    /// When the attempt finished.
+    pub at_ms: i64,
+}
+
+/// After a consumer batch: every attempt row, and the state each leaves (`delivered`,
+/// `failed`, `dead_letter`). Empty when nothing was attempted.
+pub fn record_attempts(records: &[AttemptRecord<'_>]) -> Vec<Statement> {
+    if records.is_empty() {
+        return Vec::new();
+    }
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        i64,
+        u32,
+        &'a str,
+        Option<u16>,
+        Option<&'a str>,
+        i64,
+        i64,
+        Option<u32>,
+    );
+    let rows: Vec<Row<'_>> = records
+        .iter()
+        .map(|r| {
+            let a = r.attempt;
+            (
+                a.id.as_str(),
+                a.target.as_str(),
+                r.run,
+                a.attempt,
+                a.outcome,
+                a.status,
+                text(a.error.as_deref()),
+                a.duration_ms.max(0),
+                r.at_ms,
+                a.next_retry_seconds,
+            )
+        })
+        .collect();
+    let states: Vec<DeliveryRow<'_>> = records
+        .iter()
+        .filter_map(|r| {
+            let a = r.attempt;
+            let state = State::after(a.outcome)?;
+            Some((
+                a.id.as_str(),
+                a.target.as_str(),
+                state.as_str(),
+                r.run,
+                a.attempt,
+                a.status,
+                text(a.error.as_deref()),
+                None,
+                r.at_ms,
+            ))
+        })
+        .collect();
+    vec![
+        Statement::new(INSERT_ATTEMPTS, vec![json_bind(&rows)]),
+        upsert_deliveries(&states),
+    ]
+}
+
+/// A state set without an attempt: `held` (paused, breaker open) or `filtered`.
+#[derive(Debug, Clone, Copy)]
+pub struct StateChange<'a> {
+    pub event_id: &'a str,
+    pub target: &'a str,
+    pub state: State,
+    /// The Delivery's `received_at_ms`.
+    pub run: i64,
+    /// Attempts made so far in this run: the message's `attempt - 1`.
+    pub attempts: u32,
+    /// Why, for the operator (`target paused`, `breaker open`, `filter: …`).
+    pub reason: Option<&'a str>,
+    pub at_ms: i64,
+}
+
+/// Held and filtered deliveries of a consumer batch, in one statement; `None` if there are none.
+pub fn record_states(changes: &[StateChange<'_>]) -> Option<Statement> {
+    if changes.is_empty() {
+        return None;
+    }
+    let rows: Vec<DeliveryRow<'_>> = changes
+        .iter()
+        .map(|c| {
+            (
+                c.event_id,
+                c.target,
+                c.state.as_str(),
+                c.run,
+                c.attempts,
+                None,
+                None,
+                text(c.reason),
+                c.at_ms,
+            )
+        })
+        .collect();
+    Some(upsert_deliveries(&rows))
+}
+
+/// Deliveries queued again (`/admin/dead-letters/replay`: [`LOG_REPLAY`]; `/admin/recover`:
+/// [`LOG_RECOVER`]): each back to `pending` in a new run, and a log entry each. `now_ms` must
+/// be the `received_at_ms` of the deliveries just enqueued, or their attempts would count
+/// as an older run than this one. For a dead letter whose event may predate history, run
+/// [`record_event`] first.
+pub fn record_replays(kind: &str, items: &[(&str, &str)], now_ms: i64) -> Vec<Statement> {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let rows: Vec<DeliveryRow<'_>> = items
+        .iter()
+        .map(|(id, t)| {
+            let s = State::Pending.as_str();
+            (*id, *t, s, now_ms, 0, None, None, Some(kind), now_ms)
+        })
+        .collect();
+    let log: Vec<(&str, i64, &str, &str, &str)> = items
+        .iter()
+        .map(|(id, t)| (kind, now_ms, *t, *id, "{}"))
+        .collect();
+    vec![
+        upsert_deliveries(&rows),
+        Statement::new(INSERT_LOG, vec![json_bind(&log)]),
+    ]
+}
+
+#[derive(Serialize)]
+struct DeadLetterDetail<'a> {
+    attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_status: Option<u16>,
+    last_error: &'a str,
+    first_attempt_at: &'a str,
+    last_attempt_at: &'a str,
+}
+
+/// A dead letter stored in KV (by the consumer after its last attempt, or by the dead-letter
+/// queue's consumer): its state, and a log entry with its summary (never the event body).
+/// `run`: the Delivery's `received_at_ms`.
+pub fn record_dead_letter(d: &DeadLetter, run: i64, at_ms: i64) -> Vec<Statement> {
+    let last_error = text(Some(&d.last_error));
+    let row: DeliveryRow<'_> = (
+        &d.event_id,
+        &d.target,
+        State::DeadLetter.as_str(),
+        run,
+        d.attempts,
+        d.last_status,
+        last_error,
+        None,
+        at_ms,
+    );
+    let detail = DeadLetterDetail {
+        attempts: d.attempts,
+        last_status: d.last_status,
+        last_error: last_error.unwrap_or_default(),
+        first_attempt_at: &d.first_attempt_at,
+        last_attempt_at: &d.last_attempt_at,
+    };
+    vec![
+        upsert_deliveries(&[row]),
+        log_entry(
+            LOG_DEAD_LETTER,
+            at_ms,
+            Some(&d.target),
+            Some(&d.event_id),
+            &detail,
+        ),
+    ]
+}
+
+/// One log entry. `detail` is the caller's: names, counts, reasons, never a secret or a
+/// header value. Over [`MAX_DETAIL_BYTES`] it is replaced by `{"cut": "<its start>"}`.
+pub fn log_entry(
+    kind: &str,
+    at_ms: i64,
+    target: Option<&str>,
+    event_id: Option<&str>,
+    detail: &impl Serialize,
+) -> Statement {
+    let mut json = serde_json::to_string(detail).unwrap_or_else(|_| "{}".into());
+    if json.len() > MAX_DETAIL_BYTES {
+        let start = cut(&json, MAX_DETAIL_BYTES - 64).0;
+        json = serde_json::json!({ "cut": start }).to_string();
+    }
+    let row = [(kind, at_ms, target, event_id, json.as_str())];
+    Statement::new(INSERT_LOG, vec![json_bind(&row)])
+}

@@ -1,0 +1,331 @@
+//! Quarantine: an authentic request whose body cannot become an event (not JSON, no `scope`,
+//! `data` not an object, too deep…) is not refused. Refusing would make BigCommerce retry it for
+//! 48 hours and then deactivate the hook, for a body that will never parse. It is answered 200
+//! `{"status":"quarantined","id":"…"}` and kept for 14 days, with its headers (secrets
+//! redacted), for the operator to look at. Unauthenticated requests are still 401 and nothing
+//! is kept; bodies over the 64 KiB limit are still 413.
+//!
+//! The id is the hex SHA-256 of the raw body, not a random one: the operator can recompute it
+//! from a body (`sha256sum`), and resending the same body (BigCommerce firing twice, a retry)
+//! rewrites one record instead of piling up copies.
+
+use crate::core::admin::for_metadata;
+use crate::core::error::{ErrorCode, RelayError};
+use crate::core::ingest::auth::{AuthMethod, AuthSettings, Authenticated};
+use crate::core::ingest::callback::body_sha256;
+use crate::core::time::rfc3339;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How long a record is kept (KV `expiration_ttl`).
+pub const TTL_SECONDS: u64 = 14 * 86_400;
+
+const KEY_PREFIX: &str = "quarantine:";
+
+/// Header values that are credentials whatever they contain.
+const ALWAYS_REDACTED: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "webhook-signature",
+];
+
+/// What a redacted value reads as (as `Secret` prints).
+pub const REDACTED: &str = "***";
+
+/// The storage key of the record with this id. The prefix lets a listing find them all.
+pub fn key(id: &str) -> String {
+    format!("{KEY_PREFIX}{id}")
+}
+
+pub fn key_prefix() -> &'static str {
+    KEY_PREFIX
+}
+
+/// True for the errors that mean "this body is no event": what `callback::parse` answers about
+/// the content. Size (413) and the rest keep their own answers.
+pub fn quarantines(error: &RelayError) -> bool {
+    matches!(
+        error.code(),
+        ErrorCode::InvalidJson | ErrorCode::MissingField | ErrorCode::InvalidField
+    )
+}
+
+/// Header names lowercased; the value of a credential header, or of any header that contains a
+/// configured token or client secret (a token sent under a custom header name), becomes
+/// [`REDACTED`]. Contains, not equals: over-redacting loses a little diagnosis, under-redacting
+/// would store a secret. A name given twice keeps both values, joined as the runtime joins them.
+pub fn redact_headers<K, V>(
+    headers: impl IntoIterator<Item = (K, V)>,
+    settings: &AuthSettings,
+) -> BTreeMap<String, String>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in headers {
+        let name = name.as_ref().to_ascii_lowercase();
+        let value = value.as_ref();
+        let secret = ALWAYS_REDACTED.contains(&name.as_str())
+            || settings
+                .secret_values()
+                .any(|s| !s.is_empty() && value.contains(s));
+        let value = if secret { REDACTED } else { value };
+        out.entry(name)
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(value);
+            })
+            .or_insert_with(|| value.to_owned());
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyEncoding {
+    /// The body was valid UTF-8 and `body` is that text, unchanged.
+    Utf8,
+    /// It was not, and `body` is its standard base64: nothing is lost, unlike a lossy decoding.
+    Base64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// One quarantined request, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineRecord {
+    /// Hex SHA-256 of the raw body.
+    pub id: String,
+    /// RFC 3339.
+    pub received_at: String,
+    pub received_at_ms: i64,
+    /// Why the body is no event: the code and message ingest would have answered.
+    pub reason: Reason,
+    pub authenticated_by: AuthMethod,
+    /// BigCommerce's `webhook-id`, when a signature verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<String>,
+    /// Request headers, names lowercased, secrets redacted.
+    pub headers: BTreeMap<String, String>,
+    pub body_encoding: BodyEncoding,
+    pub body: String,
+    /// Bytes of the raw body.
+    pub size: usize,
+}
+
+impl QuarantineRecord {
+    /// `body` is the raw body (ingest has already refused anything over 64 KiB, so it is whole);
+    /// `error` is what `callback::parse` said about it.
+    pub fn new<K, V>(
+        body: &[u8],
+        headers: impl IntoIterator<Item = (K, V)>,
+        settings: &AuthSettings,
+        auth: &Authenticated,
+        error: &RelayError,
+        received_at_ms: i64,
+    ) -> Self
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let (body_encoding, text) = match std::str::from_utf8(body) {
+            Ok(text) => (BodyEncoding::Utf8, text.to_owned()),
+            Err(_) => (BodyEncoding::Base64, STANDARD.encode(body)),
+        };
+        QuarantineRecord {
+            id: body_sha256(body),
+            received_at: rfc3339(received_at_ms.div_euclid(1000)),
+            received_at_ms,
+            reason: Reason {
+                code: error.code(),
+                message: error.message().to_owned(),
+            },
+            authenticated_by: auth.by,
+            webhook_id: auth.webhook_id.clone(),
+            headers: redact_headers(headers, settings),
+            body_encoding,
+            body: text,
+            size: body.len(),
+        }
+    }
+
+    pub fn key(&self) -> String {
+        key(&self.id)
+    }
+
+    /// The raw body again (to inspect or replay it).
+    pub fn body_bytes(&self) -> Option<Vec<u8>> {
+        match self.body_encoding {
+            BodyEncoding::Utf8 => Some(self.body.clone().into_bytes()),
+            BodyEncoding::Base64 => STANDARD.decode(&self.body).ok(),
+        }
+    }
+
+    pub fn summary(&self) -> QuarantineSummary {
+        QuarantineSummary {
+            id: self.id.clone(),
+            received_at: self.received_at.clone(),
+            code: self.reason.code,
+            message: for_metadata(&self.reason.message),
+            size: self.size,
+            authenticated_by: self.authenticated_by,
+        }
+    }
+}
+
+/// The listing entry of a record, also meant as its KV metadata so a list needs no reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineSummary {
+    pub id: String,
+    pub received_at: String,
+    pub code: ErrorCode,
+    pub message: String,
+    pub size: usize,
+    pub authenticated_by: AuthMethod,
+}
+
+#[derive(Serialize)]
+struct Answer<'a> {
+    status: &'static str,
+    id: &'a str,
+}
+
+/// Ingest's 200 answer for a quarantined request: `{"status":"quarantined","id":"…"}`.
+pub fn answer(id: &str) -> String {
+    serde_json::to_string(&Answer {
+        status: "quarantined",
+        id,
+    })
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ingest::auth::Mode;
+    use crate::core::ingest::callback;
+
+    fn settings() -> AuthSettings {
+        AuthSettings::new(
+            Mode::Any,
+            &["token-abc-123"],
+            &["client-secret-xyz", "old-client-secret"],
+            300,
+        )
+    }
+
+    fn auth() -> Authenticated {
+        Authenticated {
+            by: AuthMethod::Both,
+            webhook_id: Some("msg_1".into()),
+        }
+    }
+
+    const HEADERS: [(&str, &str); 8] = [
+        ("Authorization", "Bearer token-abc-123"),
+        ("Content-Type", "application/json"),
+        ("Webhook-Signature", "v1,abc="),
+        ("webhook-id", "msg_1"),
+        ("X-Relay-Token", "token-abc-123"),
+        ("X-Other", "prefix client-secret-xyz suffix"),
+        ("Cookie", "a=b"),
+        ("X-Forwarded-For", "203.0.113.9"),
+    ];
+
+    #[test]
+    fn headers_are_redacted_by_name_and_by_value() {
+        let h = redact_headers(HEADERS, &settings());
+        let get = |k: &str| h.get(k).map(String::as_str);
+        assert_eq!(get("authorization"), Some(REDACTED));
+        assert_eq!(get("webhook-signature"), Some(REDACTED));
+        assert_eq!(get("cookie"), Some(REDACTED));
+        assert_eq!(get("x-relay-token"), Some(REDACTED));
+        assert_eq!(get("x-other"), Some(REDACTED));
+        assert_eq!(get("content-type"), Some("application/json"));
+        assert_eq!(get("webhook-id"), Some("msg_1"));
+        assert_eq!(get("x-forwarded-for"), Some("203.0.113.9"));
+        let text = serde_json::to_string(&h).unwrap();
+        for secret in ["token-abc-123", "client-secret-xyz", "v1,abc"] {
+            assert!(!text.contains(secret), "{secret}: {text}");
+        }
+        let twice = redact_headers([("Via", "a"), ("via", "b")], &settings());
+        assert_eq!(twice["via"], "a, b");
+    }
+
+    #[test]
+    fn a_record_keeps_the_body_the_reason_and_no_secret() {
+        let body = br#"{"data":{"company_id":1}}"#;
+        let err = callback::parse(body).unwrap_err();
+        assert!(quarantines(&err));
+        let r = QuarantineRecord::new(body, HEADERS, &settings(), &auth(), &err, 1_764_288_000_500);
+        assert_eq!(r.id, callback::body_sha256(body));
+        assert_eq!(r.key(), format!("quarantine:{}", r.id));
+        assert!(r.key().starts_with(key_prefix()));
+        assert_eq!(r.received_at, "2025-11-28T00:00:00Z");
+        assert_eq!(r.reason.code, ErrorCode::MissingField);
+        assert_eq!((r.body_encoding, r.size), (BodyEncoding::Utf8, body.len()));
+        assert_eq!(r.body_bytes().as_deref(), Some(&body[..]));
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(
+            json.contains(r#""reason":{"code":"missing_field","message":"`scope` is required"}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""authenticated_by":"both","webhook_id":"msg_1""#),
+            "{json}"
+        );
+        for secret in ["token-abc-123", "client-secret-xyz"] {
+            assert!(!json.contains(secret), "{secret}: {json}");
+        }
+        let back: QuarantineRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_kept_as_base64() {
+        let body = b"{\"scope\":\"\xff\"}";
+        let err = callback::parse(body).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidJson);
+        let r = QuarantineRecord::new(body, [("a", "b")], &settings(), &auth(), &err, 0);
+        assert_eq!(r.body_encoding, BodyEncoding::Base64);
+        assert_eq!(r.body, STANDARD.encode(body));
+        assert_eq!(r.body_bytes().as_deref(), Some(&body[..]));
+        assert!(serde_json::to_string(&r)
+            .unwrap()
+            .contains(r#""body_encoding":"base64""#));
+    }
+
+    #[test]
+    fn only_content_errors_quarantine() {
+        for body in [
+            &b"not json"[..],
+            b"[]",
+            br#"{"scope":"store/a/b","data":[]}"#,
+        ] {
+            assert!(quarantines(&callback::parse(body).unwrap_err()));
+        }
+        assert!(!quarantines(&RelayError::payload_too_large(1)));
+        assert!(!quarantines(&RelayError::unauthorized()));
+    }
+
+    #[test]
+    fn summary_and_answer_are_small() {
+        let err = RelayError::new(ErrorCode::InvalidJson, "é".repeat(500));
+        let r = QuarantineRecord::new(b"x", [("a", "b")], &settings(), &auth(), &err, 0);
+        let s = r.summary();
+        assert!(s.message.len() <= 204 && s.message.ends_with('…'));
+        assert!(serde_json::to_string(&s).unwrap().len() < 1024);
+        assert_eq!(
+            answer(&r.id),
+            format!(r#"{{"status":"quarantined","id":"{}"}}"#, r.id)
+        );
+    }
+}
