@@ -107,7 +107,7 @@ fn read(b: &Batch<'_>, m: RawMessage) -> Option<Item> {
     })
 }
 
-/// One `admit` per target with deliveries in the batch, all at once.
+/// One `admit` per target with deliveries in the batch.
 async fn lane_admit(b: &Batch<'_>, items: &mut [Item]) {
     let mut targets: Vec<(&str, usize)> = Vec::new();
     for item in items.iter() {
@@ -118,15 +118,12 @@ async fn lane_admit(b: &Batch<'_>, items: &mut [Item]) {
             }
         }
     }
-    let answers = concurrent::map(targets.clone(), concurrent::CONNECTIONS, |(t, n)| {
-        lane::admit(b.env, t, n)
-    })
-    .await;
-    let mut answers: Vec<(String, std::vec::IntoIter<Admission>)> = targets
-        .iter()
-        .map(|(t, _)| (*t).to_owned())
-        .zip(answers.into_iter().map(Vec::into_iter))
-        .collect();
+    // One after another: a lane's batch nearly always holds one target, and a loop is
+    // smaller wasm than one more concurrent instance.
+    let mut answers: Vec<(String, std::vec::IntoIter<Admission>)> = Vec::new();
+    for (t, n) in targets {
+        answers.push((t.to_owned(), lane::admit(b.env, t, n).await.into_iter()));
+    }
     for item in items.iter_mut() {
         if let Step::Attempt(d) = &item.step {
             item.admission = answers

@@ -815,6 +815,7 @@ impl LaneState {
                 u32::try_from(n).unwrap_or(u32::MAX)
             }),
             max_in_flight: cfg.max_in_flight,
+            held_backlog: 0,
             counts: self.counts,
         }
     }
@@ -855,6 +856,9 @@ pub struct LaneView {
     pub in_flight: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<u32>,
+    /// About how many deliveries wait in the queue, held: the lane's keeper counts them
+    /// (`lanes::serve`); 0 from [`LaneState::view`] itself.
+    pub held_backlog: u32,
     pub counts: Counts,
 }
 
@@ -1545,6 +1549,7 @@ mod tests {
                 "probe_in_flight": false,
                 "rate_limit": "100/10s",
                 "held_for_rate": 0,
+                "held_backlog": 0,
                 "counts": {"attempts": 8, "delivered": 3, "failed": 5, "rejected": 0, "held": 0, "dead_lettered": 0},
             })
         );

@@ -14,9 +14,8 @@
 use crate::core::deliver::attempts::{Attempt, DELIVERED};
 use crate::core::deliver::compact::{self, Reader, Writer};
 use crate::core::deliver::lane::{
-    Admission, AttemptResult, HoldReason, LaneConfig, LaneState, LaneView, Transition,
+    Admission, AttemptResult, HoldReason, LaneConfig, LaneState, Transition,
 };
-use serde::Serialize;
 
 /// The queue that carries the deliveries of the target at `index` in `TARGETS`, when `lanes`
 /// lane queues exist: lane `1 + index mod lanes`, or 0 (the main queue) without lane queues.
@@ -267,15 +266,6 @@ impl Backlog {
     }
 }
 
-/// A lane as `GET /admin/targets` shows it: the lane's view and the backlog estimate.
-#[derive(Serialize)]
-struct View {
-    #[serde(flatten)]
-    lane: LaneView,
-    /// About how many deliveries are waiting in the queue, held (not attempted).
-    held_backlog: u32,
-}
-
 /// The object's answer as the caller reads it: a line of numbers (three per admission, or
 /// `1`/`0` for whether `pause`/`resume` changed the mode), then the view's JSON if any.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -322,10 +312,8 @@ pub struct Served {
 }
 
 fn view(stored: &Stored, cfg: &LaneConfig, now_ms: i64) -> String {
-    let v = View {
-        lane: stored.lane.view(cfg, now_ms),
-        held_backlog: stored.held.count(now_ms.div_euclid(1000)),
-    };
+    let mut v = stored.lane.view(cfg, now_ms);
+    v.held_backlog = stored.held.count(now_ms.div_euclid(1000));
     // Plain structs of numbers and strings: serializing cannot fail.
     serde_json::to_string(&v).unwrap_or_default()
 }
