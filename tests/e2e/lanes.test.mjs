@@ -4,7 +4,7 @@
 // reach only the target it is about; they run side by side (each target has its own lane
 // queue, and wrangler dev runs different queues' consumers concurrently).
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { FaultReceiver } from "../soak/receiver.mjs";
 import { Receiver, Relay, callback, eventId, sleep, waitFor } from "./harness.mjs";
 
@@ -42,6 +42,7 @@ const opsEvents = () => ops.requests.map((r) => ({ ...JSON.parse(r.body), at: r.
 const opsEvent = (type, target) => opsEvents().find((e) => e.type === `com.b2brelay.target.${type}` && e.data.target === target);
 
 before(async () => {
+  const started = Date.now();
   for (const r of [hang, paused, rated, doomed, ops, healthy]) await r.start();
   relay = await new Relay({
     INGEST_TOKENS: TOKEN,
@@ -57,7 +58,9 @@ before(async () => {
       { name: "ops", url: ops.url, events: ["relay.*"] },
       { name: "healthy", url: healthy.url, stores: ["hang"] },
     ]),
-  }).start();
+    // The build of `make build` (or of a relay started before): no second build.
+  }, { build: false }).start();
+  process.stderr.write(`[lanes] wrangler dev up after ${Date.now() - started} ms\n`);
 });
 
 after(async () => {
@@ -65,8 +68,12 @@ after(async () => {
   for (const r of [hang, paused, rated, doomed, ops, healthy]) await r.stop();
 });
 
-describe("lanes", { concurrency: true }, () => {
-  test("a hanging target opens after 5 failures, is probed (not hammered), recovers and gets every event; its neighbour is not slowed", async () => {
+// The scenarios run side by side (the pause one waits about a minute for its holds to come
+// back), each as a subtest of this one.
+test("lanes", { concurrency: true }, async (t) => {
+  const scenario = (name, fn) => t.test(name, fn);
+  await Promise.all([
+  scenario("a hanging target opens after 5 failures, is probed (not hammered), recovers and gets every event; its neighbour is not slowed", async (t) => {
     const ids = [];
     for (let i = 0; i < 12; i++) ids.push(await ingest(company("hang", i)));
     // The breaker opens: the relay says so to the relay.* target.
@@ -104,9 +111,10 @@ describe("lanes", { concurrency: true }, () => {
     await waitFor(() => opsEvent("recovered", "hang"), { timeoutMs: 30_000, what: "target.recovered for hang" });
     await waitFor(() => ids.every((id) => hang.byId(id).some((r) => r.accepted)), { timeoutMs: 30_000, what: "every event at hang" });
     assert.deepEqual(await relay.kvKeys("DEAD_LETTERS", "dlq:hang:"), []);
-  });
+    t.diagnostic(`hang: ${burst} requests before it opened, ${during.length} probes in ${elapsed} ms open, ${hang.requests.length} requests and ${hangConnections} connections in all for 12 events; healthy neighbour's worst lag ${lag} ms`);
+  }),
 
-  test("pause holds everything (no attempt, no dead letter); resume delivers all of it", async () => {
+  scenario("pause holds everything (no attempt, no dead letter); resume delivers all of it", async (t) => {
     const p = await admin("POST", "/admin/targets/paused/pause");
     assert.equal(p.status, 200, p.text);
     assert.equal(p.json.changed, true);
@@ -119,23 +127,26 @@ describe("lanes", { concurrency: true }, () => {
     assert.equal(paused.requests.length, 0);
     const view = (await admin("GET", "/admin/targets/paused")).json.lane;
     assert.equal(view.counts.attempts, 0);
+    const resumedAt = Date.now();
     const r = await admin("POST", "/admin/targets/paused/resume");
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.lane.mode, "healthy");
     // A held delivery asks again every 60 s: within about a minute everything has arrived.
     await waitFor(() => ids.every((id) => paused.byId(id).length > 0), { timeoutMs: 90_000, intervalMs: 500, what: "every paused event after resume" });
     assert.equal(paused.requests.length, 8, "each delivered once");
+    t.diagnostic(`paused: 8 held (held_backlog ${view.held_backlog}), all delivered ${Math.max(...paused.requests.map((q) => q.at)) - resumedAt} ms after resume`);
     assert.deepEqual(await relay.kvKeys("DEAD_LETTERS", "dlq:paused:"), []);
     assert.ok(opsEvent("paused", "paused") && opsEvent("resumed", "paused"), JSON.stringify(opsEvents().map((e) => e.type)));
-  });
+  }),
 
-  test("a rate_limit of 5/s is never exceeded at the receiver in any 1 s window, and nothing is lost", async () => {
+  scenario("a rate_limit of 5/s is never exceeded at the receiver in any 1 s window, and nothing is lost", async (t) => {
     const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => ingest(company("rate", i))));
     await waitFor(() => ids.every((id) => rated.byId(id).length > 0), { timeoutMs: 60_000, what: "30 rate-limited deliveries" });
     const at = rated.requests.map((r) => r.at).sort((a, b) => a - b);
     let worst = 0;
     for (let i = 0; i < at.length; i++) worst = Math.max(worst, at.filter((t) => t >= at[i] && t < at[i] + 1000).length);
-    assert.ok(worst <= 5, `${worst} requests within one second: ${at.map((t) => t - at[0])}`);
+    assert.ok(worst <= 5, `${worst} requests within one second: ${at.map((x) => x - at[0])}`);
+    t.diagnostic(`rated: 30 deliveries in ${at[at.length - 1] - at[0]} ms, at most ${worst} in any 1 s window`);
     assert.equal(rated.requests.length, 30, "no duplicates");
     assert.deepEqual(await relay.kvKeys("DEAD_LETTERS", "dlq:rated:"), []);
     // Held, not attempted: every attempt delivered.
@@ -144,9 +155,9 @@ describe("lanes", { concurrency: true }, () => {
     const view = (await admin("GET", "/admin/targets/rated")).json;
     assert.equal(view.rate_limit, "5/s");
     assert.equal(view.lane.rate_limit, "5/s");
-  });
+  }),
 
-  test("a target failing longer than disable_after_hours is disabled: its deliveries become dead letters; resume re-enables it and they replay", async () => {
+  scenario("a target failing longer than disable_after_hours is disabled: its deliveries become dead letters; resume re-enables it and they replay", async () => {
     const ids = [];
     for (let i = 0; i < 6; i++) ids.push(await ingest(company("doom", i)));
     await waitFor(async () => (await relay.kvKeys("DEAD_LETTERS", "dlq:doomed:")).length === 6, { timeoutMs: 45_000, intervalMs: 1000, what: "6 dead letters at doomed" });
@@ -174,7 +185,8 @@ describe("lanes", { concurrency: true }, () => {
     assert.equal(replay.json.replayed, 7);
     await waitFor(() => [...ids, late].every((id) => doomed.byId(id).some((q) => q.at >= resumedAt)), { timeoutMs: 30_000, what: "replayed deliveries" });
     await waitFor(() => opsEvent("resumed", "doomed"), { timeoutMs: 10_000, what: "target.resumed for doomed" });
-  });
+  }),
+  ]);
 });
 
 test("GET /admin/targets shows each target's lane; unknown targets are 404; operational events went only to relay.* targets", async () => {

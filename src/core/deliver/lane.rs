@@ -1290,15 +1290,15 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        // Slots 220 ms apart from 1.1 s: at most 5 come back in any one second.
-        assert_eq!(delays[..6], [2, 2, 2, 2, 2, 3]);
+        // Slots 250 ms apart from 1.25 s: at most 5 come back in any one second.
+        assert_eq!(delays[..6], [2, 2, 2, 2, 3, 3]);
         assert!(delays.windows(2).all(|w| w[1] >= w[0]), "{delays:?}");
         assert!(delays.chunk_by(|a, b| a == b).all(|g| g.len() <= 5));
         assert_eq!(l.counts.attempts, 5);
-        // Half a second later the next slot is 600 ms away: attempted after a wait.
+        // Half a second later the next slot is 750 ms away: attempted after a wait.
         assert!(matches!(
             l.admit(&c, T0 + 500),
-            Admission::Attempt { wait_ms: 600, .. }
+            Admission::Attempt { wait_ms: 750, .. }
         ));
         let v = l.view(&c, T0 + 500);
         assert_eq!(v.rate_limit.as_deref(), Some("5/s"));
