@@ -28,6 +28,8 @@ use worker::{durable_object, web_sys, Delay, DurableObject, Env, Request, Respon
 
 /// The Durable Object namespace binding (wrangler.toml).
 pub const BINDING: &str = "TARGET_LANES";
+/// Why a call failed when `TARGET_LANES` is not bound.
+const UNBOUND: &str = "no Durable Object binding `TARGET_LANES`";
 /// The one storage key of an object.
 const KEY: &str = "lane";
 /// A lane call that takes longer is given up (and the consumer fails open): the object
@@ -160,12 +162,24 @@ fn method(on: &JsValue, name: &str, args: &[&JsValue]) -> Result<JsValue, String
     f.apply(on, &args).map_err(js)
 }
 
+thread_local! {
+    static UNBOUND_TOLD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// One call to `target`'s object: namespace → `idFromName` → `get` → `stub.fetch`, through
 /// the JS API directly (worker's stub wrappers convert requests through its `Request` type).
 async fn exchange(env: &Env, target: &str, op: Op, body: String) -> Result<String, String> {
     let ns = Reflect::get(env.as_ref(), &JsValue::from_str(BINDING)).map_err(js)?;
     if ns.is_undefined() {
-        return Err(format!("no Durable Object binding `{BINDING}`"));
+        // Said once per isolate, not once per batch: without the binding every delivery is
+        // attempted as before, only without its lane.
+        if !UNBOUND_TOLD.with(|t| t.replace(true)) {
+            log::problem(
+                "no lanes: deliveries are attempted without breaker or rate limit",
+                BINDING,
+            );
+        }
+        return Err(UNBOUND.into());
     }
     let id = method(&ns, "idFromName", &[&JsValue::from_str(target)])?;
     let stub = method(&ns, "get", &[&id])?;
@@ -224,10 +238,12 @@ pub async fn admit(env: &Env, target: &str, n: usize) -> Vec<Admission> {
     let mut admissions: Vec<Admission> = match call(env, Op::Admit, &c).await {
         Ok(a) => a.admissions,
         Err(e) => {
-            log::problem(
-                "lane did not admit; attempting anyway",
-                &format!("{target}: {e}"),
-            );
+            if e != UNBOUND {
+                log::problem(
+                    "lane did not admit; attempting anyway",
+                    &format!("{target}: {e}"),
+                );
+            }
             Vec::new()
         }
     };
@@ -250,8 +266,11 @@ pub async fn report(env: &Env, results: Vec<(String, u64, AttemptResult)>) {
     }
     // One after another, like `admit` (consume.rs): usually a single target.
     for c in &by_target {
-        if let Err(e) = call(env, Op::Record, c).await {
-            log::problem("lane did not record results", &format!("{}: {e}", c.target));
+        match call(env, Op::Record, c).await {
+            Err(e) if e != UNBOUND => {
+                log::problem("lane did not record results", &format!("{}: {e}", c.target));
+            }
+            _ => {}
         }
     }
 }

@@ -117,13 +117,15 @@ export class Relay {
   /**
    * `args`: extra `wrangler dev` arguments, e.g. `["--test-scheduled"]`. `lanes: false` (with
    * `build: false`) drops the lane queues from the configuration, as an operator may: every
-   * delivery then goes through b2b-relay-deliveries.
+   * delivery then goes through b2b-relay-deliveries. `editConfig(toml)` (with `build: false`)
+   * changes the copied wrangler.toml further, e.g. a consumer setting under measurement.
    */
-  constructor(env, { args = [], build = true, lanes = true } = {}) {
+  constructor(env, { args = [], build = true, lanes = true, editConfig = (toml) => toml } = {}) {
     this.env = env;
     this.args = args;
     this.build = build;
     this.lanes = lanes;
+    this.editConfig = editConfig;
     this.logs = "";
     this.configArgs = [];
   }
@@ -137,7 +139,7 @@ export class Relay {
     // Each lane's producer and consumer table: a header, then key lines up to a blank line.
     if (!this.lanes) toml = toml.replace(/^\[\[queues\.(?:producers|consumers)\]\]\n(?:binding = "LANE_\d+"\n)?queue = "b2b-relay-lane-\d+"\n(?:.+\n)*/gm, "");
     const file = path.join(this.dir, "wrangler.toml");
-    fs.writeFileSync(file, toml);
+    fs.writeFileSync(file, this.editConfig(toml));
     this.configArgs = ["--config", file];
   }
 

@@ -668,7 +668,9 @@ export function logFindings(ctx) {
  * H's ingest → receipt latency in both runs, and D's connections while its breaker is open.
  * Both relays are warmed up the same way first.
  */
-export async function runLanes({ events = 600, rate = 20, seed = 5, settleMs = 240_000, together = false, log = () => {} } = {}) {
+export async function runLanes({ events = 600, rate = 20, seed = 5, settleMs = 240_000, together = false, batchSize = null, log = () => {} } = {}) {
+  // `batchSize`: the lane consumers' max_batch_size instead of wrangler.toml's (BENCHMARKS.md).
+  const editConfig = (toml) => (batchSize ? toml.replace(/(queue = "b2b-relay-lane-\d+"\nmax_batch_size = )\d+/g, `$1${batchSize}`) : toml);
   const rng = seededRandom(seed);
   const once = async (withFaulty) => {
     const rx = {
@@ -682,7 +684,7 @@ export async function runLanes({ events = 600, rate = 20, seed = 5, settleMs = 2
     const targets = [{ name: "h", url: `${rx.h.url}/h` }];
     // D and F take the measured stores only: the warm-up events below reach H alone.
     if (withFaulty) targets.push({ name: "d", url: `${rx.d.url}/d`, stores: STORES, timeout_ms: 5000 }, { name: "f", url: `${rx.f.url}/f`, stores: STORES, max_attempts: 30 });
-    const relay = new Relay({ INGEST_TOKENS: TOKEN, ADMIN_TOKEN: TOKEN, TARGETS: JSON.stringify(targets), RETRY_SCHEDULE_SECONDS: "1,2,3" }, { build: false });
+    const relay = new Relay({ INGEST_TOKENS: TOKEN, ADMIN_TOKEN: TOKEN, TARGETS: JSON.stringify(targets), RETRY_SCHEDULE_SECONDS: "1,2,3" }, { build: false, editConfig });
     const stop = async () => {
       // SOAK_RELAY_LOGS=/tmp/x keeps each relay's log (x-alone.log, x-beside.log) for a look.
       if (process.env.SOAK_RELAY_LOGS) (await import("node:fs")).writeFileSync(`${process.env.SOAK_RELAY_LOGS}-${withFaulty ? "beside" : "alone"}.log`, relay.logs);
@@ -761,7 +763,7 @@ export async function runLanes({ events = 600, rate = 20, seed = 5, settleMs = 2
   // cores starve each other (measured: H alone's p50 went from 0.13 s to 1 s).
   const [alone, beside] = together ? await Promise.all([once(false), once(true)]) : [await once(false), await once(true)];
   const ratio = (a, b) => (a && b ? Number((b / a).toFixed(2)) : null);
-  const report = { events, rate, together, alone, beside, p50_ratio: ratio(alone.h_p50_ms, beside.h_p50_ms), p99_ratio: ratio(alone.h_p99_ms, beside.h_p99_ms) };
+  const report = { events, rate, together, batch_size: batchSize, alone, beside, p50_ratio: ratio(alone.h_p50_ms, beside.h_p50_ms), p99_ratio: ratio(alone.h_p99_ms, beside.h_p99_ms) };
   // The breaker's first open period is 30 s (the default), doubled by each failed probe.
   const probeGapsOk = beside.d_probe_gaps_ms.every((g) => g >= 29_000);
   report.checks = [
