@@ -398,7 +398,7 @@ fn push_escaped(out: &mut String, s: &str) {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends the UTF-8 text `s` escaped for the inside of a JSON string.
-fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
+pub(crate) fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
     let mut run = 0;
     for (i, &c) in s.iter().enumerate() {
         let esc: &[u8] = match c {
