@@ -14,9 +14,8 @@
 //! a few slices and lookups; values are written with serde_json or escaped, never spliced in
 //! raw, so the body is valid JSON whatever the event's data holds.
 
-use crate::core::route::path::{Needs, Path};
+use crate::core::route::path::{check_size, shown, Needs, Path};
 use serde_json::Value;
-use std::fmt::Write as _;
 
 /// Compact JSON text of a template, at most: a body shape, not a document store.
 pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
@@ -105,14 +104,7 @@ pub fn compile_text(text: &str, enrich: bool) -> Result<Template, String> {
 /// without it, `data.resource`, `data.enrichment` and `data.enrichment_error` are refused,
 /// since they would never be there. Errors name the place in the template (a JSON pointer).
 pub fn compile(template: &Value, enrich: bool) -> Result<Template, String> {
-    // Depth first: serializing (for the size) and walking both recurse.
-    check_depth(template, 0)?;
-    let size = serde_json::to_string(template).map_or(usize::MAX, |s| s.len());
-    if size > MAX_TEMPLATE_BYTES {
-        return Err(format!(
-            "template is {size} bytes of JSON, over the limit of {MAX_TEMPLATE_BYTES}"
-        ));
-    }
+    check_size(template, "template", MAX_DEPTH, MAX_TEMPLATE_BYTES)?;
     let mut b = Builder {
         ops: Vec::new(),
         raw: String::new(),
@@ -129,17 +121,6 @@ pub fn compile(template: &Value, enrich: bool) -> Result<Template, String> {
         literal_len: b.literal_len,
         needs_enrichment: b.needs_enrichment,
     })
-}
-
-fn check_depth(v: &Value, depth: usize) -> Result<(), String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("template nested deeper than {MAX_DEPTH} levels"));
-    }
-    match v {
-        Value::Array(a) => a.iter().try_for_each(|x| check_depth(x, depth + 1)),
-        Value::Object(m) => m.values().try_for_each(|x| check_depth(x, depth + 1)),
-        _ => Ok(()),
-    }
 }
 
 struct Builder {
@@ -183,9 +164,9 @@ impl Builder {
 
     fn value(&mut self, v: &Value) -> Result<(), String> {
         match v {
-            Value::Null | Value::Bool(_) | Value::Number(_) => {
-                let _ = write!(self.raw, "{v}");
-            }
+            Value::Null => self.raw.push_str("null"),
+            Value::Bool(b) => self.raw.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => self.raw.push_str(&n.to_string()),
             Value::String(s) => self.string(s)?,
             Value::Array(a) => {
                 self.raw.push('[');
@@ -194,7 +175,8 @@ impl Builder {
                         self.raw.push(',');
                     }
                     let len = self.pointer.len();
-                    let _ = write!(self.pointer, "/{i}");
+                    self.pointer.push('/');
+                    self.pointer.push_str(&i.to_string());
                     self.value(x)?;
                     self.pointer.truncate(len);
                 }
@@ -208,8 +190,13 @@ impl Builder {
                     }
                     let len = self.pointer.len();
                     self.pointer.push('/');
-                    self.pointer
-                        .push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    for c in k.chars() {
+                        match c {
+                            '~' => self.pointer.push_str("~0"),
+                            '/' => self.pointer.push_str("~1"),
+                            c => self.pointer.push(c),
+                        }
+                    }
                     if k.contains("{{") {
                         return Err(self.at(
                             "object keys are literal: placeholders are only replaced in values"
@@ -375,7 +362,7 @@ fn parse_placeholder(s: &str, start: usize) -> Result<(Hole, usize), String> {
     } else {
         Err(format!(
             "unexpected `{}` at byte {i} in the placeholder opened at byte {open}: expected `}}}}`",
-            s[i..].chars().next().unwrap_or(' ').escape_default()
+            shown(b[i])
         ))
     }
 }

@@ -24,7 +24,7 @@
 //! `may_match` answers whether an event still could match once enriched, so the relay can drop
 //! it at ingest without an API call, and `matches` on the enriched event gives the final answer.
 
-use crate::core::route::path::{check_has_fields, check_root, Needs, ENRICHED_FIELDS};
+use crate::core::route::path::{check_has_fields, check_root, check_size, Needs, ENRICHED_FIELDS};
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
 
@@ -98,13 +98,7 @@ impl From<bool> for Tri {
 
 /// Checks `filter` and prepares it. Errors name the field they are about.
 pub fn compile(filter: &Value) -> Result<Filter, String> {
-    check_depth(filter, 0)?;
-    let size = serde_json::to_string(filter).map_or(usize::MAX, |s| s.len());
-    if size > MAX_FILTER_BYTES {
-        return Err(format!(
-            "filter is {size} bytes of JSON, over the limit of {MAX_FILTER_BYTES}"
-        ));
-    }
+    check_size(filter, "filter", MAX_DEPTH, MAX_FILTER_BYTES)?;
     let Value::Object(m) = filter else {
         return Err(
             "a filter is a JSON object, e.g. {\"type\":\"com.bigcommerce.company.created\"}".into(),
@@ -119,17 +113,6 @@ pub fn compile(filter: &Value) -> Result<Filter, String> {
         root,
         needs_enrichment: c.needs_enrichment,
     })
-}
-
-fn check_depth(v: &Value, depth: usize) -> Result<(), String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("filter nested deeper than {MAX_DEPTH} levels"));
-    }
-    match v {
-        Value::Array(a) => a.iter().try_for_each(|x| check_depth(x, depth + 1)),
-        Value::Object(m) => m.values().try_for_each(|x| check_depth(x, depth + 1)),
-        _ => Ok(()),
-    }
 }
 
 struct Compiler {
@@ -151,7 +134,14 @@ impl Compiler {
         if self.path.is_empty() {
             why.to_string()
         } else {
-            format!("at `{}`: {why}", self.path.join("."))
+            let mut at = String::from("at `");
+            for (i, k) in self.path.iter().enumerate() {
+                if i > 0 {
+                    at.push('.');
+                }
+                at.push_str(k);
+            }
+            format!("{at}`: {why}")
         }
     }
 
@@ -289,14 +279,29 @@ fn cmp_num(a: &Number, b: &Number) -> Option<Ordering> {
 }
 
 /// A whole number and its decimal digits (`-12` and `"-12"`; not `"012"`, `"+12"`, `" 12"`,
-/// `"-0"`). Checked without allocating: filters run per target and event.
+/// `"-0"`). Checked without allocating (filters run per target and event), and in u64: an
+/// i128 parse links 128-bit multiplication.
 fn digits_eq(n: &Number, s: &str) -> bool {
-    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
     let canonical = !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
         && (digits == "0" || !digits.starts_with('0'))
         && s != "-0";
-    canonical && as_i128(n).is_some_and(|i| s.parse::<i128>() == Ok(i))
+    if !canonical {
+        return false;
+    }
+    let magnitude = digits.bytes().try_fold(0u64, |acc, b| {
+        acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    });
+    let want = match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => (false, u),
+        (None, Some(i)) => (true, i.unsigned_abs()),
+        _ => return false,
+    };
+    magnitude == Some(want.1) && neg == want.0
 }
 
 /// JSON equality with numbers compared by value, and whole numbers equal to their digits.
