@@ -244,14 +244,11 @@ pub fn event_value(ev: &CloudEvent) -> Value {
 /// left out, as in the event's JSON.
 fn pick(ev: &CloudEvent, need: &Need) -> Value {
     let mut m = Map::new();
-    let mut put = |k: &str, v: Value| {
-        if need.whole || need.child(k).is_some() {
-            m.insert(k.to_owned(), v);
-        }
-    };
+    let wants = |k: &str| need.whole || need.child(k).is_some();
+    // Checked before the value is built: an unneeded attribute costs no allocation.
     let mut text = |k: &str, v: Option<&str>| {
-        if let Some(v) = v {
-            put(k, Value::String(v.to_owned()));
+        if let Some(v) = v.filter(|_| wants(k)) {
+            m.insert(k.to_owned(), Value::String(v.to_owned()));
         }
     };
     fn present(v: &str) -> Option<&str> {
@@ -269,8 +266,8 @@ fn pick(ev: &CloudEvent, need: &Need) -> Value {
     text("bcscope", Some(&ev.bcscope));
     text("bchash", present(&ev.bchash));
     text("bcwebhookid", ev.bcwebhookid.as_deref());
-    if let Some(t) = ev.bctest {
-        put("bctest", Value::Bool(t));
+    if let Some(t) = ev.bctest.filter(|_| wants("bctest")) {
+        m.insert("bctest".to_owned(), Value::Bool(t));
     }
     let data = if need.whole {
         Some(need)
