@@ -161,43 +161,20 @@ fn quote_status(code: Option<u64>) -> Option<&'static str> {
     })
 }
 
-/// A decimal amount rounded (half up) or padded to `places` decimals, done on the digits
-/// so that no float parsing or formatting is linked; any other text is shown as it is.
+/// A decimal amount padded to `places` decimals (`1495` → `1495.00`); one with more
+/// decimals, or any other text, is shown as it is: no float parsing or formatting is linked,
+/// and no amount is rounded into one the quote does not hold.
 fn amount(t: &str, places: usize) -> String {
-    let (sign, body) = match t.strip_prefix('-') {
-        Some(b) => ("-", b),
-        None => ("", t),
-    };
+    let body = t.strip_prefix('-').unwrap_or(t);
     let (int, frac) = body.split_once('.').unwrap_or((body, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if int.is_empty() || !digits(int) || !digits(frac) {
-        return t.to_owned();
-    }
-    let mut d: Vec<u8> = int
-        .bytes()
-        .chain(frac.bytes().chain([b'0'; 6]).take(places))
-        .collect();
-    if frac.as_bytes().get(places).is_some_and(|&b| b >= b'5') {
-        let mut i = d.len();
-        loop {
-            if i == 0 {
-                d.insert(0, b'1');
-                break;
-            }
-            i -= 1;
-            if d[i] == b'9' {
-                d[i] = b'0';
-            } else {
-                d[i] += 1;
-                break;
-            }
+    let mut out = t.to_owned();
+    if !int.is_empty() && digits(int) && digits(frac) && frac.len() < places {
+        if frac.is_empty() {
+            out.push('.');
         }
+        out.extend(std::iter::repeat_n('0', places - frac.len()));
     }
-    if places > 0 {
-        d.insert(d.len() - places, b'.');
-    }
-    let mut out = String::from(sign);
-    out.extend(d.into_iter().map(char::from));
     out
 }
 
@@ -223,6 +200,13 @@ enum Get {
     /// The quote's total with its currency.
     Total,
     Subject,
+    /// The event's type.
+    Type,
+    /// The company status as a phrase ("is now approved").
+    CompanyPhrase,
+    /// The first of these that has a value.
+    Or(&'static [Get]),
+    Unknown,
 }
 
 use Get::*;
@@ -331,16 +315,13 @@ impl Event<'_> {
                 })
             }
             Subject => text(self.ev.get("subject")),
+            Type => text(self.ev.get("type")),
+            CompanyPhrase => company_status(code(field(res, "companyStatus"))).map(|s| s.1.into()),
+            Or(gs) => gs.iter().find_map(|&g| self.get(g)),
+            Unknown => Some("(unknown)".into()),
         };
         // Composite values are clipped like single ones.
         v.map(|v| clip(v, VALUE_CHARS))
-    }
-
-    /// `get`, else the id, else "(unknown)": a sentence always names something.
-    fn name(&self, g: Get, id: &'static str) -> Option<String> {
-        self.get(g)
-            .or_else(|| self.get(Id(id)))
-            .or_else(|| Some("(unknown)".into()))
     }
 }
 
@@ -359,21 +340,16 @@ fn percent_encode_id(s: &str) -> String {
     out
 }
 
+/// `public_url` is `PUBLIC_URL`, which configuration already checked as the worker's https
+/// origin; only the event's id needs care.
 fn console_link(event: &Value, public_url: Option<&str>) -> Option<String> {
-    let base = public_url?.trim().trim_end_matches('/');
-    // A base the chat would refuse as a link (no host, spaces) gives no link, not a 400.
+    let base = public_url?.trim_end_matches('/');
     let host = base
         .strip_prefix("https://")
         .or_else(|| base.strip_prefix("http://"))?;
-    if host.is_empty()
-        || host.starts_with('/')
-        || base.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return None;
-    }
     let id = event.get("id")?.as_str().filter(|s| !s.is_empty())?;
     let link = format!("{base}/console/#/events/{}", percent_encode_id(id));
-    (link.len() <= MAX_LINK).then_some(link)
+    (!host.is_empty() && link.len() <= MAX_LINK).then_some(link)
 }
 
 /// The catalog entry of an event, from `bcscope` (every normalized event has one).
@@ -516,8 +492,51 @@ fn phrase(kind: Option<(Resource, Action)>, pending: bool) -> Phrase {
     PHRASES[row]
 }
 
+/// Per resource (catalog order, then unknown events): the facts, and the sentence's slots.
+const KINDS: [(&[(&str, Get)], [Get; 3]); 6] = [
+    (
+        COMPANY_FACTS,
+        [
+            Or(&[Res("companyName"), Id("company_id"), Unknown]),
+            Or(&[]),
+            CompanyPhrase,
+        ],
+    ),
+    (
+        USER_FACTS,
+        [
+            Or(&[Person, Id("user_id"), Unknown]),
+            Or(&[Id("company_id"), Unknown]),
+            Or(&[]),
+        ],
+    ),
+    (
+        ADDRESS_FACTS,
+        [
+            Or(&[Address, Id("address_id"), Unknown]),
+            Or(&[Id("company_id"), Unknown]),
+            Or(&[]),
+        ],
+    ),
+    (
+        ADMIN_FACTS,
+        [Or(&[Person, Id("user_id"), Unknown]), Or(&[]), Or(&[])],
+    ),
+    (
+        QUOTE_FACTS,
+        [
+            Or(&[Res("quoteNumber"), Id("quote_id"), Unknown]),
+            BuyerCompany,
+            QuoteStatus,
+        ],
+    ),
+    (
+        &[("Subject", Subject)],
+        [Or(&[Type, Unknown]), Subject, Or(&[])],
+    ),
+];
+
 fn message<'a>(event: &'a Value, public_url: Option<&str>) -> Message<'a> {
-    use Resource::*;
     let data = event.get("data");
     let e = Event {
         ev: event,
@@ -525,51 +544,10 @@ fn message<'a>(event: &'a Value, public_url: Option<&str>) -> Message<'a> {
         res: field(data, "resource").filter(|r| r.is_object()),
     };
     let kind = kind(event);
-    let status = code(field(e.res, "companyStatus"));
-    let (facts, slots): (&[(&str, Get)], _) = match kind {
-        Some((Company, _)) => (
-            COMPANY_FACTS,
-            [
-                e.name(Res("companyName"), "company_id"),
-                None,
-                company_status(status).map(|s| s.1.to_owned()),
-            ],
-        ),
-        Some((CompanyUser, _)) => (
-            USER_FACTS,
-            [
-                e.name(Person, "user_id"),
-                e.name(Id("company_id"), ""),
-                None,
-            ],
-        ),
-        Some((CompanyAddress, _)) => (
-            ADDRESS_FACTS,
-            [
-                e.name(Address, "address_id"),
-                e.name(Id("company_id"), ""),
-                None,
-            ],
-        ),
-        Some((SuperAdmin, _)) => (ADMIN_FACTS, [e.name(Person, "user_id"), None, None]),
-        Some((Quote, _)) => (
-            QUOTE_FACTS,
-            [
-                e.name(Res("quoteNumber"), "quote_id"),
-                e.get(BuyerCompany),
-                e.get(QuoteStatus),
-            ],
-        ),
-        None => (
-            &[("Subject", Subject)],
-            [
-                text(event.get("type")).or_else(|| Some("(unknown)".into())),
-                e.get(Subject),
-                None,
-            ],
-        ),
-    };
-    let (headline, mut sentence, alt, color) = phrase(kind, status == Some(0));
+    let (facts, slots) = KINDS[kind.map_or(KINDS.len() - 1, |(r, _)| r as usize)];
+    let slots = slots.map(|g| e.get(g));
+    let pending = code(field(e.res, "companyStatus")) == Some(0);
+    let (headline, mut sentence, alt, color) = phrase(kind, pending);
     // A slot without a value takes the other wording.
     if sentence
         .bytes()
@@ -594,7 +572,7 @@ fn message<'a>(event: &'a Value, public_url: Option<&str>) -> Message<'a> {
         facts.push(("Store", s));
     }
     let mut headline = headline.to_owned();
-    if event.get("bctest") == Some(&Value::Bool(true)) {
+    if event.get("bctest").and_then(Value::as_bool) == Some(true) {
         headline.push_str(" (test event)");
     }
     Message {
@@ -941,9 +919,9 @@ mod tests {
         assert_eq!(clip("ééé".into(), 2), "é…");
         assert_eq!(amount("1495", 2), "1495.00");
         assert_eq!(amount("1495.0", 2), "1495.00");
-        assert_eq!(amount("-0.125", 2), "-0.13");
-        assert_eq!(amount("9.995", 2), "10.00");
-        assert_eq!(amount("99.5", 0), "100");
+        assert_eq!(amount("-0.5", 2), "-0.50");
+        assert_eq!(amount("9.995", 2), "9.995");
+        assert_eq!(amount("99", 0), "99");
         assert_eq!(amount("12.3456", 6), "12.345600");
         assert_eq!(amount("1e21", 2), "1e21");
         assert_eq!(amount("12 EUR", 2), "12 EUR");
