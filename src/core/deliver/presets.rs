@@ -83,16 +83,13 @@ struct Message<'a> {
 /// in `preset`'s format. `public_url` is the relay's public base URL: with it, the message
 /// links to the event's page in the console. Always valid JSON.
 pub fn render(preset: Preset, event: &Value, public_url: Option<&str>) -> String {
-    let m = message(event, public_url);
-    let mut o = Out(Vec::with_capacity(1024));
-    match preset {
-        Preset::Slack => slack(&m, &mut o),
-        Preset::Teams => teams(&m, &mut o),
-        Preset::Discord => discord(&m, &mut o),
-        Preset::GoogleChat => google_chat(&m, &mut o),
-    }
-    // Only UTF-8 went in: fixed ASCII and escaped UTF-8 strings.
-    String::from_utf8(o.0).unwrap_or_default()
+    let layout = match preset {
+        Preset::Slack => &SLACK,
+        Preset::Teams => &TEAMS,
+        Preset::Discord => &DISCORD,
+        Preset::GoogleChat => &GOOGLE_CHAT,
+    };
+    write(&message(event, public_url), layout)
 }
 
 /// `s` cut to `max` characters, the last one an ellipsis when anything was cut.
@@ -211,7 +208,7 @@ enum Get {
 
 use Get::*;
 
-const COMPANY_FACTS: &[(&str, Get)] = &[
+const COMPANY_FACTS: Facts = &[
     ("Company", Res("companyName")),
     ("Company ID", Id("company_id")),
     ("Status", CompanyStatus),
@@ -219,25 +216,25 @@ const COMPANY_FACTS: &[(&str, Get)] = &[
     // Only assignment events have one.
     ("Super admin ID", Id("user_id")),
 ];
-const USER_FACTS: &[(&str, Get)] = &[
+const USER_FACTS: Facts = &[
     ("User", Person),
     ("Email", Res("email")),
     ("Role", Role),
     ("User ID", Id("user_id")),
     ("Company ID", Id("company_id")),
 ];
-const ADDRESS_FACTS: &[(&str, Get)] = &[
+const ADDRESS_FACTS: Facts = &[
     ("Address", Address),
     ("Label", Res("label")),
     ("Address ID", Id("address_id")),
     ("Company ID", Id("company_id")),
 ];
-const ADMIN_FACTS: &[(&str, Get)] = &[
+const ADMIN_FACTS: Facts = &[
     ("Super admin", Person),
     ("Email", Res("email")),
     ("Super admin ID", Id("user_id")),
 ];
-const QUOTE_FACTS: &[(&str, Get)] = &[
+const QUOTE_FACTS: Facts = &[
     ("Quote", Res("quoteNumber")),
     ("Title", Res("quoteTitle")),
     ("Status", QuoteStatus),
@@ -493,7 +490,10 @@ fn phrase(kind: Option<(Resource, Action)>, pending: bool) -> Phrase {
 }
 
 /// Per resource (catalog order, then unknown events): the facts, and the sentence's slots.
-const KINDS: [(&[(&str, Get)], [Get; 3]); 6] = [
+/// Labelled getters: the facts of a message.
+type Facts = &'static [(&'static str, Get)];
+
+const KINDS: [(Facts, [Get; 3]); 6] = [
     (
         COMPANY_FACTS,
         [
@@ -655,160 +655,178 @@ impl Message<'_> {
     }
 }
 
-/// JSON text being written.
-struct Out(Vec<u8>);
-
-impl Out {
-    fn raw(&mut self, s: &str) {
-        self.0.extend_from_slice(s.as_bytes());
-    }
-
-    /// `s` escaped for the inside of a JSON string.
-    fn text(&mut self, s: &str) {
-        escape_into(&mut self.0, s.as_bytes());
-    }
-
-    /// `s` as a JSON string.
-    fn str(&mut self, s: &str) {
-        self.0.push(b'"');
-        self.text(s);
-        self.0.push(b'"');
-    }
-
-    /// Each fact as `open label mid value close`, comma-separated, the value escaped by
-    /// `esc` (labels are fixed words that need no escaping).
-    fn facts(&mut self, m: &Message, open: &str, mid: &str, close: &str, esc: Esc) {
-        for (i, (label, v)) in m.facts.iter().enumerate() {
-            if i > 0 {
-                self.raw(",");
-            }
-            self.raw(open);
-            self.raw(label);
-            self.raw(mid);
-            self.text(&escape(v, esc));
-            self.raw(close);
-        }
-    }
+/// A chat's body: its JSON with marks where the message goes, and how text is escaped.
+/// Marks (bytes that never occur in the JSON itself): `\x01` headline, `\x02` sentence,
+/// `\x03` footer line (with the time), `\x04` footer, `\x05` the facts, `\x06` the link,
+/// `\x07` the colour, `\x08` the time, all as JSON strings but the colour. Sections kept only
+/// when there is a link (`\x0e`…`\x0f`), a time (`\x10`…`\x11`), facts (`\x12`…`\x13`), facts
+/// or a link (`\x14`…`\x15`); `\x16` is a comma when there are facts.
+struct Layout {
+    json: &'static str,
+    /// Escaping of the sentence's values, and the markup around each.
+    esc: Esc,
+    strong: &'static str,
+    /// Each fact as `open label mid value close`.
+    fact: [&'static str; 3],
+    fact_esc: Esc,
+    footer_esc: Esc,
 }
 
-/// Slack: section text ≤ 3000 chars, header ≤ 150, ≤ 10 fields (at most 9 facts) of ≤ 2000,
-/// button text ≤ 75, URLs ≤ 3000.
-fn slack(m: &Message, o: &mut Out) {
-    let summary = m.sentence(Esc::Entities, "*");
-    o.raw(r#"{"text":"#);
-    o.str(&summary);
-    o.raw(r#","blocks":[{"type":"header","text":{"type":"plain_text","emoji":true,"text":"#);
-    o.str(&m.headline);
-    o.raw(r#"}},{"type":"section","text":{"type":"mrkdwn","text":"#);
-    o.str(&summary);
-    o.raw("}}");
-    if !m.facts.is_empty() {
-        o.raw(r#",{"type":"section","fields":["#);
-        o.facts(
-            m,
-            r#"{"type":"mrkdwn","text":"*"#,
-            r#"*\n"#,
-            r#""}"#,
-            Esc::Entities,
-        );
-        o.raw("]}");
-    }
-    o.raw(r#",{"type":"context","elements":[{"type":"mrkdwn","text":"#);
-    o.str(&escape(&m.footer_line(), Esc::Entities));
-    o.raw("}]}");
-    if let Some(link) = &m.link {
-        o.raw(r#",{"type":"actions","elements":[{"type":"button","text":{"type":"plain_text","text":"Open in console"},"url":"#);
-        o.str(link);
-        o.raw("}]}");
-    }
-    o.raw("]}");
-}
+/// Slack incoming webhook, Block Kit: section text ≤ 3000 chars, header ≤ 150, ≤ 10 fields
+/// (at most 9 facts) of ≤ 2000, button text ≤ 75, URLs ≤ 3000.
+const SLACK: Layout = Layout {
+    json: concat!(
+        r#"{"text":"#,
+        "\x02",
+        r#","blocks":[{"type":"header","text":{"type":"plain_text","emoji":true,"text":"#,
+        "\x01",
+        r#"}},{"type":"section","text":{"type":"mrkdwn","text":"#,
+        "\x02}}\x12",
+        r#",{"type":"section","fields":["#,
+        "\x05]}\x13",
+        r#",{"type":"context","elements":[{"type":"mrkdwn","text":"#,
+        "\x03}]}\x0e",
+        r#",{"type":"actions","elements":[{"type":"button","text":{"type":"plain_text","text":"Open in console"},"url":"#,
+        "\x06}]}\x0f]}",
+    ),
+    esc: Esc::Entities,
+    strong: "*",
+    fact: [r#"{"type":"mrkdwn","text":"*"#, r#"*\n"#, r#""}"#],
+    fact_esc: Esc::Entities,
+    footer_esc: Esc::Entities,
+};
 
 /// Teams: an Adaptive Card 1.4 in a `message`, as Workflows' "post to a channel when a webhook
 /// request is received" expects.
-fn teams(m: &Message, o: &mut Out) {
-    o.raw(r#"{"type":"message","attachments":[{"contentType":"application/vnd.microsoft.card.adaptive","contentUrl":null,"content":{"$schema":"http://adaptivecards.io/schemas/adaptive-card.json","type":"AdaptiveCard","version":"1.4","body":[{"type":"TextBlock","weight":"Bolder","size":"Medium","wrap":true,"text":"#);
-    o.str(&m.headline);
-    o.raw(r#"},{"type":"TextBlock","wrap":true,"text":"#);
-    o.str(&m.sentence(Esc::Plain, "**"));
-    o.raw("}");
-    if !m.facts.is_empty() {
-        o.raw(r#",{"type":"FactSet","facts":["#);
-        o.facts(m, r#"{"title":""#, r#"","value":""#, r#""}"#, Esc::Plain);
-        o.raw("]}");
-    }
-    o.raw(r#",{"type":"TextBlock","size":"Small","isSubtle":true,"wrap":true,"text":"#);
-    o.str(&m.footer_line());
-    o.raw("}]");
-    if let Some(link) = &m.link {
-        o.raw(r#","actions":[{"type":"Action.OpenUrl","title":"Open in console","url":"#);
-        o.str(link);
-        o.raw("}]");
-    }
-    o.raw("}}]}");
-}
+const TEAMS: Layout = Layout {
+    json: concat!(
+        r#"{"type":"message","attachments":[{"contentType":"application/vnd.microsoft.card.adaptive","contentUrl":null,"content":{"$schema":"http://adaptivecards.io/schemas/adaptive-card.json","type":"AdaptiveCard","version":"1.4","body":[{"type":"TextBlock","weight":"Bolder","size":"Medium","wrap":true,"text":"#,
+        "\x01",
+        r#"},{"type":"TextBlock","wrap":true,"text":"#,
+        "\x02}\x12",
+        r#",{"type":"FactSet","facts":["#,
+        "\x05]}\x13",
+        r#",{"type":"TextBlock","size":"Small","isSubtle":true,"wrap":true,"text":"#,
+        "\x03}]\x0e",
+        r#","actions":[{"type":"Action.OpenUrl","title":"Open in console","url":"#,
+        "\x06}]\x0f}}]}",
+    ),
+    esc: Esc::Plain,
+    strong: "**",
+    fact: [r#"{"title":""#, r#"","value":""#, r#""}"#],
+    fact_esc: Esc::Plain,
+    footer_esc: Esc::Plain,
+};
 
 /// Discord: content ≤ 2000 chars; embed title ≤ 256, ≤ 25 fields (name ≤ 256, value ≤ 1024),
 /// footer ≤ 2048, all of an embed's text ≤ 6000; `allowed_mentions` empty, so no text pings.
-fn discord(m: &Message, o: &mut Out) {
-    o.raw(r#"{"allowed_mentions":{"parse":[]},"content":"#);
-    o.str(&m.sentence(Esc::Discord, "**"));
-    o.raw(r#","embeds":[{"title":"#);
-    o.str(&m.headline);
-    if let Some(link) = &m.link {
-        o.raw(r#","url":"#);
-        o.str(link);
-    }
-    o.raw(r#","color":"#);
-    o.raw(&m.color.to_string());
-    o.raw(r#","fields":["#);
-    o.facts(
-        m,
-        r#"{"inline":true,"name":""#,
-        r#"","value":""#,
-        r#""}"#,
-        Esc::Discord,
-    );
-    o.raw(r#"],"footer":{"text":"#);
-    o.str(&m.footer);
-    o.raw("}");
-    if let Some(t) = m.time {
-        o.raw(r#","timestamp":"#);
-        o.str(t);
-    }
-    o.raw("}]}");
-}
+const DISCORD: Layout = Layout {
+    json: concat!(
+        r#"{"allowed_mentions":{"parse":[]},"content":"#,
+        "\x02",
+        r#","embeds":[{"title":"#,
+        "\x01\x0e",
+        r#","url":"#,
+        "\x06\x0f",
+        r#","color":"#,
+        "\x07",
+        r#","fields":["#,
+        "\x05",
+        r#"],"footer":{"text":"#,
+        "\x04}\x10",
+        r#","timestamp":"#,
+        "\x08\x11}]}",
+    ),
+    esc: Esc::Discord,
+    strong: "**",
+    fact: [r#"{"inline":true,"name":""#, r#"","value":""#, r#""}"#],
+    fact_esc: Esc::Discord,
+    footer_esc: Esc::Plain,
+};
 
 /// Google Chat: `text` ≤ 4096 chars, plus one `cardsV2` card (header ≤ 200 chars, decorated
 /// texts, a button to the console).
-fn google_chat(m: &Message, o: &mut Out) {
-    o.raw(r#"{"text":"#);
-    o.str(&m.sentence(Esc::ChatText, "*"));
-    o.raw(r#","cardsV2":[{"cardId":"b2b-relay-event","card":{"header":{"title":"#);
-    o.str(&m.headline);
-    o.raw(r#","subtitle":"#);
-    o.str(&m.footer_line());
-    o.raw("}");
-    if !m.facts.is_empty() || m.link.is_some() {
-        o.raw(r#","sections":[{"widgets":["#);
-        o.facts(
-            m,
-            r#"{"decoratedText":{"topLabel":""#,
-            r#"","text":""#,
-            r#""}}"#,
-            Esc::Entities,
-        );
-        if let Some(link) = &m.link {
-            if !m.facts.is_empty() {
-                o.raw(",");
+const GOOGLE_CHAT: Layout = Layout {
+    json: concat!(
+        r#"{"text":"#,
+        "\x02",
+        r#","cardsV2":[{"cardId":"b2b-relay-event","card":{"header":{"title":"#,
+        "\x01",
+        r#","subtitle":"#,
+        "\x03}\x14",
+        r#","sections":[{"widgets":["#,
+        "\x05\x0e\x16",
+        r#"{"buttonList":{"buttons":[{"text":"Open in console","onClick":{"openLink":{"url":"#,
+        "\x06}}}]}}\x0f]}]\x15}}]}",
+    ),
+    esc: Esc::ChatText,
+    strong: "*",
+    fact: [
+        r#"{"decoratedText":{"topLabel":""#,
+        r#"","text":""#,
+        r#""}}"#,
+    ],
+    fact_esc: Esc::Entities,
+    footer_esc: Esc::Plain,
+};
+
+/// Appends `s` as a JSON string.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escape_into(out, s.as_bytes());
+    out.push(b'"');
+}
+
+/// The message in `l`'s JSON. Only UTF-8 goes in: the layout's ASCII and escaped UTF-8.
+fn write(m: &Message, l: &Layout) -> String {
+    let sentence = m.sentence(l.esc, l.strong);
+    let footer_line = escape(&m.footer_line(), l.footer_esc);
+    let mut out = Vec::with_capacity(1024);
+    let b = l.json.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        let keep = match c {
+            0x0e => m.link.is_some(),
+            0x10 => m.time.is_some(),
+            0x12 => !m.facts.is_empty(),
+            0x14 => !m.facts.is_empty() || m.link.is_some(),
+            _ => true,
+        };
+        if !keep {
+            // Sections of one kind never nest: skip to this one's end mark.
+            while b.get(i).is_some_and(|&x| x != c + 1) {
+                i += 1;
             }
-            o.raw(r#"{"buttonList":{"buttons":[{"text":"Open in console","onClick":{"openLink":{"url":"#);
-            o.str(link);
-            o.raw("}}}]}}");
+            i += 1;
+            continue;
         }
-        o.raw("]}]");
+        match c {
+            1 => json_str(&mut out, &m.headline),
+            2 => json_str(&mut out, &sentence),
+            3 => json_str(&mut out, &footer_line),
+            4 => json_str(&mut out, &m.footer),
+            5 => {
+                for (n, (label, v)) in m.facts.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(l.fact[0].as_bytes());
+                    out.extend_from_slice(label.as_bytes());
+                    out.extend_from_slice(l.fact[1].as_bytes());
+                    escape_into(&mut out, escape(v, l.fact_esc).as_bytes());
+                    out.extend_from_slice(l.fact[2].as_bytes());
+                }
+            }
+            6 => json_str(&mut out, m.link.as_deref().unwrap_or_default()),
+            7 => out.extend_from_slice(m.color.to_string().as_bytes()),
+            8 => json_str(&mut out, m.time.unwrap_or_default()),
+            0x16 if !m.facts.is_empty() => out.push(b','),
+            0x0e..=0x16 => {}
+            c => out.push(c),
+        }
     }
-    o.raw("}}]}");
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
