@@ -356,24 +356,17 @@ fn entry(k: &str, v: &Value, cur: Option<&Value>, at: At, pending: bool) -> Tri 
     }
 }
 
-/// Adds what filter object `m` reads, `at` being the field names from the event's root.
-fn needs<'a>(m: &'a Map<String, Value>, at: &mut Vec<&'a str>, out: &mut Needs) {
+/// Adds the attributes filter object `m` (at the top of the filter) reads: its keys, and
+/// those of the objects its `$and`, `$or` and `$not` hold.
+fn needs(m: &Map<String, Value>, out: &mut Needs) {
     for (k, v) in m {
         match (k.as_str(), v) {
             ("$and" | "$or", Value::Array(a)) => a
                 .iter()
                 .filter_map(Value::as_object)
-                .for_each(|m| needs(m, at, out)),
-            ("$not", Value::Object(m)) => needs(m, at, out),
-            (k, _) if k.starts_with('$') => out.add_keys(at.iter().copied()),
-            (k, v) => {
-                at.push(k);
-                match v {
-                    Value::Object(m) => needs(m, at, out),
-                    _ => out.add_keys(at.iter().copied()),
-                }
-                at.pop();
-            }
+                .for_each(|m| needs(m, out)),
+            ("$not", Value::Object(m)) => needs(m, out),
+            (k, _) => out.add_keys([k]),
         }
     }
 }
@@ -394,7 +387,7 @@ impl Filter {
     pub fn needs(&self) -> Needs {
         let mut out = Needs::default();
         if let Some(m) = self.src.as_object() {
-            needs(m, &mut Vec::new(), &mut out);
+            needs(m, &mut out);
         }
         out
     }
