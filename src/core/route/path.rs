@@ -152,9 +152,10 @@ impl Path {
                             "`{text}`: bad array index at byte {i}: write `[n]`, n a whole number below 1000000"
                         ));
                     }
-                    let n = text[start..end]
-                        .parse::<usize>()
-                        .map_err(|e| e.to_string())?;
+                    // At most six digits, checked above: no overflow, no `parse` error path.
+                    let n = b[start..end]
+                        .iter()
+                        .fold(0, |n, d| n * 10 + usize::from(d - b'0'));
                     steps.push(Step::Index(n));
                     i = end + 1;
                 }
