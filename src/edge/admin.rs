@@ -5,6 +5,7 @@ use crate::core::admin::{
     self, DeadLetterSummary, ReplayReport, ReplayRequest, TestEventRequest, REPLAY_LIMIT,
 };
 use crate::core::config::Config;
+use crate::core::deliver::lanes::Op;
 use crate::core::deliver::message::{
     dead_letter_key, unreadable_key, Delivery, EnrichJob, Job, UNREADABLE_PREFIX,
 };
@@ -17,7 +18,7 @@ use crate::core::route;
 use crate::core::secret::Secret;
 use crate::core::subscriptions::Mode;
 use crate::edge::respond::ok;
-use crate::edge::{bigcommerce, concurrent, env, health, kv, log, queue, respond};
+use crate::edge::{bigcommerce, concurrent, env, health, kv, lane, log, queue, respond};
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
 
@@ -42,11 +43,16 @@ async fn body<T: serde::de::DeserializeOwned + Default>(
 }
 
 pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response, RelayError> {
-    let Some(token) = env::text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()) else {
+    // Read here, not in the configuration: the admin routes must answer (health) while the
+    // configuration is broken. A `Secret` from the moment it is read.
+    let Some(token) = env::text(env, "ADMIN_TOKEN")
+        .map(|t| Secret::new(t.trim()))
+        .filter(|t| !t.is_empty())
+    else {
         return Err(RelayError::not_found());
     };
     let authorization = req.headers().get("authorization").ok().flatten();
-    if !bearer_matches(authorization.as_deref(), &[Secret::new(token.trim())]) {
+    if !bearer_matches(authorization.as_deref(), &[token]) {
         return Err(RelayError::unauthorized());
     }
     // Before the configuration check: here the operator reads what is wrong with it.
@@ -72,14 +78,16 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
     let segments: Vec<&str> = rest.split('/').collect();
     let method = req.method();
     match (segments.as_slice(), method) {
-        (["targets"], Method::Get) => {
-            let views: Vec<_> = cfg.targets.iter().map(admin::target_view).collect();
-            #[derive(Serialize)]
-            struct Targets<T> {
-                targets: Vec<T>,
-            }
-            ok(&Targets { targets: views })
+        (["targets"], Method::Get) => lane::targets(env, cfg).await,
+        (["targets", name], Method::Get) => lane::target(env, cfg, name).await,
+        (["targets", name, "pause"], Method::Post) => {
+            lane::pause_or_resume(env, cfg, name, Op::Pause).await
         }
+        (["targets", name, "resume"], Method::Post) => {
+            lane::pause_or_resume(env, cfg, name, Op::Resume).await
+        }
+        (["targets", _], _) => Err(RelayError::method_not_allowed("GET")),
+        (["targets", _, "pause" | "resume"], _) => Err(RelayError::method_not_allowed("POST")),
         (["dead-letters"], Method::Get) => list(&req, env).await,
         (["dead-letters", "replay"], Method::Post) => {
             let request: ReplayRequest = body(&mut req).await?;
@@ -183,15 +191,24 @@ fn dry_run(req: &Request) -> Result<bool, RelayError> {
     }
 }
 
-/// `GET /admin/dead-letters?target=&limit=&cursor=`. KV lists keys in key order; each page is
-/// sorted newest first by the last attempt time kept in the key's metadata.
-async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let (mut target, mut limit, mut cursor) = (None, 50u64, None);
+/// `?target=&limit=&cursor=` of a KV listing: `limit` 1-1000, default 50.
+struct Paging {
+    target: Option<String>,
+    limit: u64,
+    cursor: Option<String>,
+}
+
+fn paging(req: &Request) -> Result<Paging, RelayError> {
+    let mut p = Paging {
+        target: None,
+        limit: 50,
+        cursor: None,
+    };
     for (k, v) in admin::query_pairs(&req.inner().url()) {
         match k.as_str() {
-            "target" if !v.is_empty() => target = Some(v),
+            "target" if !v.is_empty() => p.target = Some(v),
             "limit" => {
-                limit = v
+                p.limit = v
                     .parse::<u64>()
                     .ok()
                     .filter(|l| (1..=1000).contains(l))
@@ -199,10 +216,21 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
                         RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
                     })?;
             }
-            "cursor" if !v.is_empty() => cursor = Some(v),
+            "cursor" if !v.is_empty() => p.cursor = Some(v),
             _ => {}
         }
     }
+    Ok(p)
+}
+
+/// `GET /admin/dead-letters?target=&limit=&cursor=`. KV lists keys in key order; each page is
+/// sorted newest first by the last attempt time kept in the key's metadata.
+async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
+    let Paging {
+        target,
+        limit,
+        cursor,
+    } = paging(req)?;
     let prefix = match &target {
         Some(t) => format!("dlq:{t}:"),
         None => "dlq:".to_owned(),
@@ -236,22 +264,7 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
 /// `GET /admin/unreadable?limit=&cursor=`: queue messages the consumer could not read, kept
 /// instead of being dropped (a message schema this version does not know, a foreign message).
 async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let (mut limit, mut cursor) = (50u64, None);
-    for (k, v) in admin::query_pairs(&req.inner().url()) {
-        match k.as_str() {
-            "limit" => {
-                limit = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|l| (1..=1000).contains(l))
-                    .ok_or_else(|| {
-                        RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
-                    })?;
-            }
-            "cursor" if !v.is_empty() => cursor = Some(v),
-            _ => {}
-        }
-    }
+    let Paging { limit, cursor, .. } = paging(req)?;
     #[derive(serde::Deserialize, Serialize)]
     struct Meta {
         #[serde(default)]
