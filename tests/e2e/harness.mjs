@@ -123,12 +123,13 @@ export class Relay {
     this.configArgs = [];
   }
 
-  /** A copy of wrangler.toml without [build], serving ROOT/build/index.js. */
+  /** A copy of wrangler.toml without [build], serving ROOT/build/index.js and ROOT/console/dist. */
   #writeConfigWithoutBuild() {
     const toml = fs
       .readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
       .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
-      .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, "build/index.js"))}`);
+      .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, "build/index.js"))}`)
+      .replace(/^directory = .*$/m, `directory = ${JSON.stringify(path.join(ROOT, "console/dist"))}`);
     const file = path.join(this.dir, "wrangler.toml");
     fs.writeFileSync(file, toml);
     this.configArgs = ["--config", file];
