@@ -2,7 +2,7 @@
 // Replay all (after a confirmation) once the target is fixed.
 
 import { api } from "../api.js";
-import { h, table, when, shortId, labelled, select, notice, errorBox, button } from "../dom.js";
+import { h, fill, table, when, shortId, labelled, select, notice, errorBox, button } from "../dom.js";
 import { confirmDialog } from "../confirm.js";
 import { targetNames } from "./shared.js";
 
@@ -70,7 +70,8 @@ export async function render(view, { query }, { current }) {
     );
 
   const draw = () => {
-    list.replaceChildren(
+    fill(
+      list,
       table(
         [
           ["Target", (r) => r.target],
