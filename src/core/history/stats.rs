@@ -1,5 +1,7 @@
-//! `GET /admin/stats?since=&until=&bucket=minute|hour|day&target=`: per target and bucket,
+//! `GET /admin/stats?since=&until=&bucket=minute|hour|day|all&target=`: per target and bucket,
 //! attempts by outcome and the p50 / p95 of attempt duration and of ingest → delivery.
+//! `all` is one bucket for the whole window (`start` = `since`): percentiles do not add up
+//! across buckets, so "p95 over the last hour" needs the window's own.
 //!
 //! SQLite has no percentile function. They are computed in the query, by rank: window
 //! functions number each bucket's attempts by duration (and its deliveries by latency), and
@@ -21,14 +23,18 @@ pub enum Bucket {
     Minute,
     Hour,
     Day,
+    /// The whole window as one bucket.
+    All,
 }
 
 impl Bucket {
+    /// The bucket's length; `All` divides every time of the window to the same bucket 0.
     pub fn ms(self) -> i64 {
         match self {
             Bucket::Minute => 60_000,
             Bucket::Hour => 3_600_000,
             Bucket::Day => DAY_MS,
+            Bucket::All => i64::MAX,
         }
     }
 
@@ -37,6 +43,7 @@ impl Bucket {
             "minute" => Some(Bucket::Minute),
             "hour" => Some(Bucket::Hour),
             "day" => Some(Bucket::Day),
+            "all" => Some(Bucket::All),
             _ => None,
         }
     }
@@ -191,7 +198,11 @@ pub fn stats_answer(q: &StatsQuery, rows: Vec<StatsRow>) -> StatsAnswer {
             dead_letters: r.dead_letters,
         };
         let bucket = BucketStats {
-            start: r.bucket,
+            start: if q.bucket == Bucket::All {
+                q.since
+            } else {
+                r.bucket
+            },
             counts,
             duration_ms: Percentiles {
                 p50: r.duration_p50,
