@@ -24,7 +24,7 @@ const NEEDS_QUARANTINE = "needs GET /admin/quarantine and POST /admin/quarantine
 /** CI's machine is fresh: install Debian's chromium when it is missing (root, apt-get). */
 function ensureChromium() {
   if (fs.existsSync(CHROMIUM)) return;
-  execSync("apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null", {
+  execSync("apt-get update -qq && apt-get install -y -qq chromium >/dev/null", {
     stdio: ["ignore", "ignore", "inherit"],
     env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
   });
