@@ -96,12 +96,18 @@ async function show() {
   const mine = ++generation;
   const view = h("div", { class: "page" });
   fill(main, view);
+  main.setAttribute("aria-busy", "true");
+  delete main.dataset.rendered;
   document.title = `${nav} · b2b-relay`;
   try {
     await page.render(view, params, { current: () => mine === generation });
   } catch (e) {
     if (mine === generation) view.append(errorBox(e));
   }
+  if (mine !== generation) return;
+  main.setAttribute("aria-busy", "false");
+  // What is on screen, for tests and screenshots: every section of this route has answered.
+  main.dataset.rendered = location.hash || "#/overview";
 }
 
 whenUnauthorized((e) => {

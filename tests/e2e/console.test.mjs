@@ -349,8 +349,7 @@ test("every page, every table with a header row, readable at 390 px; screenshots
     await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
     for (const [name, hash] of pages) {
       await page.goto(relay.url + "/console/" + hash);
-      await page.getByRole("heading", { level: 1 }).waitFor();
-      await page.waitForLoadState("networkidle");
+      await page.locator(`main[data-rendered="${hash}"]`).waitFor();
       for (const t of await page.getByRole("table").all()) {
         assert.ok((await t.locator("thead th").count()) > 0, `${name}: a table without a header row`);
       }
