@@ -127,9 +127,6 @@ function runLabel(attempts, run) {
 }
 
 function replayText(a, target) {
-  if (a && typeof a === "object") {
-    const n = a.replayed ?? a.requeued ?? (Array.isArray(a.targets) ? a.targets.length : undefined);
-    if (n !== undefined) return `Replay queued for ${target} (${Array.isArray(n) ? n.join(", ") : n}).`;
-  }
-  return `Replay queued for ${target}.`;
+  const names = a && Array.isArray(a.targets) && a.targets.length ? a.targets.join(", ") : target;
+  return `Replay queued for ${names}: it is delivered as a fresh run with the same webhook-id.`;
 }

@@ -9,6 +9,7 @@ import { modeOf, laneOf, section } from "./shared.js";
 
 const HOUR = 3_600_000;
 const CHART_HOURS = 3;
+const EXCEPTION_DAYS = 7;
 
 /** Totals and percentiles of one window, per target: `bucket=all` gives one bucket. */
 async function windowStats(since, until) {
@@ -41,8 +42,13 @@ export async function render(view, _params, { current }) {
   const hour = windowStats(now - HOUR, now).catch((e) => e);
   const day = windowStats(now - 24 * HOUR, now).catch((e) => e);
   const perMinute = api("stats", { query: { since: now - CHART_HOURS * HOUR, until: now, bucket: "minute" } });
-  const quarantine = api("quarantine", { query: { limit: 5 } });
-  const exceptions = api("delivery-exceptions", { query: { limit: 5 } });
+  const quarantine = api("quarantine", { query: { limit: 100 } });
+  // BigCommerce's store/hook/deliveryException callbacks are events like any other: the
+  // history finds them by type; the latest ones' codes and messages are in their data.
+  const exceptions = api("events", { query: { type: "hook.deliveryException", since: now - EXCEPTION_DAYS * 24 * HOUR, limit: 100 } }).then(async (a) => {
+    const latest = await Promise.all(a.events.slice(0, 3).map((e) => api("events/" + encodeURIComponent(e.id)).then((d) => ({ ...e, data: (d.event && d.event.data) || {} }), () => ({ ...e, data: {} }))));
+    return { records: latest, count: a.events.length + (a.next_cursor ? "+" : "") };
+  });
 
   await Promise.all([
     section(cards, async () => [await targets, await hour, await day], ([t, hr, dy]) => {
@@ -98,19 +104,19 @@ async function problemsSection(el, quarantine, exceptions) {
           ["Reason", (r) => r.message || r.code || (r.reason && r.reason.message) || "—"],
           ["Id", (r) => shortId(r.id)],
         ],
-        a.records || [],
+        (a.records || []).slice(0, 3),
         { empty: "None." },
       ),
     ]),
     section(x, () => exceptions, (a) => [
-      h("p", { class: "count" }, `${countOf(a)} received`),
+      h("p", { class: "count" }, `${a.count} in ${EXCEPTION_DAYS} days`),
       table(
         [
-          ["Received", (r) => when(r.received_at ?? r.at)],
-          ["Code", (r) => String(r.error_code ?? "—")],
-          ["Message", (r) => r.message || "—"],
+          ["Received", (r) => h("a", { href: "#/events/" + encodeURIComponent(r.id) }, when(r.received_at))],
+          ["Code", (r) => String(r.data.error_code ?? "—")],
+          ["Message", (r) => String(r.data.message ?? "—")],
         ],
-        a.records || a.exceptions || [],
+        a.records,
         { empty: "None." },
       ),
     ]),
@@ -118,4 +124,4 @@ async function problemsSection(el, quarantine, exceptions) {
 }
 
 /** A listing's total when it has one, else what this page holds ("5+" when there are more). */
-const countOf = (a) => (typeof a.count === "number" ? a.count : (a.records || a.exceptions || []).length + (a.cursor || a.next_cursor ? "+" : ""));
+const countOf = (a) => (typeof a.count === "number" ? a.count : (a.records || []).length + (a.cursor ? "+" : ""));
