@@ -8,6 +8,8 @@ const LAST = "b2b-relay.last-event";
 
 export async function render(view, { id }, { current }) {
   view.append(h("h1", {}, "Event"));
+  // The navigation bar's Event (#/event): the event last opened in this tab.
+  id = id || sessionStorage.getItem(LAST);
   if (!id) {
     const last = sessionStorage.getItem(LAST);
     const input = h("input", { type: "text", name: "id", value: last || "", autocomplete: "off", spellcheck: "false", placeholder: "64 hex characters" });
