@@ -10,20 +10,19 @@ export async function render(view, { id }, { current }) {
   view.append(h("h1", {}, "Event"));
   // The navigation bar's Event (#/event): the event last opened in this tab.
   id = id || sessionStorage.getItem(LAST);
+  const input = h("input", { type: "text", name: "id", value: id || "", autocomplete: "off", spellcheck: "false", placeholder: "64 hex characters" });
+  view.append(
+    h(
+      "form",
+      { class: "filters", action: "#", onsubmit: (ev) => {
+        ev.preventDefault();
+        if (input.value.trim()) location.hash = "#/events/" + encodeURIComponent(input.value.trim());
+      } },
+      h("div", { class: "search-row" }, labelled("Event id", input), h("button", { type: "submit" }, "Open")),
+    ),
+  );
   if (!id) {
-    const last = sessionStorage.getItem(LAST);
-    const input = h("input", { type: "text", name: "id", value: last || "", autocomplete: "off", spellcheck: "false", placeholder: "64 hex characters" });
-    view.append(
-      h(
-        "form",
-        { class: "filters", action: "#", onsubmit: (ev) => {
-          ev.preventDefault();
-          if (input.value.trim()) location.hash = "#/events/" + encodeURIComponent(input.value.trim());
-        } },
-        h("div", { class: "search-row" }, labelled("Event id", input), h("button", { type: "submit" }, "Open")),
-      ),
-      notice("Open an event from the Events page, or paste its id (the webhook-id its targets received)."),
-    );
+    view.append(notice("Open an event from the Events page, or paste its id (the webhook-id its targets received)."));
     return;
   }
   sessionStorage.setItem(LAST, id);
