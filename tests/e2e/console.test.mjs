@@ -100,6 +100,14 @@ async function signIn(p = page) {
   await p.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
 }
 
+/** Loads `hash` (e.g. `#/overview`) afresh, even when it is the page on screen, until rendered. */
+async function visit(hash) {
+  const url = relay.url + "/console/" + hash;
+  if (page.url() === url) await page.reload();
+  else await page.goto(url);
+  await page.locator(`main[data-rendered="${hash}"]`).waitFor();
+}
+
 /** Opens a page from the navigation bar. */
 async function open(name) {
   await page.getByRole("navigation").getByRole("link", { name, exact: true }).click();
@@ -154,7 +162,7 @@ test("sign-in: a wrong token is refused and said so; the right one opens the ove
 });
 
 test("the overview's first render takes under a second on the local relay", async () => {
-  await page.goto(relay.url + "/console/#/overview");
+  await visit("#/overview");
   await page.reload();
   await page.waitForFunction(() => performance.getEntriesByName("console:overview").length > 0, null, { timeout: 10_000 });
   const ms = await page.evaluate(() => performance.getEntriesByName("console:overview")[0].startTime);
@@ -168,7 +176,7 @@ test("the overview shows a dead target as open", { skip: NEEDS_LANES }, async ()
     const t = (await admin("GET", "/admin/targets")).json.targets.find((x) => x.name === "dead");
     return (t.lane?.mode ?? t.mode) === "open";
   }, { timeoutMs: 60_000, what: "dead's lane to open" });
-  await page.goto(relay.url + "/console/#/overview");
+  await visit("#/overview");
   const card = page.getByRole("article", { name: "dead" });
   await card.locator(".badge", { hasText: "open" }).waitFor();
   assert.equal(await page.getByRole("article", { name: "good" }).locator(".badge").innerText(), "healthy");
@@ -181,7 +189,7 @@ const userId = eventId(userEvent);
 test("Events: searching companies/<id> finds the company's user event", { skip: NEEDS_HISTORY }, async () => {
   assert.equal((await relay.post(userEvent)).json.status, "accepted");
   await relay.settled(userId, ["good", "flaky"]);
-  await page.goto(relay.url + "/console/#/overview");
+  await visit("#/overview");
   await open("Events");
   await page.getByRole("searchbox", { name: "Search events" }).fill("companies/770011");
   await page.getByRole("button", { name: "Search", exact: true }).click();
@@ -202,7 +210,7 @@ test("Events: searching companies/<id> finds the company's user event", { skip: 
 });
 
 test("Event: a flaky delivery's failed attempts, then its success; Replay makes the receiver get it again", { skip: NEEDS_HISTORY }, async () => {
-  await page.goto(relay.url + "/console/#/events/" + userId);
+  await visit("#/events/" + userId);
   const section = page.getByRole("region", { name: "flaky" });
   const attempts = section.getByRole("table", { name: "Attempts at flaky" });
   await attempts.getByRole("row").nth(3).waitFor();
@@ -233,7 +241,7 @@ test("Dead letters: Replay one, Delete one, Replay all (confirmed) delivers to t
   for (const cb of cbs) assert.equal((await relay.post(cb)).json.status, "accepted");
   await waitFor(async () => (await admin("GET", "/admin/dead-letters?target=later")).json.records.length === 3, { what: "three dead letters at later" });
 
-  await page.goto(relay.url + "/console/#/overview");
+  await visit("#/overview");
   await open("Dead letters");
   await page.getByLabel("Target", { exact: true }).selectOption("later");
   await page.waitForURL(/target=later/);
@@ -263,7 +271,7 @@ test("Dead letters: Replay one, Delete one, Replay all (confirmed) delivers to t
 });
 
 test("Targets: Pause holds deliveries, Resume delivers them", { skip: NEEDS_LANES }, async () => {
-  await page.goto(relay.url + "/console/#/overview");
+  await visit("#/overview");
   await open("Targets");
   const card = page.getByRole("region", { name: "hold" });
   await card.getByRole("button", { name: "Pause", exact: true }).click();
@@ -280,7 +288,7 @@ test("Targets: Pause holds deliveries, Resume delivers them", { skip: NEEDS_LANE
 });
 
 test("Targets: Send test event reaches that target only", async () => {
-  await page.goto(relay.url + "/console/#/overview");
+  await visit("#/overview");
   await open("Targets");
   const card = page.getByRole("region", { name: "hold" });
   const before = hold.requests.length;
@@ -295,7 +303,7 @@ test("Targets: Send test event reaches that target only", async () => {
 });
 
 test("BigCommerce: subscription status per scope, Dry run writes nothing, Sync now creates the hooks", async () => {
-  await page.goto(relay.url + "/console/#/overview");
+  await visit("#/overview");
   await open("BigCommerce");
   const status = page.getByRole("table", { name: "Subscription status per scope" });
   await status.getByRole("row").nth(19).waitFor();
@@ -319,7 +327,7 @@ test("BigCommerce: subscription status per scope, Dry run writes nothing, Sync n
 test("BigCommerce: a quarantined request can be re-processed", { skip: NEEDS_QUARANTINE }, async () => {
   const res = await relay.post('{"scope":"store/company/created","store_id":"1001","data":[]}');
   assert.equal(res.json.status, "quarantined");
-  await page.goto(relay.url + "/console/#/bigcommerce");
+  await visit("#/bigcommerce");
   const table = page.getByRole("table", { name: "Quarantined requests (kept 14 days)" });
   const row = table.getByRole("row").filter({ hasText: res.json.id.slice(0, 12) });
   await row.waitFor();
@@ -330,7 +338,7 @@ test("BigCommerce: a quarantined request can be re-processed", { skip: NEEDS_QUA
 test("an API error is shown as the API's message", async () => {
   const missing = "0".repeat(64);
   const expected = (await admin("GET", `/admin/events/${missing}`)).json.error.message;
-  await page.goto(relay.url + `/console/#/events/${missing}`);
+  await visit(`#/events/${missing}`);
   const alert = page.getByRole("alert");
   await alert.waitFor();
   assert.match(await alert.innerText(), new RegExp(expected.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
@@ -348,8 +356,7 @@ test("every page, every table with a header row, readable at 390 px; screenshots
   for (const [width, suffix] of [[1280, ""], [390, "-390"]]) {
     await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
     for (const [name, hash] of pages) {
-      await page.goto(relay.url + "/console/" + hash);
-      await page.locator(`main[data-rendered="${hash}"]`).waitFor();
+      await visit(hash);
       for (const t of await page.getByRole("table").all()) {
         assert.ok((await t.locator("thead th").count()) > 0, `${name}: a table without a header row`);
       }

@@ -50,6 +50,8 @@ export async function render(view, _params, { current }) {
     return { records: latest, count: a.events.length + (a.next_cursor ? "+" : "") };
   });
 
+  // Started together; each is awaited by its section, later: mark them handled now.
+  for (const p of [targets, perMinute, quarantine, exceptions]) p.catch(() => {});
   await Promise.all([
     section(cards, async () => [await targets, await hour, await day], ([t, hr, dy]) => {
       if (!current()) return [];
@@ -83,6 +85,9 @@ function card(t, hour, day) {
       {},
       windowLine("Last hour", hour),
       windowLine("Last day", day),
+      lane.success_rate_percent !== undefined
+        ? h("div", { class: "kv" }, h("dt", {}, "Recent"), h("dd", {}, `${lane.success_rate_percent} % of the last ${lane.recent_attempts} attempts delivered`))
+        : null,
       h("div", { class: "kv" }, h("dt", {}, "Held backlog"), h("dd", {}, held === undefined ? "—" : String(held))),
       lane.last_error ? h("div", { class: "kv" }, h("dt", {}, "Last error"), h("dd", {}, lane.last_error)) : null,
       lane.opened_until ? h("div", { class: "kv" }, h("dt", {}, "Open until"), h("dd", {}, when(lane.opened_until))) : null,
