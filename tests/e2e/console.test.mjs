@@ -21,6 +21,16 @@ const NEEDS_HISTORY = "needs GET /admin/events, GET /admin/events/{id} and POST 
 const NEEDS_LANES = "needs lanes: mode in GET /admin/targets, POST /admin/targets/{name}/pause|resume";
 const NEEDS_QUARANTINE = "needs GET /admin/quarantine and POST /admin/quarantine/replay (signatures)";
 
+/** With a D1 history in wrangler.toml, its schema in the relay's local state (as an operator would). */
+async function historySchema() {
+  if (!/^\[\[d1_databases\]\]/m.test(fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"))) return;
+  execSync(`${path.join(ROOT, "node_modules/.bin/wrangler")} d1 migrations apply HISTORY --local --persist-to ${JSON.stringify(relay.state)}`, {
+    cwd: ROOT,
+    stdio: "ignore",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
+  });
+}
+
 /** CI's machine is fresh: install Debian's chromium when it is missing (root, apt-get). */
 function ensureChromium() {
   if (fs.existsSync(CHROMIUM)) return;
@@ -71,6 +81,7 @@ before(async () => {
     },
     { build: false },
   ).start();
+  await historySchema();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],

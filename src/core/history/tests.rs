@@ -1112,6 +1112,34 @@ fn stats_add_up_to_the_attempts_recorded() {
     );
 }
 
+/// D1 binds JavaScript numbers, so the integers arrive as REALs: the buckets must not change.
+#[test]
+fn stats_buckets_hold_with_numbers_bound_as_reals() {
+    let w = world(400);
+    for bucket in ["minute", "hour", "all"] {
+        let q = parse_stats_query(
+            &pairs(&[
+                ("since", &BASE.to_string()),
+                ("until", &(BASE + 400_000).to_string()),
+                ("bucket", bucket),
+            ]),
+            0,
+        )
+        .unwrap();
+        let mut reals = q.statement();
+        for b in &mut reals.binds {
+            if let Bind::Int(n) = *b {
+                *b = Bind::Real(n as f64);
+            }
+        }
+        assert_eq!(
+            stats_answer(&q, w.db.rows(&reals)),
+            stats_answer(&q, w.db.rows(&q.statement())),
+            "{bucket}"
+        );
+    }
+}
+
 #[test]
 fn stats_shape_and_queries() {
     let q = parse_stats_query(&[], BASE).unwrap();
