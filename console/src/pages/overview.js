@@ -17,15 +17,19 @@ async function windowStats(since, until) {
   return new Map(a.targets.map((t) => [t.target, { totals: t.totals, bucket: t.buckets[0] }]));
 }
 
-function windowLine(label, w) {
-  if (!w) return h("div", { class: "kv" }, h("dt", {}, label), h("dd", {}, "no attempts"));
-  const t = w.totals;
-  const p95 = w.bucket && w.bucket.latency_ms ? w.bucket.latency_ms.p95 : null;
+/** Last hour and last day side by side: share delivered, attempts, p95 latency. */
+function windows(hour, day) {
+  const cell = (w, f) => h("td", {}, w ? f(w) : "—");
+  const rows = [
+    ["Delivered", (w) => percent(w.totals.delivered, w.totals.attempts)],
+    ["Attempts", (w) => String(w.totals.attempts)],
+    ["p95 latency", (w) => ms(w.bucket && w.bucket.latency_ms ? w.bucket.latency_ms.p95 : null)],
+  ];
   return h(
-    "div",
-    { class: "kv" },
-    h("dt", {}, label),
-    h("dd", {}, `${percent(t.delivered, t.attempts)} of ${t.attempts} attempts delivered · p95 latency ${ms(p95)}`),
+    "table",
+    { class: "mini" },
+    h("thead", {}, h("tr", {}, h("td", {}), h("th", { scope: "col" }, "Last hour"), h("th", { scope: "col" }, "Last day"))),
+    h("tbody", {}, rows.map(([label, f]) => h("tr", {}, h("th", { scope: "row" }, label), cell(hour, f), cell(day, f)))),
   );
 }
 
@@ -56,7 +60,10 @@ export async function render(view, _params, { current }) {
     section(cards, async () => [await targets, await hour, await day], ([t, hr, dy]) => {
       if (!current()) return [];
       if (!t.targets.length) return notice("No targets are configured: events are accepted and not forwarded.");
-      const out = t.targets.map((target) => card(target, hr instanceof Map ? hr.get(target.name) : null, dy instanceof Map ? dy.get(target.name) : null));
+      // A target the history has no attempt of in the window: zero, not unknown.
+      const none = { totals: { attempts: 0, delivered: 0 } };
+      const of = (m, name) => (m instanceof Map ? m.get(name) || none : null);
+      const out = t.targets.map((target) => card(target, of(hr, target.name), of(dy, target.name)));
       const statsError = [hr, dy].find((x) => x instanceof Error);
       if (statsError) statsNote.replaceChildren(h("p", { class: "error", role: "alert" }, `Delivery history: ${statsError.message}`));
       return out;
@@ -80,11 +87,10 @@ function card(t, hour, day) {
     "article",
     { class: "card", "aria-label": t.name, "data-target": t.name },
     h("header", {}, h("h2", {}, t.name), badge(mode)),
+    windows(hour, day),
     h(
       "dl",
       {},
-      windowLine("Last hour", hour),
-      windowLine("Last day", day),
       lane.success_rate_percent !== undefined
         ? h("div", { class: "kv" }, h("dt", {}, "Recent"), h("dd", {}, `${lane.success_rate_percent} % of the last ${lane.recent_attempts} attempts delivered`))
         : null,
