@@ -343,7 +343,10 @@ test("BigCommerce: a quarantined request can be re-processed", { skip: NEEDS_QUA
   const row = table.getByRole("row").filter({ hasText: res.json.id.slice(0, 12) });
   await row.waitFor();
   await row.getByRole("button", { name: "Re-process" }).click();
-  await page.getByRole("status").filter({ hasText: "Re-processed" }).waitFor();
+  // Its data is still no object: the current parser keeps it, and the page says so.
+  await page.getByRole("status").filter({ hasText: `Re-processed ${res.json.id.slice(0, 12)}…: quarantined` }).waitFor();
+  await row.waitFor();
+  await shot("bigcommerce-quarantine");
 });
 
 test("an API error is shown as the API's message", async () => {

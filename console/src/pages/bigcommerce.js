@@ -68,10 +68,13 @@ export async function render(view, _params, { current }) {
   await Promise.all([loadStatus(), loadQuarantine()]);
 }
 
+/** `{"results":[{id,outcome,event_id?,error?}]}`: what became of each record. */
 function reprocessText(x) {
-  if (x && typeof x === "object") {
-    const parts = Object.entries(x).filter(([, v]) => typeof v === "number").map(([k, v]) => `${v} ${k.replace("_", " ")}`);
-    if (parts.length) return "Re-processed: " + parts.join(", ") + ".";
-  }
-  return "Re-processed.";
+  const results = (x && x.results) || [];
+  if (!results.length) return "Re-processed: nothing to do.";
+  const said = results.map((r) => {
+    const what = r.outcome === "accepted" ? `accepted as event ${(r.event_id || "").slice(0, 12)}…` : r.outcome.replace("_", " ");
+    return `${r.id.slice(0, 12)}…: ${what}${r.error ? ` (${r.error})` : ""}`;
+  });
+  return "Re-processed " + said.join("; ") + ".";
 }
