@@ -379,6 +379,7 @@ test("every page, every table with a header row, readable at 390 px; screenshots
         assert.ok(overflow <= 1, `${name} scrolls sideways at 390 px by ${overflow} px`);
       }
       await shot(name + suffix);
+      if (suffix && name === "overview") await page.screenshot({ path: path.join(SHOTS, "overview-390-screen.png") });
     }
   }
   await page.setViewportSize({ width: 1280, height: 900 });
