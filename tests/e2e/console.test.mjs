@@ -18,7 +18,6 @@ const CSP =
 
 // Routes other work adds to the admin API; a test that needs one names it here.
 const NEEDS_HISTORY = "needs GET /admin/events, GET /admin/events/{id} and POST /admin/events/{id}/replay (D1 history)";
-const NEEDS_LANES = "needs lanes: mode in GET /admin/targets, POST /admin/targets/{name}/pause|resume";
 const NEEDS_QUARANTINE = "needs GET /admin/quarantine and POST /admin/quarantine/replay (signatures)";
 
 /** With a D1 history in wrangler.toml, its schema in the relay's local state (as an operator would). */
@@ -181,7 +180,7 @@ test("the overview's first render takes under a second on the local relay", asyn
   assert.ok(ms < 1000, `first render took ${ms} ms`);
 });
 
-test("the overview shows a dead target as open", { skip: NEEDS_LANES }, async () => {
+test("the overview shows a dead target as open", async () => {
   for (let i = 0; i < 6; i++) await relay.post(callback("store/quote/created", { quote_id: 9000 + i, quote_uuid: "q" + i }));
   await waitFor(async () => {
     const t = (await admin("GET", "/admin/targets")).json.targets.find((x) => x.name === "dead");
@@ -281,7 +280,7 @@ test("Dead letters: Replay one, Delete one, Replay all (confirmed) delivers to t
   assert.equal(later.requests.filter((r) => ids.includes(r.headers["webhook-id"])).length, 5);
 });
 
-test("Targets: Pause holds deliveries, Resume delivers them", { skip: NEEDS_LANES }, async () => {
+test("Targets: Pause holds deliveries, Resume delivers them", async () => {
   await visit("#/overview");
   await open("Targets");
   const card = page.getByRole("region", { name: "hold" });
