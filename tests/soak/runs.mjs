@@ -683,12 +683,13 @@ export function logFindings(ctx) {
 
 /**
  * Run 5: one failing target never slows the others (issue 13). `events` callbacks at `rate`/s
- * into a healthy target H, first alone, then beside D (accepts connections, never answers;
+ * into a healthy target H, alone and beside D (accepts connections, never answers;
  * `timeout_ms` 5000) and F (30 % of requests answered 500 or 503 at random), each run on a
- * fresh relay of the same build. Figures: H's ingest → receipt latency in both runs, and D's
- * connections while its breaker is open.
+ * fresh relay of the same build, both at once (`together`) or one after the other. Figures:
+ * H's ingest → receipt latency in both runs, and D's connections while its breaker is open.
+ * Both relays are warmed up the same way first.
  */
-export async function runLanes({ events = 600, rate = 20, seed = 5, settleMs = 240_000, log = () => {} } = {}) {
+export async function runLanes({ events = 600, rate = 20, seed = 5, settleMs = 240_000, together = false, log = () => {} } = {}) {
   const rng = seededRandom(seed);
   const once = async (withFaulty) => {
     const rx = {
@@ -700,15 +701,26 @@ export async function runLanes({ events = 600, rate = 20, seed = 5, settleMs = 2
     rx.d.server.on("connection", () => connections.push(Date.now()));
     for (const r of Object.values(rx)) await r.start();
     const targets = [{ name: "h", url: `${rx.h.url}/h` }];
-    if (withFaulty) targets.push({ name: "d", url: `${rx.d.url}/d`, timeout_ms: 5000 }, { name: "f", url: `${rx.f.url}/f`, max_attempts: 30 });
-    const relay = new Relay({ INGEST_TOKENS: TOKEN, TARGETS: JSON.stringify(targets), RETRY_SCHEDULE_SECONDS: "1,2,3" }, { build: false });
+    // D and F take the measured stores only: the warm-up events below reach H alone.
+    if (withFaulty) targets.push({ name: "d", url: `${rx.d.url}/d`, stores: STORES, timeout_ms: 5000 }, { name: "f", url: `${rx.f.url}/f`, stores: STORES, max_attempts: 30 });
+    const relay = new Relay({ INGEST_TOKENS: TOKEN, ADMIN_TOKEN: TOKEN, TARGETS: JSON.stringify(targets), RETRY_SCHEDULE_SECONDS: "1,2,3" }, { build: false });
     const stop = async () => {
+      // SOAK_RELAY_LOGS=/tmp/x keeps each relay's log (x-alone.log, x-beside.log) for a look.
+      if (process.env.SOAK_RELAY_LOGS) (await import("node:fs")).writeFileSync(`${process.env.SOAK_RELAY_LOGS}-${withFaulty ? "beside" : "alone"}.log`, relay.logs);
       await relay.stop();
       for (const r of Object.values(rx)) await r.stop();
     };
     try {
       await relay.start();
       const label = withFaulty ? "H beside D and F" : "H alone";
+      // Warm-up, the same in both runs: every lane object created (the admin view reads each),
+      // then 20 events through H. Without it, the first second's deliveries wait on cold
+      // starts (three objects and three lanes at once beside D and F), which is startup, not
+      // a failing target.
+      await relay.call("GET", "/admin/targets", { token: TOKEN });
+      const warm = Array.from({ length: 20 }, (_, i) => makeCallback(i, BASE.lanes + 200_000 + (withFaulty ? 1000 : 0), ["warm"]));
+      for (const cb of warm) await ingest(relay, cb);
+      await poll(() => warm.every((cb) => rx.h.byId(eventId(cb)).some((q) => q.accepted)), 30_000, 200);
       log(`run 5: ${events} callbacks at ${rate}/s, ${label}…`);
       const cbs = Array.from({ length: events }, (_, i) => makeCallback(i, BASE.lanes + (withFaulty ? 100_000 : 0)));
       const t0 = Date.now();
@@ -729,10 +741,11 @@ export async function runLanes({ events = 600, rate = 20, seed = 5, settleMs = 2
       const names = withFaulty ? ["h", "f"] : ["h"];
       await poll(() => names.every((n) => accepted.every((id) => rx[n].byId(id).some((q) => q.accepted))), settleMs, 1000);
       const settledAt = Date.now();
-      const lag = ids.flatMap((id, i) => {
+      const lags = ids.flatMap((id, i) => {
         const ok = rx.h.byId(id).find((q) => q.accepted);
-        return ok ? [ok.at - answered[i].answeredAt] : [];
+        return ok ? [[ok.at - answered[i].answeredAt, answered[i].answeredAt - t0]] : [];
       });
+      const lag = lags.map((l) => l[0]);
       const out = {
         accepted: accepted.length,
         h_delivered: accepted.filter((id) => rx.h.byId(id).some((q) => q.accepted)).length,
@@ -740,6 +753,8 @@ export async function runLanes({ events = 600, rate = 20, seed = 5, settleMs = 2
         h_p99_ms: percentile(lag, 99),
         h_max_ms: lag.length ? Math.max(...lag) : null,
         settled_after_s: Number(((settledAt - t0) / 1000).toFixed(1)),
+        // The slowest ten: [lag ms, ms after the first send].
+        h_slowest: [...lags].sort((a, b) => b[0] - a[0]).slice(0, 10),
       };
       if (withFaulty) {
         out.f_delivered = accepted.filter((id) => rx.f.byId(id).some((q) => q.accepted)).length;
@@ -763,10 +778,11 @@ export async function runLanes({ events = 600, rate = 20, seed = 5, settleMs = 2
       await stop();
     }
   };
-  const alone = await once(false);
-  const beside = await once(true);
+  // One after the other by default: side by side (`together`), two relays on two shared
+  // cores starve each other (measured: H alone's p50 went from 0.13 s to 1 s).
+  const [alone, beside] = together ? await Promise.all([once(false), once(true)]) : [await once(false), await once(true)];
   const ratio = (a, b) => (a && b ? Number((b / a).toFixed(2)) : null);
-  const report = { events, rate, alone, beside, p50_ratio: ratio(alone.h_p50_ms, beside.h_p50_ms), p99_ratio: ratio(alone.h_p99_ms, beside.h_p99_ms) };
+  const report = { events, rate, together, alone, beside, p50_ratio: ratio(alone.h_p50_ms, beside.h_p50_ms), p99_ratio: ratio(alone.h_p99_ms, beside.h_p99_ms) };
   // The breaker's first open period is 30 s (the default), doubled by each failed probe.
   const probeGapsOk = beside.d_probe_gaps_ms.every((g) => g >= 29_000);
   report.checks = [

@@ -27,7 +27,7 @@ export function formatSummary(report) {
   if (r5) {
     const a = r5.alone;
     const b = r5.beside;
-    out.push(`Run 5: one failing target never slows the others — ${r5.events} events at ${r5.rate}/s into H, alone, then beside D (never answers, timeout 5 s) and F (30 % 500/503)`);
+    out.push(`Run 5: one failing target never slows the others — ${r5.events} events at ${r5.rate}/s into H alone and into H beside D (never answers, timeout 5 s) and F (30 % 500/503), two relays ${r5.together ? "side by side" : "one after the other"}`);
     out.push(
       table(
         ["run", "H delivered", "H p50 ms", "H p99 ms", "H max ms", "settled s"],

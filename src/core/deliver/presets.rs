@@ -83,16 +83,13 @@ struct Message<'a> {
 /// in `preset`'s format. `public_url` is the relay's public base URL: with it, the message
 /// links to the event's page in the console. Always valid JSON.
 pub fn render(preset: Preset, event: &Value, public_url: Option<&str>) -> String {
-    let m = message(event, public_url);
-    let mut o = Out(Vec::with_capacity(1024));
-    match preset {
-        Preset::Slack => slack(&m, &mut o),
-        Preset::Teams => teams(&m, &mut o),
-        Preset::Discord => discord(&m, &mut o),
-        Preset::GoogleChat => google_chat(&m, &mut o),
-    }
-    // Only UTF-8 went in: fixed ASCII and escaped UTF-8 strings.
-    String::from_utf8(o.0).unwrap_or_default()
+    let layout = match preset {
+        Preset::Slack => &SLACK,
+        Preset::Teams => &TEAMS,
+        Preset::Discord => &DISCORD,
+        Preset::GoogleChat => &GOOGLE_CHAT,
+    };
+    write(&message(event, public_url), layout)
 }
 
 /// `s` cut to `max` characters, the last one an ellipsis when anything was cut.
@@ -161,43 +158,20 @@ fn quote_status(code: Option<u64>) -> Option<&'static str> {
     })
 }
 
-/// A decimal amount rounded (half up) or padded to `places` decimals, done on the digits
-/// so that no float parsing or formatting is linked; any other text is shown as it is.
+/// A decimal amount padded to `places` decimals (`1495` → `1495.00`); one with more
+/// decimals, or any other text, is shown as it is: no float parsing or formatting is linked,
+/// and no amount is rounded into one the quote does not hold.
 fn amount(t: &str, places: usize) -> String {
-    let (sign, body) = match t.strip_prefix('-') {
-        Some(b) => ("-", b),
-        None => ("", t),
-    };
+    let body = t.strip_prefix('-').unwrap_or(t);
     let (int, frac) = body.split_once('.').unwrap_or((body, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if int.is_empty() || !digits(int) || !digits(frac) {
-        return t.to_owned();
-    }
-    let mut d: Vec<u8> = int
-        .bytes()
-        .chain(frac.bytes().chain([b'0'; 6]).take(places))
-        .collect();
-    if frac.as_bytes().get(places).is_some_and(|&b| b >= b'5') {
-        let mut i = d.len();
-        loop {
-            if i == 0 {
-                d.insert(0, b'1');
-                break;
-            }
-            i -= 1;
-            if d[i] == b'9' {
-                d[i] = b'0';
-            } else {
-                d[i] += 1;
-                break;
-            }
+    let mut out = t.to_owned();
+    if !int.is_empty() && digits(int) && digits(frac) && frac.len() < places {
+        if frac.is_empty() {
+            out.push('.');
         }
+        out.extend(std::iter::repeat_n('0', places - frac.len()));
     }
-    if places > 0 {
-        d.insert(d.len() - places, b'.');
-    }
-    let mut out = String::from(sign);
-    out.extend(d.into_iter().map(char::from));
     out
 }
 
@@ -223,11 +197,18 @@ enum Get {
     /// The quote's total with its currency.
     Total,
     Subject,
+    /// The event's type.
+    Type,
+    /// The company status as a phrase ("is now approved").
+    CompanyPhrase,
+    /// The first of these that has a value.
+    Or(&'static [Get]),
+    Unknown,
 }
 
 use Get::*;
 
-const COMPANY_FACTS: &[(&str, Get)] = &[
+const COMPANY_FACTS: Facts = &[
     ("Company", Res("companyName")),
     ("Company ID", Id("company_id")),
     ("Status", CompanyStatus),
@@ -235,25 +216,25 @@ const COMPANY_FACTS: &[(&str, Get)] = &[
     // Only assignment events have one.
     ("Super admin ID", Id("user_id")),
 ];
-const USER_FACTS: &[(&str, Get)] = &[
+const USER_FACTS: Facts = &[
     ("User", Person),
     ("Email", Res("email")),
     ("Role", Role),
     ("User ID", Id("user_id")),
     ("Company ID", Id("company_id")),
 ];
-const ADDRESS_FACTS: &[(&str, Get)] = &[
+const ADDRESS_FACTS: Facts = &[
     ("Address", Address),
     ("Label", Res("label")),
     ("Address ID", Id("address_id")),
     ("Company ID", Id("company_id")),
 ];
-const ADMIN_FACTS: &[(&str, Get)] = &[
+const ADMIN_FACTS: Facts = &[
     ("Super admin", Person),
     ("Email", Res("email")),
     ("Super admin ID", Id("user_id")),
 ];
-const QUOTE_FACTS: &[(&str, Get)] = &[
+const QUOTE_FACTS: Facts = &[
     ("Quote", Res("quoteNumber")),
     ("Title", Res("quoteTitle")),
     ("Status", QuoteStatus),
@@ -331,16 +312,13 @@ impl Event<'_> {
                 })
             }
             Subject => text(self.ev.get("subject")),
+            Type => text(self.ev.get("type")),
+            CompanyPhrase => company_status(code(field(res, "companyStatus"))).map(|s| s.1.into()),
+            Or(gs) => gs.iter().find_map(|&g| self.get(g)),
+            Unknown => Some("(unknown)".into()),
         };
         // Composite values are clipped like single ones.
         v.map(|v| clip(v, VALUE_CHARS))
-    }
-
-    /// `get`, else the id, else "(unknown)": a sentence always names something.
-    fn name(&self, g: Get, id: &'static str) -> Option<String> {
-        self.get(g)
-            .or_else(|| self.get(Id(id)))
-            .or_else(|| Some("(unknown)".into()))
     }
 }
 
@@ -359,35 +337,21 @@ fn percent_encode_id(s: &str) -> String {
     out
 }
 
+/// `public_url` is `PUBLIC_URL`, which configuration already checked as the worker's https
+/// origin; only the event's id needs care.
 fn console_link(event: &Value, public_url: Option<&str>) -> Option<String> {
-    let base = public_url?.trim().trim_end_matches('/');
-    // A base the chat would refuse as a link (no host, spaces) gives no link, not a 400.
+    let base = public_url?.trim_end_matches('/');
     let host = base
         .strip_prefix("https://")
         .or_else(|| base.strip_prefix("http://"))?;
-    if host.is_empty()
-        || host.starts_with('/')
-        || base.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return None;
-    }
     let id = event.get("id")?.as_str().filter(|s| !s.is_empty())?;
     let link = format!("{base}/console/#/events/{}", percent_encode_id(id));
-    (link.len() <= MAX_LINK).then_some(link)
+    (!host.is_empty() && link.len() <= MAX_LINK).then_some(link)
 }
 
-/// The catalog entry of an event, from `bcscope`, else from its `type`.
+/// The catalog entry of an event, from `bcscope` (every normalized event has one).
 fn kind(event: &Value) -> Option<(Resource, Action)> {
-    if let Some(k) = event
-        .get("bcscope")
-        .and_then(Value::as_str)
-        .and_then(catalog::lookup)
-    {
-        return Some(k);
-    }
-    let ty = event.get("type")?.as_str()?;
-    let short = ty.strip_prefix(catalog::TYPE_PREFIX)?;
-    catalog::lookup(&format!("store/{}", short.replace('.', "/")))
+    catalog::lookup(event.get("bcscope")?.as_str()?)
 }
 
 const GREEN: u32 = 0x2e_b6_7d;
@@ -398,119 +362,181 @@ const PURPLE: u32 = 0x8e_44_ad;
 const GREY: u32 = 0x95_a5_a6;
 
 /// The words per event type: headline, sentence, the sentence used when a slot it names has
-/// no value, colour. Slots: see `Message::sentence`.
+/// no value, colour. Slots: see `Message::sentence`. A table, not a `match` returning
+/// tuples: data costs less wasm than code.
 type Phrase = (&'static str, &'static str, &'static str, u32);
 
+const PHRASES: [Phrase; 21] = [
+    (
+        "New company awaiting approval",
+        "\x01 applied for a company account and is awaiting approval",
+        "",
+        GREEN,
+    ),
+    ("New company", "Company \x01 was created", "", GREEN),
+    ("Company updated", "Company \x01 was updated", "", BLUE),
+    ("Company deleted", "Company \x01 was deleted", "", RED),
+    (
+        "Company status changed",
+        "Company \x01 \x04",
+        "The status of company \x01 changed",
+        AMBER,
+    ),
+    (
+        "Company super admins changed",
+        "The super admins (sales staff) assigned to company \x01 changed",
+        "",
+        PURPLE,
+    ),
+    (
+        "New company user",
+        "\x01 was added to company \x02",
+        "",
+        GREEN,
+    ),
+    (
+        "Company user deleted",
+        "User \x01 was removed from company \x02",
+        "",
+        RED,
+    ),
+    (
+        "Company user updated",
+        "User \x01 of company \x02 was updated",
+        "",
+        BLUE,
+    ),
+    (
+        "New company address",
+        "New address for company \x02: \x01",
+        "",
+        GREEN,
+    ),
+    (
+        "Company address deleted",
+        "Address \x01 of company \x02 was deleted",
+        "",
+        RED,
+    ),
+    (
+        "Company address updated",
+        "Address \x01 of company \x02 was updated",
+        "",
+        BLUE,
+    ),
+    (
+        "New super admin",
+        "New super admin (sales staff) \x01",
+        "",
+        GREEN,
+    ),
+    (
+        "Super admin deleted",
+        "Super admin \x01 was deleted",
+        "",
+        RED,
+    ),
+    (
+        "Super admin assignments changed",
+        "The companies assigned to super admin \x01 changed",
+        "",
+        PURPLE,
+    ),
+    (
+        "Super admin updated",
+        "Super admin \x01 was updated",
+        "",
+        BLUE,
+    ),
+    (
+        "New quote",
+        "New quote \x01 from \x02",
+        "New quote \x01",
+        GREEN,
+    ),
+    (
+        "Quote status changed",
+        "Quote \x01 is now \x03",
+        "The status of quote \x01 changed",
+        AMBER,
+    ),
+    ("Quote deleted", "Quote \x01 was deleted", "", RED),
+    ("Quote updated", "Quote \x01 was updated", "", BLUE),
+    (
+        "BigCommerce event",
+        "BigCommerce event \x01 about \x02",
+        "BigCommerce event \x01",
+        GREY,
+    ),
+];
+
+/// The row of `PHRASES` per resource (catalog order) and action (created, updated, deleted,
+/// status updated, assignment updated); a company created while pending approval is row 0.
+const ROWS: [[u8; 5]; 5] = [
+    [1, 2, 3, 4, 5],
+    [6, 8, 7, 8, 8],
+    [9, 11, 10, 11, 11],
+    [12, 15, 13, 15, 14],
+    [16, 19, 18, 17, 19],
+];
+
 fn phrase(kind: Option<(Resource, Action)>, pending: bool) -> Phrase {
-    use Action::*;
-    use Resource::*;
-    match kind {
-        Some((Company, Created)) if pending => (
-            "New company awaiting approval",
-            "\x01 applied for a company account and is awaiting approval",
-            "",
-            GREEN,
-        ),
-        Some((Company, Created)) => ("New company", "Company \x01 was created", "", GREEN),
-        Some((Company, Updated)) => ("Company updated", "Company \x01 was updated", "", BLUE),
-        Some((Company, Deleted)) => ("Company deleted", "Company \x01 was deleted", "", RED),
-        Some((Company, StatusUpdated)) => (
-            "Company status changed",
-            "Company \x01 \x04",
-            "The status of company \x01 changed",
-            AMBER,
-        ),
-        Some((Company, AssignmentUpdated)) => (
-            "Company super admins changed",
-            "The super admins (sales staff) assigned to company \x01 changed",
-            "",
-            PURPLE,
-        ),
-        Some((CompanyUser, Created)) => (
-            "New company user",
-            "\x01 was added to company \x02",
-            "",
-            GREEN,
-        ),
-        Some((CompanyUser, Deleted)) => (
-            "Company user deleted",
-            "User \x01 was removed from company \x02",
-            "",
-            RED,
-        ),
-        Some((CompanyUser, _)) => (
-            "Company user updated",
-            "User \x01 of company \x02 was updated",
-            "",
-            BLUE,
-        ),
-        Some((CompanyAddress, Created)) => (
-            "New company address",
-            "New address for company \x02: \x01",
-            "",
-            GREEN,
-        ),
-        Some((CompanyAddress, Deleted)) => (
-            "Company address deleted",
-            "Address \x01 of company \x02 was deleted",
-            "",
-            RED,
-        ),
-        Some((CompanyAddress, _)) => (
-            "Company address updated",
-            "Address \x01 of company \x02 was updated",
-            "",
-            BLUE,
-        ),
-        Some((SuperAdmin, Created)) => (
-            "New super admin",
-            "New super admin (sales staff) \x01",
-            "",
-            GREEN,
-        ),
-        Some((SuperAdmin, Deleted)) => (
-            "Super admin deleted",
-            "Super admin \x01 was deleted",
-            "",
-            RED,
-        ),
-        Some((SuperAdmin, AssignmentUpdated)) => (
-            "Super admin assignments changed",
-            "The companies assigned to super admin \x01 changed",
-            "",
-            PURPLE,
-        ),
-        Some((SuperAdmin, _)) => (
-            "Super admin updated",
-            "Super admin \x01 was updated",
-            "",
-            BLUE,
-        ),
-        Some((Quote, Created)) => (
-            "New quote",
-            "New quote \x01 from \x02",
-            "New quote \x01",
-            GREEN,
-        ),
-        Some((Quote, StatusUpdated)) => (
-            "Quote status changed",
-            "Quote \x01 is now \x03",
-            "The status of quote \x01 changed",
-            AMBER,
-        ),
-        Some((Quote, Deleted)) => ("Quote deleted", "Quote \x01 was deleted", "", RED),
-        Some((Quote, _)) => ("Quote updated", "Quote \x01 was updated", "", BLUE),
-        None => (
-            "BigCommerce event",
-            "BigCommerce event \x01 about \x02",
-            "BigCommerce event \x01",
-            GREY,
-        ),
-    }
+    let row = match kind {
+        Some((Resource::Company, Action::Created)) if pending => 0,
+        Some((r, a)) => usize::from(ROWS[r as usize][a as usize]),
+        None => PHRASES.len() - 1,
+    };
+    PHRASES[row]
 }
 
+/// Per resource (catalog order, then unknown events): the facts, and the sentence's slots.
+/// Labelled getters: the facts of a message.
+type Facts = &'static [(&'static str, Get)];
+
+const KINDS: [(Facts, [Get; 3]); 6] = [
+    (
+        COMPANY_FACTS,
+        [
+            Or(&[Res("companyName"), Id("company_id"), Unknown]),
+            Or(&[]),
+            CompanyPhrase,
+        ],
+    ),
+    (
+        USER_FACTS,
+        [
+            Or(&[Person, Id("user_id"), Unknown]),
+            Or(&[Id("company_id"), Unknown]),
+            Or(&[]),
+        ],
+    ),
+    (
+        ADDRESS_FACTS,
+        [
+            Or(&[Address, Id("address_id"), Unknown]),
+            Or(&[Id("company_id"), Unknown]),
+            Or(&[]),
+        ],
+    ),
+    (
+        ADMIN_FACTS,
+        [Or(&[Person, Id("user_id"), Unknown]), Or(&[]), Or(&[])],
+    ),
+    (
+        QUOTE_FACTS,
+        [
+            Or(&[Res("quoteNumber"), Id("quote_id"), Unknown]),
+            BuyerCompany,
+            QuoteStatus,
+        ],
+    ),
+    (
+        &[("Subject", Subject)],
+        [Or(&[Type, Unknown]), Subject, Or(&[])],
+    ),
+];
+
 fn message<'a>(event: &'a Value, public_url: Option<&str>) -> Message<'a> {
-    use Resource::*;
     let data = event.get("data");
     let e = Event {
         ev: event,
@@ -518,51 +544,10 @@ fn message<'a>(event: &'a Value, public_url: Option<&str>) -> Message<'a> {
         res: field(data, "resource").filter(|r| r.is_object()),
     };
     let kind = kind(event);
-    let status = code(field(e.res, "companyStatus"));
-    let (facts, slots): (&[(&str, Get)], _) = match kind {
-        Some((Company, _)) => (
-            COMPANY_FACTS,
-            [
-                e.name(Res("companyName"), "company_id"),
-                None,
-                company_status(status).map(|s| s.1.to_owned()),
-            ],
-        ),
-        Some((CompanyUser, _)) => (
-            USER_FACTS,
-            [
-                e.name(Person, "user_id"),
-                e.name(Id("company_id"), ""),
-                None,
-            ],
-        ),
-        Some((CompanyAddress, _)) => (
-            ADDRESS_FACTS,
-            [
-                e.name(Address, "address_id"),
-                e.name(Id("company_id"), ""),
-                None,
-            ],
-        ),
-        Some((SuperAdmin, _)) => (ADMIN_FACTS, [e.name(Person, "user_id"), None, None]),
-        Some((Quote, _)) => (
-            QUOTE_FACTS,
-            [
-                e.name(Res("quoteNumber"), "quote_id"),
-                e.get(BuyerCompany),
-                e.get(QuoteStatus),
-            ],
-        ),
-        None => (
-            &[("Subject", Subject)],
-            [
-                text(event.get("type")).or_else(|| Some("(unknown)".into())),
-                e.get(Subject),
-                None,
-            ],
-        ),
-    };
-    let (headline, mut sentence, alt, color) = phrase(kind, status == Some(0));
+    let (facts, slots) = KINDS[kind.map_or(KINDS.len() - 1, |(r, _)| r as usize)];
+    let slots = slots.map(|g| e.get(g));
+    let pending = code(field(e.res, "companyStatus")) == Some(0);
+    let (headline, mut sentence, alt, color) = phrase(kind, pending);
     // A slot without a value takes the other wording.
     if sentence
         .bytes()
@@ -587,7 +572,7 @@ fn message<'a>(event: &'a Value, public_url: Option<&str>) -> Message<'a> {
         facts.push(("Store", s));
     }
     let mut headline = headline.to_owned();
-    if event.get("bctest") == Some(&Value::Bool(true)) {
+    if event.get("bctest").and_then(Value::as_bool) == Some(true) {
         headline.push_str(" (test event)");
     }
     Message {
@@ -670,160 +655,178 @@ impl Message<'_> {
     }
 }
 
-/// JSON text being written.
-struct Out(Vec<u8>);
-
-impl Out {
-    fn raw(&mut self, s: &str) {
-        self.0.extend_from_slice(s.as_bytes());
-    }
-
-    /// `s` escaped for the inside of a JSON string.
-    fn text(&mut self, s: &str) {
-        escape_into(&mut self.0, s.as_bytes());
-    }
-
-    /// `s` as a JSON string.
-    fn str(&mut self, s: &str) {
-        self.0.push(b'"');
-        self.text(s);
-        self.0.push(b'"');
-    }
-
-    /// Each fact as `open label mid value close`, comma-separated, the value escaped by
-    /// `esc` (labels are fixed words that need no escaping).
-    fn facts(&mut self, m: &Message, open: &str, mid: &str, close: &str, esc: Esc) {
-        for (i, (label, v)) in m.facts.iter().enumerate() {
-            if i > 0 {
-                self.raw(",");
-            }
-            self.raw(open);
-            self.raw(label);
-            self.raw(mid);
-            self.text(&escape(v, esc));
-            self.raw(close);
-        }
-    }
+/// A chat's body: its JSON with marks where the message goes, and how text is escaped.
+/// Marks (bytes that never occur in the JSON itself): `\x01` headline, `\x02` sentence,
+/// `\x03` footer line (with the time), `\x04` footer, `\x05` the facts, `\x06` the link,
+/// `\x07` the colour, `\x08` the time, all as JSON strings but the colour. Sections kept only
+/// when there is a link (`\x0e`…`\x0f`), a time (`\x10`…`\x11`), facts (`\x12`…`\x13`), facts
+/// or a link (`\x14`…`\x15`); `\x16` is a comma when there are facts.
+struct Layout {
+    json: &'static str,
+    /// Escaping of the sentence's values, and the markup around each.
+    esc: Esc,
+    strong: &'static str,
+    /// Each fact as `open label mid value close`.
+    fact: [&'static str; 3],
+    fact_esc: Esc,
+    footer_esc: Esc,
 }
 
-/// Slack: section text ≤ 3000 chars, header ≤ 150, ≤ 10 fields (at most 9 facts) of ≤ 2000,
-/// button text ≤ 75, URLs ≤ 3000.
-fn slack(m: &Message, o: &mut Out) {
-    let summary = m.sentence(Esc::Entities, "*");
-    o.raw(r#"{"text":"#);
-    o.str(&summary);
-    o.raw(r#","blocks":[{"type":"header","text":{"type":"plain_text","emoji":true,"text":"#);
-    o.str(&m.headline);
-    o.raw(r#"}},{"type":"section","text":{"type":"mrkdwn","text":"#);
-    o.str(&summary);
-    o.raw("}}");
-    if !m.facts.is_empty() {
-        o.raw(r#",{"type":"section","fields":["#);
-        o.facts(
-            m,
-            r#"{"type":"mrkdwn","text":"*"#,
-            r#"*\n"#,
-            r#""}"#,
-            Esc::Entities,
-        );
-        o.raw("]}");
-    }
-    o.raw(r#",{"type":"context","elements":[{"type":"mrkdwn","text":"#);
-    o.str(&escape(&m.footer_line(), Esc::Entities));
-    o.raw("}]}");
-    if let Some(link) = &m.link {
-        o.raw(r#",{"type":"actions","elements":[{"type":"button","text":{"type":"plain_text","text":"Open in console"},"url":"#);
-        o.str(link);
-        o.raw("}]}");
-    }
-    o.raw("]}");
-}
+/// Slack incoming webhook, Block Kit: section text ≤ 3000 chars, header ≤ 150, ≤ 10 fields
+/// (at most 9 facts) of ≤ 2000, button text ≤ 75, URLs ≤ 3000.
+const SLACK: Layout = Layout {
+    json: concat!(
+        r#"{"text":"#,
+        "\x02",
+        r#","blocks":[{"type":"header","text":{"type":"plain_text","emoji":true,"text":"#,
+        "\x01",
+        r#"}},{"type":"section","text":{"type":"mrkdwn","text":"#,
+        "\x02}}\x12",
+        r#",{"type":"section","fields":["#,
+        "\x05]}\x13",
+        r#",{"type":"context","elements":[{"type":"mrkdwn","text":"#,
+        "\x03}]}\x0e",
+        r#",{"type":"actions","elements":[{"type":"button","text":{"type":"plain_text","text":"Open in console"},"url":"#,
+        "\x06}]}\x0f]}",
+    ),
+    esc: Esc::Entities,
+    strong: "*",
+    fact: [r#"{"type":"mrkdwn","text":"*"#, r#"*\n"#, r#""}"#],
+    fact_esc: Esc::Entities,
+    footer_esc: Esc::Entities,
+};
 
 /// Teams: an Adaptive Card 1.4 in a `message`, as Workflows' "post to a channel when a webhook
 /// request is received" expects.
-fn teams(m: &Message, o: &mut Out) {
-    o.raw(r#"{"type":"message","attachments":[{"contentType":"application/vnd.microsoft.card.adaptive","contentUrl":null,"content":{"$schema":"http://adaptivecards.io/schemas/adaptive-card.json","type":"AdaptiveCard","version":"1.4","body":[{"type":"TextBlock","weight":"Bolder","size":"Medium","wrap":true,"text":"#);
-    o.str(&m.headline);
-    o.raw(r#"},{"type":"TextBlock","wrap":true,"text":"#);
-    o.str(&m.sentence(Esc::Plain, "**"));
-    o.raw("}");
-    if !m.facts.is_empty() {
-        o.raw(r#",{"type":"FactSet","facts":["#);
-        o.facts(m, r#"{"title":""#, r#"","value":""#, r#""}"#, Esc::Plain);
-        o.raw("]}");
-    }
-    o.raw(r#",{"type":"TextBlock","size":"Small","isSubtle":true,"wrap":true,"text":"#);
-    o.str(&m.footer_line());
-    o.raw("}]");
-    if let Some(link) = &m.link {
-        o.raw(r#","actions":[{"type":"Action.OpenUrl","title":"Open in console","url":"#);
-        o.str(link);
-        o.raw("}]");
-    }
-    o.raw("}}]}");
-}
+const TEAMS: Layout = Layout {
+    json: concat!(
+        r#"{"type":"message","attachments":[{"contentType":"application/vnd.microsoft.card.adaptive","contentUrl":null,"content":{"$schema":"http://adaptivecards.io/schemas/adaptive-card.json","type":"AdaptiveCard","version":"1.4","body":[{"type":"TextBlock","weight":"Bolder","size":"Medium","wrap":true,"text":"#,
+        "\x01",
+        r#"},{"type":"TextBlock","wrap":true,"text":"#,
+        "\x02}\x12",
+        r#",{"type":"FactSet","facts":["#,
+        "\x05]}\x13",
+        r#",{"type":"TextBlock","size":"Small","isSubtle":true,"wrap":true,"text":"#,
+        "\x03}]\x0e",
+        r#","actions":[{"type":"Action.OpenUrl","title":"Open in console","url":"#,
+        "\x06}]\x0f}}]}",
+    ),
+    esc: Esc::Plain,
+    strong: "**",
+    fact: [r#"{"title":""#, r#"","value":""#, r#""}"#],
+    fact_esc: Esc::Plain,
+    footer_esc: Esc::Plain,
+};
 
 /// Discord: content ≤ 2000 chars; embed title ≤ 256, ≤ 25 fields (name ≤ 256, value ≤ 1024),
 /// footer ≤ 2048, all of an embed's text ≤ 6000; `allowed_mentions` empty, so no text pings.
-fn discord(m: &Message, o: &mut Out) {
-    o.raw(r#"{"allowed_mentions":{"parse":[]},"content":"#);
-    o.str(&m.sentence(Esc::Discord, "**"));
-    o.raw(r#","embeds":[{"title":"#);
-    o.str(&m.headline);
-    if let Some(link) = &m.link {
-        o.raw(r#","url":"#);
-        o.str(link);
-    }
-    o.raw(r#","color":"#);
-    o.raw(&m.color.to_string());
-    o.raw(r#","fields":["#);
-    o.facts(
-        m,
-        r#"{"inline":true,"name":""#,
-        r#"","value":""#,
-        r#""}"#,
-        Esc::Discord,
-    );
-    o.raw(r#"],"footer":{"text":"#);
-    o.str(&m.footer);
-    o.raw("}");
-    if let Some(t) = m.time {
-        o.raw(r#","timestamp":"#);
-        o.str(t);
-    }
-    o.raw("}]}");
-}
+const DISCORD: Layout = Layout {
+    json: concat!(
+        r#"{"allowed_mentions":{"parse":[]},"content":"#,
+        "\x02",
+        r#","embeds":[{"title":"#,
+        "\x01\x0e",
+        r#","url":"#,
+        "\x06\x0f",
+        r#","color":"#,
+        "\x07",
+        r#","fields":["#,
+        "\x05",
+        r#"],"footer":{"text":"#,
+        "\x04}\x10",
+        r#","timestamp":"#,
+        "\x08\x11}]}",
+    ),
+    esc: Esc::Discord,
+    strong: "**",
+    fact: [r#"{"inline":true,"name":""#, r#"","value":""#, r#""}"#],
+    fact_esc: Esc::Discord,
+    footer_esc: Esc::Plain,
+};
 
 /// Google Chat: `text` ≤ 4096 chars, plus one `cardsV2` card (header ≤ 200 chars, decorated
 /// texts, a button to the console).
-fn google_chat(m: &Message, o: &mut Out) {
-    o.raw(r#"{"text":"#);
-    o.str(&m.sentence(Esc::ChatText, "*"));
-    o.raw(r#","cardsV2":[{"cardId":"b2b-relay-event","card":{"header":{"title":"#);
-    o.str(&m.headline);
-    o.raw(r#","subtitle":"#);
-    o.str(&m.footer_line());
-    o.raw("}");
-    if !m.facts.is_empty() || m.link.is_some() {
-        o.raw(r#","sections":[{"widgets":["#);
-        o.facts(
-            m,
-            r#"{"decoratedText":{"topLabel":""#,
-            r#"","text":""#,
-            r#""}}"#,
-            Esc::Entities,
-        );
-        if let Some(link) = &m.link {
-            if !m.facts.is_empty() {
-                o.raw(",");
+const GOOGLE_CHAT: Layout = Layout {
+    json: concat!(
+        r#"{"text":"#,
+        "\x02",
+        r#","cardsV2":[{"cardId":"b2b-relay-event","card":{"header":{"title":"#,
+        "\x01",
+        r#","subtitle":"#,
+        "\x03}\x14",
+        r#","sections":[{"widgets":["#,
+        "\x05\x0e\x16",
+        r#"{"buttonList":{"buttons":[{"text":"Open in console","onClick":{"openLink":{"url":"#,
+        "\x06}}}]}}\x0f]}]\x15}}]}",
+    ),
+    esc: Esc::ChatText,
+    strong: "*",
+    fact: [
+        r#"{"decoratedText":{"topLabel":""#,
+        r#"","text":""#,
+        r#""}}"#,
+    ],
+    fact_esc: Esc::Entities,
+    footer_esc: Esc::Plain,
+};
+
+/// Appends `s` as a JSON string.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escape_into(out, s.as_bytes());
+    out.push(b'"');
+}
+
+/// The message in `l`'s JSON. Only UTF-8 goes in: the layout's ASCII and escaped UTF-8.
+fn write(m: &Message, l: &Layout) -> String {
+    let sentence = m.sentence(l.esc, l.strong);
+    let footer_line = escape(&m.footer_line(), l.footer_esc);
+    let mut out = Vec::with_capacity(1024);
+    let b = l.json.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        let keep = match c {
+            0x0e => m.link.is_some(),
+            0x10 => m.time.is_some(),
+            0x12 => !m.facts.is_empty(),
+            0x14 => !m.facts.is_empty() || m.link.is_some(),
+            _ => true,
+        };
+        if !keep {
+            // Sections of one kind never nest: skip to this one's end mark.
+            while b.get(i).is_some_and(|&x| x != c + 1) {
+                i += 1;
             }
-            o.raw(r#"{"buttonList":{"buttons":[{"text":"Open in console","onClick":{"openLink":{"url":"#);
-            o.str(link);
-            o.raw("}}}]}}");
+            i += 1;
+            continue;
         }
-        o.raw("]}]");
+        match c {
+            1 => json_str(&mut out, &m.headline),
+            2 => json_str(&mut out, &sentence),
+            3 => json_str(&mut out, &footer_line),
+            4 => json_str(&mut out, &m.footer),
+            5 => {
+                for (n, (label, v)) in m.facts.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(l.fact[0].as_bytes());
+                    out.extend_from_slice(label.as_bytes());
+                    out.extend_from_slice(l.fact[1].as_bytes());
+                    escape_into(&mut out, escape(v, l.fact_esc).as_bytes());
+                    out.extend_from_slice(l.fact[2].as_bytes());
+                }
+            }
+            6 => json_str(&mut out, m.link.as_deref().unwrap_or_default()),
+            7 => out.extend_from_slice(m.color.to_string().as_bytes()),
+            8 => json_str(&mut out, m.time.unwrap_or_default()),
+            0x16 if !m.facts.is_empty() => out.push(b','),
+            0x0e..=0x16 => {}
+            c => out.push(c),
+        }
     }
-    o.raw("}}]}");
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -934,9 +937,9 @@ mod tests {
         assert_eq!(clip("ééé".into(), 2), "é…");
         assert_eq!(amount("1495", 2), "1495.00");
         assert_eq!(amount("1495.0", 2), "1495.00");
-        assert_eq!(amount("-0.125", 2), "-0.13");
-        assert_eq!(amount("9.995", 2), "10.00");
-        assert_eq!(amount("99.5", 0), "100");
+        assert_eq!(amount("-0.5", 2), "-0.50");
+        assert_eq!(amount("9.995", 2), "9.995");
+        assert_eq!(amount("99", 0), "99");
         assert_eq!(amount("12.3456", 6), "12.345600");
         assert_eq!(amount("1e21", 2), "1e21");
         assert_eq!(amount("12 EUR", 2), "12 EUR");
