@@ -10,7 +10,8 @@ const PAGE = 50;
 
 export async function render(view, { query }, { current }) {
   view.append(h("h1", {}, "Dead letters"));
-  const names = await targetNames().catch(() => []);
+  // Without the names the filter still works ("Any target"); the API's error is shown.
+  const names = await targetNames().catch((e) => (view.append(errorBox(e)), []));
   if (!current()) return;
   const filter = select([["", "All targets"], ...names.map((n) => [n, n])], query.target || "");
   filter.addEventListener("change", () => {

@@ -27,7 +27,8 @@ const fromInput = (v) => (v ? String(new Date(v).getTime()) : "");
 
 export async function render(view, { query }, { current }) {
   view.append(h("h1", {}, "Events"));
-  const names = await targetNames().catch(() => []);
+  // Without the names the filter still works ("Any target"); the API's error is shown.
+  const names = await targetNames().catch((e) => (view.append(errorBox(e)), []));
   if (!current()) return;
 
   const q = h("input", { type: "search", name: "q", value: query.q || "", placeholder: "event id, companies/1234 or quote.*", autocomplete: "off", spellcheck: "false" });
