@@ -87,7 +87,7 @@ function targetSection(t, id, reload) {
     try {
       const a = await api("events/" + encodeURIComponent(id) + "/replay", { method: "POST", body: { targets: [t.target] } });
       result.replaceChildren(notice(replayText(a, t.target)));
-      setTimeout(() => reload().catch(() => {}), 1500);
+      setTimeout(() => reload().catch((e) => result.replaceChildren(errorBox(e))), 1500);
     } catch (e) {
       result.replaceChildren(errorBox(e));
     }

@@ -50,7 +50,7 @@ export async function render(view, _params, { current }) {
   // BigCommerce's store/hook/deliveryException callbacks are events like any other: the
   // history finds them by type; the latest ones' codes and messages are in their data.
   const exceptions = api("events", { query: { type: "hook.deliveryException", since: now - EXCEPTION_DAYS * 24 * HOUR, limit: 100 } }).then(async (a) => {
-    const latest = await Promise.all(a.events.slice(0, 3).map((e) => api("events/" + encodeURIComponent(e.id)).then((d) => ({ ...e, data: (d.event && d.event.data) || {} }), () => ({ ...e, data: {} }))));
+    const latest = await Promise.all(a.events.slice(0, 3).map((e) => api("events/" + encodeURIComponent(e.id)).then((d) => ({ ...e, data: (d.event && d.event.data) || {} }), (err) => ({ ...e, data: { message: err.message } }))));
     return { records: latest, count: a.events.length + (a.next_cursor ? "+" : "") };
   });
 
