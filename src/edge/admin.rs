@@ -43,11 +43,16 @@ async fn body<T: serde::de::DeserializeOwned + Default>(
 }
 
 pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response, RelayError> {
-    let Some(token) = env::text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()) else {
+    // Read here, not in the configuration: the admin routes must answer (health) while the
+    // configuration is broken. A `Secret` from the moment it is read.
+    let Some(token) = env::text(env, "ADMIN_TOKEN")
+        .map(|t| Secret::new(t.trim()))
+        .filter(|t| !t.is_empty())
+    else {
         return Err(RelayError::not_found());
     };
     let authorization = req.headers().get("authorization").ok().flatten();
-    if !bearer_matches(authorization.as_deref(), &[Secret::new(token.trim())]) {
+    if !bearer_matches(authorization.as_deref(), &[token]) {
         return Err(RelayError::unauthorized());
     }
     // Before the configuration check: here the operator reads what is wrong with it.

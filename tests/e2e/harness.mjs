@@ -130,12 +130,13 @@ export class Relay {
     this.configArgs = [];
   }
 
-  /** A copy of wrangler.toml without [build], serving ROOT/build/index.js. */
+  /** A copy of wrangler.toml without [build], serving ROOT/build/index.js and ROOT/console/dist. */
   #writeConfigWithoutBuild() {
     let toml = fs
       .readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
       .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
-      .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, "build/index.js"))}`);
+      .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, "build/index.js"))}`)
+      .replace(/^directory = .*$/m, `directory = ${JSON.stringify(path.join(ROOT, "console/dist"))}`);
     // Each lane's producer and consumer table: a header, then key lines up to a blank line.
     if (!this.lanes) toml = toml.replace(/^\[\[queues\.(?:producers|consumers)\]\]\n(?:binding = "LANE_\d+"\n)?queue = "b2b-relay-lane-\d+"\n(?:.+\n)*/gm, "");
     const file = path.join(this.dir, "wrangler.toml");

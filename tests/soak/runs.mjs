@@ -49,10 +49,31 @@ async function poll(fn, timeoutMs, intervalMs = 500) {
   }
 }
 
-/** Waits until no receiver has seen a request for `quietMs` (at most `maxMs`). */
-async function quiet(receivers, quietMs, maxMs = 60_000) {
-  const last = () => Math.max(0, ...receivers.flatMap((r) => (r.requests.length ? [r.requests[r.requests.length - 1].at] : [])));
-  await poll(() => Date.now() - last() >= quietMs, maxMs, 250);
+/**
+ * Waits until the relay reports that all its work is done (at most `maxMs`): every callback it
+ * accepted (an `ingest` line with outcome `accepted`) has, at every target it was routed to, as
+ * many final attempts (`delivered` or `dead_letter`) in the delivery log as it was accepted.
+ * A copy let through by dedup is a second `accepted` line for the same id, so its extra
+ * deliveries are waited for too and then counted: no fixed "nothing more arrives" sleep.
+ * `quietMs` then only covers requests still in flight between the receiver and the log line.
+ */
+async function quiet(relay, quietMs, maxMs = 120_000) {
+  const done = () => {
+    const due = new Map();
+    for (const l of relay.logLines("ingest")) {
+      if (l.outcome !== "accepted") continue;
+      for (const t of l.targets ?? []) due.set(`${l.id} ${t}`, (due.get(`${l.id} ${t}`) ?? 0) + 1);
+    }
+    const final = new Map();
+    for (const a of relay.attempts()) {
+      if (a.outcome !== "delivered" && a.outcome !== "dead_letter") continue;
+      final.set(`${a.id} ${a.target}`, (final.get(`${a.id} ${a.target}`) ?? 0) + 1);
+    }
+    for (const [k, n] of due) if ((final.get(k) ?? 0) < n) return false;
+    return true;
+  };
+  await poll(done, maxMs, 250);
+  await sleep(Math.min(quietMs, 500));
 }
 
 /** Distinct, realistic callbacks: scope i mod 19, store i mod 3, ids from i. */
@@ -249,7 +270,7 @@ export async function runFaulty(ctx, { events = 1000, rate = 50, outageMs = 30_0
   log(`run 1: ${accepted.length}/${events} accepted in ${sendSeconds.toFixed(1)} s; waiting for ${pairs.length} deliveries…`);
   await poll(() => pairs.every(([id, n]) => ctx.rx[n].byId(id).some((q) => q.accepted)), settleMs, 1000);
   const cState = await (ctx.cStarted ?? { ok: false, error: "C never started" });
-  await quiet(Object.values(ctx.rx), quietMs);
+  await quiet(relay, quietMs);
   const settledAt = Date.now();
 
   const figures = deliveryFigures(ctx, accepted, names);
@@ -330,7 +351,7 @@ export async function runDuplicates(ctx, { events = Infinity, lanes = 8, settleM
   await pool(repeated, lanes, async (x) => {
     for (let k = 0; k < 3; k++) seq.push(await ingest(relay, x.cb));
   });
-  await sleep(quietMs); // a forwarded copy would arrive within a batch timeout (1 s) and a send
+  await quiet(relay, quietMs); // a forwarded copy is an `accepted` line whose deliveries are awaited
   const seqForwarded = forwardedSince(before);
 
   log(`run 2: ${repeated.length} callbacks × 3 at once (already seen)…`);
@@ -339,7 +360,7 @@ export async function runDuplicates(ctx, { events = Infinity, lanes = 8, settleM
   await pool(repeated, lanes, async (x) => {
     conc.push(...(await Promise.all([0, 1, 2].map(() => ingest(relay, x.cb)))));
   });
-  await sleep(quietMs);
+  await quiet(relay, quietMs);
   const concForwarded = forwardedSince(before);
 
   log(`run 2: ${repeated.length} new events × 3 copies at once (first arrival)…`);
@@ -362,7 +383,7 @@ export async function runDuplicates(ctx, { events = Infinity, lanes = 8, settleM
   const freshAccepted = fresh.filter((x) => x.accepted > 0);
   const pairs = freshAccepted.flatMap((x) => x.expected.filter((n) => names.includes(n)).map((n) => [x.id, n]));
   await poll(() => pairs.every(([id, n]) => ctx.rx[n].byId(id).some((q) => q.accepted)), settleMs, 1000);
-  await quiet(Object.values(ctx.rx), quietMs);
+  await quiet(relay, quietMs);
   const figures = deliveryFigures(ctx, freshAccepted, names);
   // What a receiver that dedupes by webhook-id keeps: one event per distinct id.
   const dedupe = {};
@@ -439,7 +460,7 @@ export async function runHostile(ctx, { count = 500, concurrency = 4, seed = 3, 
   const after = await ingest(relay, cb);
   if (after.status === 200) ctx.accept(id, targetsFor(cb, ctx.targets), "hostile");
   await poll(() => ctx.rx.h.byId(id).some((q) => q.accepted), 30_000);
-  await quiet(Object.values(ctx.rx), quietMs);
+  await quiet(relay, quietMs);
   const newAtH = ctx.rx.h.requests.slice(before.get("h"));
   const deliveredHostile = Object.values(ctx.rx).flatMap((r) => r.requests.filter((q) => hostileIds.has(q.headers["webhook-id"])));
   const stray = strayIds(ctx);
@@ -511,7 +532,7 @@ export async function runDying(ctx, { events = 20, settleMs = 120_000, quietMs =
     const delivered = accepted.every((x) => ["d-kill", "d-hang"].every((n) => ctx.rx[n].byId(x.id).some((q) => q.accepted)));
     return delivered && wantDead.every((k) => keys.includes(k));
   }, settleMs, 2000);
-  await quiet(Object.values(ctx.rx), quietMs);
+  await quiet(relay, quietMs);
   keys = await dlKeys();
   const figures = deliveryFigures(ctx, accepted, names);
   const attempts = Object.fromEntries(names.map((n) => [n, countBy(accepted, (x) => ctx.rx[n].byId(x.id).length)]));
