@@ -840,6 +840,16 @@ mod tests {
     }
 
     #[test]
+    fn formats_name_their_presets() {
+        use crate::core::config::Format;
+        for p in Preset::ALL {
+            let f: Format = serde_json::from_value(json!(p.name())).unwrap();
+            assert_eq!((f.preset(), f.as_str()), (Some(p), p.name()));
+        }
+        assert_eq!(Format::Template.preset(), None);
+    }
+
+    #[test]
     fn a_pending_company_is_awaiting_approval() {
         for status in [json!(0), json!("0")] {
             let slack = parsed(Preset::Slack, &company(status), None);
