@@ -4,6 +4,7 @@
 use crate::core::catalog::{self, Resource, CATALOG};
 use crate::core::config::Target;
 use crate::core::deliver::message::DeadLetter;
+use crate::core::route::filter::Filter;
 use crate::core::route::glob_match;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -112,7 +113,7 @@ pub fn target_view(t: &Target) -> TargetView<'_> {
             .filter(|ty| t.events.iter().any(|g| glob_match(g, ty)))
             .collect(),
         template: t.shape.template_source.as_ref(),
-        filter: t.shape.where_source.as_ref(),
+        filter: t.shape.filter.as_ref().map(Filter::source),
     }
 }
 

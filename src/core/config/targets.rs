@@ -67,8 +67,8 @@ pub struct Shape {
     /// What the template and the filter read of an event, so only that is built per delivery.
     pub needs: Needs,
     /// `template` and `where` as written, for the admin view.
+    /// (`where` as written is `filter`'s source.)
     pub template_source: Option<Value>,
-    pub where_source: Option<Value>,
     /// `PUBLIC_URL`, for the console links of chat presets.
     pub public_url: Option<String>,
 }
@@ -386,8 +386,8 @@ fn shape(
             shape.content_type = Some(ct);
         }
     }
-    if let Some(w) = &where_source {
-        match filter::compile(w) {
+    if let Some(w) = where_source {
+        match filter::compile_owned(w) {
             Ok(f) if f.needs_enrichment() && !enrich => errors.push(format!(
                 "{label}: `where` reads enriched fields (data.resource…): set enrich = true"
             )),
@@ -399,7 +399,6 @@ fn shape(
         }
     }
     shape.template_source = template_source;
-    shape.where_source = where_source;
     shape
 }
 

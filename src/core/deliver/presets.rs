@@ -134,29 +134,26 @@ fn code(v: Option<&Value>) -> Option<u64> {
     }
 }
 
-/// A company status: its name for the facts and its phrase for the sentence.
-fn company_status(code: Option<u64>) -> Option<(&'static str, &'static str)> {
-    Some(match code? {
-        0 => ("Pending approval", "is awaiting approval"),
-        1 => ("Approved", "is now approved"),
-        2 => ("Rejected", "was rejected"),
-        3 => ("Inactive", "is now inactive"),
-        _ => return None,
-    })
-}
-
-fn quote_status(code: Option<u64>) -> Option<&'static str> {
-    Some(match code? {
-        0 => "New",
-        2 => "In process",
-        3 => "Updated by customer",
-        4 => "Ordered",
-        5 => "Expired",
-        6 => "Archived",
-        7 => "Draft",
-        _ => return None,
-    })
-}
+/// Names of B2B Edition's codes, by code ("" where a code has none).
+const COMPANY_STATUS: &[&str] = &["Pending approval", "Approved", "Rejected", "Inactive"];
+/// The same as a phrase, for the sentence ("Company Acme is now approved").
+const COMPANY_PHRASE: &[&str] = &[
+    "is awaiting approval",
+    "is now approved",
+    "was rejected",
+    "is now inactive",
+];
+const QUOTE_STATUS: &[&str] = &[
+    "New",
+    "",
+    "In process",
+    "Updated by customer",
+    "Ordered",
+    "Expired",
+    "Archived",
+    "Draft",
+];
+const ROLE: &[&str] = &["Admin", "Senior buyer", "Junior buyer"];
 
 /// A decimal amount padded to `places` decimals (`1495` → `1495.00`); one with more
 /// decimals, or any other text, is shown as it is: no float parsing or formatting is linked,
@@ -182,64 +179,72 @@ enum Get {
     Res(&'static str),
     /// An id in `data`, as `#1234`.
     Id(&'static str),
-    /// "First Last" from `data.resource`, else its email.
-    Person,
-    /// The company role's name, else the built-in role's.
-    Role,
-    /// The address on one line.
-    Address,
-    CompanyStatus,
-    QuoteStatus,
-    /// The buyer's company on a quote.
-    BuyerCompany,
-    /// "Name (email)" of the quote's contact.
-    Buyer,
+    /// The fields of `data.resource` (or of its object field `in`, when not empty) that have
+    /// text, joined: `Join(in, keys, separator)`.
+    Join(&'static str, &'static [&'static str], &'static str),
+    /// A code field of `data.resource` by its name in a table.
+    Code(&'static str, &'static [&'static str]),
     /// The quote's total with its currency.
     Total,
     Subject,
     /// The event's type.
     Type,
-    /// The company status as a phrase ("is now approved").
-    CompanyPhrase,
     /// The first of these that has a value.
     Or(&'static [Get]),
     Unknown,
 }
+
+/// "First Last", else the email.
+const PERSON: Get = Or(&[Join("", &["firstName", "lastName"], " "), Res("email")]);
+const ADDRESS: Get = Join(
+    "",
+    &[
+        "addressLine1",
+        "addressLine2",
+        "city",
+        "stateName",
+        "zipCode",
+        "countryName",
+    ],
+    ", ",
+);
+const BUYER_COMPANY: Get = Join("contactInfo", &["companyName"], "");
+const QUOTE_STATUS_NAME: Get = Code("status", QUOTE_STATUS);
 
 use Get::*;
 
 const COMPANY_FACTS: Facts = &[
     ("Company", Res("companyName")),
     ("Company ID", Id("company_id")),
-    ("Status", CompanyStatus),
+    ("Status", Code("companyStatus", COMPANY_STATUS)),
     ("Email", Res("companyEmail")),
     // Only assignment events have one.
     ("Super admin ID", Id("user_id")),
 ];
 const USER_FACTS: Facts = &[
-    ("User", Person),
+    ("User", PERSON),
     ("Email", Res("email")),
-    ("Role", Role),
+    ("Role", Or(&[Res("companyRoleName"), Code("role", ROLE)])),
     ("User ID", Id("user_id")),
     ("Company ID", Id("company_id")),
 ];
 const ADDRESS_FACTS: Facts = &[
-    ("Address", Address),
+    ("Address", ADDRESS),
     ("Label", Res("label")),
     ("Address ID", Id("address_id")),
     ("Company ID", Id("company_id")),
 ];
 const ADMIN_FACTS: Facts = &[
-    ("Super admin", Person),
+    ("Super admin", PERSON),
     ("Email", Res("email")),
     ("Super admin ID", Id("user_id")),
 ];
 const QUOTE_FACTS: Facts = &[
     ("Quote", Res("quoteNumber")),
     ("Title", Res("quoteTitle")),
-    ("Status", QuoteStatus),
-    ("Company", BuyerCompany),
-    ("Buyer", Buyer),
+    ("Status", QUOTE_STATUS_NAME),
+    ("Company", BUYER_COMPANY),
+    ("Buyer", Join("contactInfo", &["name", "email"], " · ")),
     ("Total", Total),
     ("Quote ID", Id("quote_id")),
 ];
@@ -255,51 +260,32 @@ impl Event<'_> {
         text(field(self.res, k))
     }
 
-    /// The fields of `data.resource` that have text, joined by `sep`.
-    fn joined(&self, keys: &[&str], sep: &str) -> Option<String> {
-        let mut out = String::new();
-        for v in keys.iter().filter_map(|k| self.res(k)) {
-            if !out.is_empty() {
-                out.push_str(sep);
-            }
-            out.push_str(&v);
-        }
-        (!out.is_empty()).then_some(out)
-    }
-
     fn get(&self, g: Get) -> Option<String> {
         let res = self.res;
         let v = match g {
             Res(k) => self.res(k),
             Id(k) => text(field(self.data, k)).map(|i| format!("#{i}")),
-            Person => self
-                .joined(&["firstName", "lastName"], " ")
-                .or_else(|| self.res("email")),
-            Role => self.res("companyRoleName").or_else(|| {
-                let r = ["Admin", "Senior buyer", "Junior buyer"];
-                let i = usize::try_from(code(field(res, "role"))?).ok()?;
-                r.get(i).map(|r| (*r).to_owned())
-            }),
-            Address => self.joined(
-                &[
-                    "addressLine1",
-                    "addressLine2",
-                    "city",
-                    "stateName",
-                    "zipCode",
-                    "countryName",
-                ],
-                ", ",
-            ),
-            CompanyStatus => company_status(code(field(res, "companyStatus"))).map(|s| s.0.into()),
-            QuoteStatus => quote_status(code(field(res, "status"))).map(str::to_owned),
-            BuyerCompany => text(field(field(res, "contactInfo"), "companyName")),
-            Buyer => {
-                let c = field(res, "contactInfo");
-                match (text(field(c, "name")), text(field(c, "email"))) {
-                    (Some(n), Some(e)) => Some(format!("{n} ({e})")),
-                    (n, e) => n.or(e),
+            Join(within, keys, sep) => {
+                let obj = if within.is_empty() {
+                    res
+                } else {
+                    field(res, within)
+                };
+                let mut out = String::new();
+                for v in keys.iter().filter_map(|k| text(field(obj, k))) {
+                    if !out.is_empty() {
+                        out.push_str(sep);
+                    }
+                    out.push_str(&v);
                 }
+                (!out.is_empty()).then_some(out)
+            }
+            Code(k, names) => {
+                let i = usize::try_from(code(field(res, k))?).ok()?;
+                names
+                    .get(i)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| (*n).to_owned())
             }
             Total => {
                 let total = field(res, "grandTotal").or_else(|| field(res, "totalAmount"));
@@ -313,7 +299,6 @@ impl Event<'_> {
             }
             Subject => text(self.ev.get("subject")),
             Type => text(self.ev.get("type")),
-            CompanyPhrase => company_status(code(field(res, "companyStatus"))).map(|s| s.1.into()),
             Or(gs) => gs.iter().find_map(|&g| self.get(g)),
             Unknown => Some("(unknown)".into()),
         };
@@ -499,13 +484,13 @@ const KINDS: [(Facts, [Get; 3]); 6] = [
         [
             Or(&[Res("companyName"), Id("company_id"), Unknown]),
             Or(&[]),
-            CompanyPhrase,
+            Code("companyStatus", COMPANY_PHRASE),
         ],
     ),
     (
         USER_FACTS,
         [
-            Or(&[Person, Id("user_id"), Unknown]),
+            Or(&[PERSON, Id("user_id"), Unknown]),
             Or(&[Id("company_id"), Unknown]),
             Or(&[]),
         ],
@@ -513,21 +498,21 @@ const KINDS: [(Facts, [Get; 3]); 6] = [
     (
         ADDRESS_FACTS,
         [
-            Or(&[Address, Id("address_id"), Unknown]),
+            Or(&[ADDRESS, Id("address_id"), Unknown]),
             Or(&[Id("company_id"), Unknown]),
             Or(&[]),
         ],
     ),
     (
         ADMIN_FACTS,
-        [Or(&[Person, Id("user_id"), Unknown]), Or(&[]), Or(&[])],
+        [Or(&[PERSON, Id("user_id"), Unknown]), Or(&[]), Or(&[])],
     ),
     (
         QUOTE_FACTS,
         [
             Or(&[Res("quoteNumber"), Id("quote_id"), Unknown]),
-            BuyerCompany,
-            QuoteStatus,
+            BUYER_COMPANY,
+            QUOTE_STATUS_NAME,
         ],
     ),
     (

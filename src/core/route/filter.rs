@@ -39,8 +39,8 @@ pub const MAX_DEPTH: usize = 32;
 /// A checked filter, ready to evaluate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
-    /// The filter as written, checked: every key and operand is known to be well-formed.
-    src: Map<String, Value>,
+    /// The filter as written (an object), checked: every key and operand is well-formed.
+    src: Value,
     needs_enrichment: bool,
 }
 
@@ -78,8 +78,14 @@ impl At {
 
 /// Checks `filter` and prepares it. Errors name the field they are about.
 pub fn compile(filter: &Value) -> Result<Filter, String> {
-    check_size(filter, "filter", MAX_DEPTH, MAX_FILTER_BYTES)?;
-    let Value::Object(m) = filter else {
+    compile_owned(filter.clone())
+}
+
+/// `compile` of a filter the caller gives away: the filter keeps it as its source, so
+/// configuration holds one copy and clones none.
+pub fn compile_owned(filter: Value) -> Result<Filter, String> {
+    check_size(&filter, "filter", MAX_DEPTH, MAX_FILTER_BYTES)?;
+    let Value::Object(m) = &filter else {
         return Err(
             "a filter is a JSON object, e.g. {\"type\":\"com.bigcommerce.company.created\"}".into(),
         );
@@ -89,9 +95,10 @@ pub fn compile(filter: &Value) -> Result<Filter, String> {
         needs_enrichment: false,
     };
     c.object(m)?;
+    let needs_enrichment = c.needs_enrichment;
     Ok(Filter {
-        needs_enrichment: c.needs_enrichment,
-        src: m.clone(),
+        src: filter,
+        needs_enrichment,
     })
 }
 
@@ -349,48 +356,53 @@ fn entry(k: &str, v: &Value, cur: Option<&Value>, at: At, pending: bool) -> Tri 
     }
 }
 
-/// Adds what filter object `m` reads, `at` being the field names from the event's root.
-fn needs<'a>(m: &'a Map<String, Value>, at: &mut Vec<&'a str>, out: &mut Needs) {
+/// Adds the attributes filter object `m` (at the top of the filter) reads: its keys, and
+/// those of the objects its `$and`, `$or` and `$not` hold.
+fn needs(m: &Map<String, Value>, out: &mut Needs) {
     for (k, v) in m {
         match (k.as_str(), v) {
             ("$and" | "$or", Value::Array(a)) => a
                 .iter()
                 .filter_map(Value::as_object)
-                .for_each(|m| needs(m, at, out)),
-            ("$not", Value::Object(m)) => needs(m, at, out),
-            (k, _) if k.starts_with('$') => out.add_keys(at.iter().copied()),
-            (k, v) => {
-                at.push(k);
-                match v {
-                    Value::Object(m) => needs(m, at, out),
-                    _ => out.add_keys(at.iter().copied()),
-                }
-                at.pop();
-            }
+                .for_each(|m| needs(m, out)),
+            ("$not", Value::Object(m)) => needs(m, out),
+            (k, _) => out.add_keys([k]),
         }
     }
 }
 
 impl Filter {
+    /// The filter as written (for the admin view).
+    pub fn source(&self) -> &Value {
+        &self.src
+    }
+
+    /// The filter object (always one: `compile` checked it), evaluated with `f`.
+    fn root(&self, f: impl FnOnce(&Map<String, Value>) -> Tri) -> Tri {
+        self.src.as_object().map_or(Yes, f)
+    }
+
     /// The parts of the event the filter reads: evaluate against `needs().pick(ev)` instead of
     /// the whole `event_value(ev)` to skip building what it ignores.
     pub fn needs(&self) -> Needs {
         let mut out = Needs::default();
-        needs(&self.src, &mut Vec::new(), &mut out);
+        if let Some(m) = self.src.as_object() {
+            needs(m, &mut out);
+        }
         out
     }
 
     /// Whether `event` (the structured CloudEvent as a JSON object, enriched when the target
     /// is) matches.
     pub fn matches(&self, event: &Value) -> bool {
-        object(&self.src, Some(event), At::Top, false) == Yes
+        self.root(|m| object(m, Some(event), At::Top, false)) == Yes
     }
 
     /// Before enrichment: false only when `event` cannot match whatever enrichment adds, so
     /// the event can be dropped for this target without calling the API. Equals `matches` for
     /// a filter that reads neither enriched fields nor `data` as a whole; `matches` implies it.
     pub fn may_match(&self, event: &Value) -> bool {
-        object(&self.src, Some(event), At::Top, true) != No
+        self.root(|m| object(m, Some(event), At::Top, true)) != No
     }
 
     /// Whether the filter reads `data.resource`, `data.enrichment` or `data.enrichment_error`:
