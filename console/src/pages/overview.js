@@ -92,7 +92,7 @@ function card(t, hour, day) {
       "dl",
       {},
       lane.success_rate_percent !== undefined
-        ? h("div", { class: "kv" }, h("dt", {}, "Recent"), h("dd", {}, `${lane.success_rate_percent} % of the last ${lane.recent_attempts} attempts delivered`))
+        ? h("div", { class: "kv" }, h("dt", { title: "Delivered, of the lane's most recent attempts" }, "Recent"), h("dd", {}, `${lane.success_rate_percent} % of last ${lane.recent_attempts}`))
         : null,
       h("div", { class: "kv" }, h("dt", {}, "Held backlog"), h("dd", {}, held === undefined ? "—" : String(held))),
       lane.last_error ? h("div", { class: "kv" }, h("dt", {}, "Last error"), h("dd", {}, lane.last_error)) : null,

@@ -49,8 +49,15 @@ impl Format {
         }
     }
 
+    /// The chat preset a format names (a match, not a lookup by name: no string compares).
     pub fn preset(self) -> Option<Preset> {
-        Preset::parse(self.as_str())
+        match self {
+            Format::Slack => Some(Preset::Slack),
+            Format::Teams => Some(Preset::Teams),
+            Format::Discord => Some(Preset::Discord),
+            Format::GoogleChat => Some(Preset::GoogleChat),
+            _ => None,
+        }
     }
 }
 

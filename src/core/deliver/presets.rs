@@ -6,9 +6,9 @@
 //! the event is clipped and escaped for the chat's markup, so a company called `<!channel>` or
 //! `@everyone` pings no one, and every message stays inside the vendor's documented limits.
 //!
-//! One neutral message (headline, sentence, facts, link, footer, colour) is made from a table
-//! per event type, then written by four small writers straight into JSON text: a derived
-//! serializer per vendor struct cost more wasm than all of the words.
+//! One neutral message (headline, sentence, facts, link, footer, colour) is made from tables
+//! per event type, then written into each chat's JSON layout by one small interpreter: a
+//! derived serializer per vendor struct cost more wasm than all of the words.
 
 use crate::core::catalog::{self, Action, Resource};
 use crate::core::deliver::template::escape_into;
@@ -837,6 +837,16 @@ mod tests {
             assert_eq!(Preset::parse(p.name()), Some(p));
         }
         assert_eq!(Preset::parse("msteams"), None);
+    }
+
+    #[test]
+    fn formats_name_their_presets() {
+        use crate::core::config::Format;
+        for p in Preset::ALL {
+            let f: Format = serde_json::from_value(json!(p.name())).unwrap();
+            assert_eq!((f.preset(), f.as_str()), (Some(p), p.name()));
+        }
+        assert_eq!(Format::Template.preset(), None);
     }
 
     #[test]

@@ -28,13 +28,13 @@ pub enum Bucket {
 }
 
 impl Bucket {
-    /// The bucket's length; `All` divides every time of the window to the same bucket 0.
-    pub fn ms(self) -> i64 {
+    /// The length of a fixed bucket; `All` is as long as the window.
+    pub fn ms(self) -> Option<i64> {
         match self {
-            Bucket::Minute => 60_000,
-            Bucket::Hour => 3_600_000,
-            Bucket::Day => DAY_MS,
-            Bucket::All => i64::MAX,
+            Bucket::Minute => Some(60_000),
+            Bucket::Hour => Some(3_600_000),
+            Bucket::Day => Some(DAY_MS),
+            Bucket::All => None,
         }
     }
 
@@ -79,9 +79,10 @@ pub fn parse_stats_query(
         return Err(QueryError::EmptyWindow);
     }
     // Buckets are aligned to the epoch (UTC), so a window may touch one more than it spans.
-    let buckets = until.div_euclid(bucket.ms()) - since.div_euclid(bucket.ms()) + 1;
-    if buckets > MAX_BUCKETS {
-        return Err(QueryError::TooManyBuckets);
+    if let Some(ms) = bucket.ms() {
+        if until.div_euclid(ms) - since.div_euclid(ms) + 1 > MAX_BUCKETS {
+            return Err(QueryError::TooManyBuckets);
+        }
     }
     Ok(StatsQuery {
         since,
@@ -91,13 +92,15 @@ pub fn parse_stats_query(
     })
 }
 
-/// ?1 since, ?2 until, ?3 bucket ms, ?4 target or NULL. D1 binds a JavaScript number as a REAL,
-/// and `at / 60000.0` would put every attempt in a bucket of its own: ?3 is cast to an integer.
+/// ?1 since, ?2 until, ?3 bucket width, ?4 target or NULL, ?5 origin: an attempt's bucket is
+/// `(at - origin) / width`, its start `origin + b * width` (see [`StatsQuery::grid`]). D1 binds a
+/// JavaScript number as a REAL, and `at / 60000.0` would put every attempt in a bucket of its
+/// own: ?3 and ?5 are cast to integers.
 /// Nearest rank: p50 at ⌈n/2⌉ = (n + 1) / 2, p95 at ⌈0.95·n⌉ = (95·n + 99) / 100, in integer
 /// arithmetic. Latency counts
 /// delivered attempts only (partitioned apart from the NULLs of the others).
 const STATS_SQL: &str = "WITH a AS ( \
-       SELECT target, at / CAST(?3 AS INTEGER) AS b, outcome, duration_ms AS d, \
+       SELECT target, (at - CAST(?5 AS INTEGER)) / CAST(?3 AS INTEGER) AS b, outcome, duration_ms AS d, \
          CASE WHEN outcome = 'delivered' THEN at - run END AS lat \
        FROM attempts WHERE at >= ?1 AND at < ?2 AND (?4 IS NULL OR target = ?4) \
      ), r AS ( \
@@ -108,7 +111,7 @@ const STATS_SQL: &str = "WITH a AS ( \
          count(lat) OVER (PARTITION BY target, b) AS ln \
        FROM a \
      ) \
-     SELECT target, b * CAST(?3 AS INTEGER) AS bucket, count(*) AS attempts, \
+     SELECT target, CAST(?5 AS INTEGER) + b * CAST(?3 AS INTEGER) AS bucket, count(*) AS attempts, \
        sum(outcome = 'delivered') AS delivered, sum(outcome = 'retry') AS failed, \
        sum(outcome = 'dead_letter') AS dead_letters, \
        max(CASE WHEN dr = (n + 1) / 2 THEN d END) AS duration_p50, \
@@ -118,15 +121,26 @@ const STATS_SQL: &str = "WITH a AS ( \
      FROM r GROUP BY target, b ORDER BY target, b";
 
 impl StatsQuery {
+    /// `(origin, width)` of the buckets: fixed ones are aligned to the epoch (origin 0); `all`
+    /// is the window itself, one bucket starting at `since`.
+    pub fn grid(&self) -> (i64, i64) {
+        match self.bucket.ms() {
+            Some(ms) => (0, ms),
+            None => (self.since, self.until - self.since),
+        }
+    }
+
     /// Rows: [`StatsRow`], one per target and bucket with attempts.
     pub fn statement(&self) -> Statement {
+        let (origin, width) = self.grid();
         Statement::new(
             STATS_SQL,
             vec![
                 self.since.into(),
                 self.until.into(),
-                self.bucket.ms().into(),
+                width.into(),
                 self.target.as_deref().map_or(Bind::Null, Bind::from),
+                origin.into(),
             ],
         )
     }
@@ -200,11 +214,7 @@ pub fn stats_answer(q: &StatsQuery, rows: Vec<StatsRow>) -> StatsAnswer {
             dead_letters: r.dead_letters,
         };
         let bucket = BucketStats {
-            start: if q.bucket == Bucket::All {
-                q.since
-            } else {
-                r.bucket
-            },
+            start: r.bucket,
             counts,
             duration_ms: Percentiles {
                 p50: r.duration_p50,
