@@ -323,7 +323,7 @@ mod tests {
             ("CRM_API_KEY", "k-123"),
         ]);
         let c = load(&s).unwrap();
-        let tokens: Vec<&str> = c.ingest_tokens.iter().map(Secret::expose).collect();
+        let tokens: Vec<&str> = c.auth.tokens().iter().map(Secret::expose).collect();
         assert_eq!(tokens, ["a", "b"]);
         assert_eq!(c.dedup_ttl_seconds, 259_200);
         let crm = c.target("crm").unwrap();

@@ -192,6 +192,80 @@ pub struct QuarantineSummary {
     pub authenticated_by: AuthMethod,
 }
 
+/// True for what a record id looks like (hex SHA-256): anything else cannot name a record.
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Records re-processed per replay call at most: each costs a few KV operations and a queue
+/// send, and an invocation's subrequests are limited; `remaining: true` says call again.
+pub const REPLAY_LIMIT: usize = 20;
+
+/// `POST /admin/quarantine/replay`: `{"ids":[…]}`, or `{}` for all (a page at a time).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayOutcome {
+    /// It parses now and was accepted as a new event: the record is deleted.
+    Accepted,
+    /// It parses now and its event was accepted before: deleted too.
+    Duplicate,
+    /// It still does not parse: kept.
+    Quarantined,
+    NotFound,
+    /// Storage or the queue failed: kept, try again.
+    Failed,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReplayResult {
+    pub id: String,
+    pub outcome: ReplayOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ReplayReport {
+    pub replayed: usize,
+    pub duplicates: usize,
+    pub still_quarantined: usize,
+    pub not_found: usize,
+    pub failed: usize,
+    /// More records are kept than this call looked at.
+    pub remaining: bool,
+    pub results: Vec<ReplayResult>,
+}
+
+impl ReplayReport {
+    pub fn push(&mut self, r: ReplayResult) {
+        match r.outcome {
+            ReplayOutcome::Accepted => self.replayed += 1,
+            ReplayOutcome::Duplicate => self.duplicates += 1,
+            ReplayOutcome::Quarantined => self.still_quarantined += 1,
+            ReplayOutcome::NotFound => self.not_found += 1,
+            ReplayOutcome::Failed => self.failed += 1,
+        }
+        self.results.push(r);
+    }
+}
+
+impl ReplayOutcome {
+    /// Whether the record goes: it became an event (new or known).
+    pub fn deletes(self) -> bool {
+        matches!(self, ReplayOutcome::Accepted | ReplayOutcome::Duplicate)
+    }
+}
+
 #[derive(Serialize)]
 struct Answer<'a> {
     status: &'static str,
@@ -314,6 +388,43 @@ mod tests {
         }
         assert!(!quarantines(&RelayError::payload_too_large(1)));
         assert!(!quarantines(&RelayError::unauthorized()));
+    }
+
+    #[test]
+    fn replay_counts_each_outcome_and_deletes_only_events() {
+        let mut report = ReplayReport::default();
+        for outcome in [
+            ReplayOutcome::Accepted,
+            ReplayOutcome::Duplicate,
+            ReplayOutcome::Quarantined,
+            ReplayOutcome::NotFound,
+            ReplayOutcome::Failed,
+            ReplayOutcome::Accepted,
+        ] {
+            report.push(ReplayResult {
+                id: "x".into(),
+                outcome,
+                event_id: None,
+                error: None,
+            });
+        }
+        let counts = (
+            report.replayed,
+            report.duplicates,
+            report.still_quarantined,
+            report.not_found,
+            report.failed,
+        );
+        assert_eq!(counts, (2, 1, 1, 1, 1));
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.starts_with(r#"{"replayed":2,"duplicates":1,"still_quarantined":1,"not_found":1,"failed":1,"remaining":false,"results":[{"id":"x","outcome":"accepted"}"#), "{json}");
+        assert!(ReplayOutcome::Duplicate.deletes() && !ReplayOutcome::Quarantined.deletes());
+        assert!(!ReplayOutcome::Failed.deletes());
+        assert!(valid_id(&callback::body_sha256(b"x")));
+        assert!(!valid_id("../dlq:x") && !valid_id(&"A".repeat(64)));
+        let r: ReplayRequest = serde_json::from_str(r#"{"ids":["a"]}"#).unwrap();
+        assert_eq!(r.ids.unwrap(), ["a"]);
+        assert!(serde_json::from_str::<ReplayRequest>(r#"{"id":["a"]}"#).is_err());
     }
 
     #[test]

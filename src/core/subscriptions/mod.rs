@@ -14,7 +14,8 @@ pub use api::{
     Pagination,
 };
 pub use plan::{
-    is_ours, plan, status, wanted_headers, Action, Mode, Outcome, Row, SyncReport, Write,
+    destination_for, is_ours, plan, reactivate_hook, status, wanted_headers, Action, Mode, Outcome,
+    Reactivation, Row, SyncReport, Write,
 };
 pub use settings::{default_scopes, wanted_scopes, Settings, SettingsError, DEFAULT_API_BASE};
 
