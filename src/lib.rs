@@ -14,9 +14,9 @@ mod edge;
 async fn fetch(
     req: worker::Request,
     env: worker::Env,
-    _ctx: worker::Context,
+    ctx: worker::Context,
 ) -> worker::Result<worker::Response> {
-    Ok(edge::http::handle(req, env).await)
+    Ok(edge::http::handle(req, env, ctx).await)
 }
 
 /// Deliveries and their dead-letter queue. Never returns `Err`: the generated glue would panic.

@@ -94,7 +94,7 @@ fuzz_target!(|data: &[u8]| {
                 None
             }
             // Ingest's other settings have their own tests (`auth`, the signature target).
-            "BC_CLIENT_SECRETS" | "INGEST_AUTH" | "SIGNATURE_TOLERANCE_SECONDS" | "DEDUP" => None,
+            "BC_CLIENT_SECRETS" | "INGEST_AUTH" | "SIGNATURE_TOLERANCE_SECONDS" | "DEDUP_MODE" => None,
             _ => secret,
         }
         .map(str::to_owned)

@@ -17,11 +17,11 @@ use crate::core::route;
 use crate::core::secret::Secret;
 use crate::core::subscriptions::Mode;
 use crate::edge::respond::ok;
-use crate::edge::{bigcommerce, env, health, kv, log, queue, respond};
+use crate::edge::{bigcommerce, env, health, kv, log, quarantine, queue, respond};
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
 
-async fn body<T: serde::de::DeserializeOwned + Default>(
+pub(crate) async fn body<T: serde::de::DeserializeOwned + Default>(
     req: &mut Request,
 ) -> Result<T, RelayError> {
     let bytes = req.bytes().await.map_err(|_| {
@@ -123,6 +123,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
             ok(&Deleted { deleted: key })
         }
         (["unreadable", _], _) => Err(RelayError::method_not_allowed("GET, DELETE")),
+        (["quarantine", rest @ ..], _) => quarantine::admin(&mut req, env, cfg, rest).await,
         // Test-only (FAULTS=raw_enqueue): puts a raw body on the queue, as a foreign producer or
         // another relay version would, to show what the consumer does with it.
         (["test-message"], Method::Post) if env::fault(env, "raw_enqueue") => {

@@ -5,9 +5,10 @@
 use crate::core::config::Config;
 use crate::core::deliver::outbound::{Header, USER_AGENT};
 use crate::core::error::{ErrorCode, RelayError};
+use crate::core::secret::Secret;
 use crate::core::subscriptions::{
-    self, error_message, Hook, HookEnvelope, HookPage, Mode, Outcome, Settings, SettingsError,
-    SyncReport, Write,
+    self, error_message, Hook, HookEnvelope, HookPage, Mode, Outcome, Reactivation, Settings,
+    SettingsError, SyncReport, Write,
 };
 use crate::edge::{env, fetch};
 use serde::Serialize;
@@ -162,7 +163,7 @@ async fn run(cfg: &Config, dry_run: bool, mode: Mode) -> Result<SyncReport, Rela
         &existing,
         &s.scopes,
         &s.destination,
-        s.bearer_token.expose(),
+        s.bearer_token.as_ref().map(Secret::expose),
         mode,
     );
     let mut scopes = Vec::with_capacity(actions.len());
@@ -180,6 +181,7 @@ async fn run(cfg: &Config, dry_run: bool, mode: Mode) -> Result<SyncReport, Rela
     Ok(SyncReport {
         dry_run,
         destination: s.destination.clone(),
+        exceptions_destination: s.exceptions_destination(),
         scopes,
     })
 }
@@ -270,10 +272,64 @@ pub async fn status(cfg: &Config) -> Result<SyncReport, RelayError> {
             &existing,
             &s.scopes,
             &s.destination,
-            s.bearer_token.expose(),
+            s.bearer_token.as_ref().map(Secret::expose),
         ),
         destination: s.destination.clone(),
+        exceptions_destination: s.exceptions_destination(),
     })
+}
+
+#[derive(Serialize)]
+struct HookLine<'a> {
+    msg: &'static str,
+    hook_id: u64,
+    /// `reactivated`, `still_active`, `not_ours`, `failed` or `not_configured`.
+    outcome: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The reactivate-only sync for the one hook BigCommerce said it gave up on (delivery exception
+/// 90002): `PUT {"is_active": true}` if it is ours and inactive, nothing otherwise. Logs one
+/// line and returns its outcome.
+pub async fn reactivate_hook(cfg: &Config, hook_id: u64) -> &'static str {
+    let result = async {
+        let s = settings(cfg)?;
+        let existing = list(s).await?;
+        Ok::<_, RelayError>(
+            match subscriptions::reactivate_hook(&existing, hook_id, &s.destination) {
+                Reactivation::NotOurs => ("not_ours", None),
+                Reactivation::StillActive => ("still_active", None),
+                Reactivation::Reactivate(action) => {
+                    let sent = match &action.write {
+                        Some(w) => send(s, w).await.map_err(|e| s.redact(&e)),
+                        None => Ok(None),
+                    };
+                    let row = action.done(sent);
+                    match row.outcome {
+                        Outcome::Reactivated => ("reactivated", None),
+                        _ => ("failed", row.message),
+                    }
+                }
+            },
+        )
+    }
+    .await;
+    let (outcome, error) = match result {
+        Ok(done) => done,
+        Err(e) if e.code() == ErrorCode::NotConfigured => ("not_configured", Some(e.to_string())),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    let line = HookLine {
+        msg: "bigcommerce hook reactivation",
+        hook_id,
+        outcome,
+        error,
+    };
+    if let Ok(text) = serde_json::to_string(&line) {
+        worker::console_log!("{text}");
+    }
+    outcome
 }
 
 #[derive(Serialize)]

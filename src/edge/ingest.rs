@@ -1,18 +1,26 @@
-//! POST /webhooks/bigcommerce: auth → parse → normalize → route → the core's storage steps
-//! (`core::ingest::accept`: look up → enqueue → mark) → answer. BigCommerce only ever waits
-//! for KV and one queue send, never for a downstream.
+//! POST /webhooks/bigcommerce (and /webhooks/bigcommerce/exceptions, BigCommerce's
+//! delivery-exception hook): size → authenticate (token and/or BigCommerce's signature, over the
+//! raw body) → parse → normalize → route → [`submit`] (copies in flight coalesced, then the
+//! core's storage steps: look up → claim → enqueue → commit → mark) → answer. An authentic body
+//! that is no event is quarantined and answered 200. BigCommerce only ever waits for KV (and,
+//! with `DEDUP_MODE = "durable"`, the dedup object) and one queue send, never for a downstream.
 
 use crate::core::config::{Config, Target};
 use crate::core::deliver::message::{self, Job};
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::event::{self, EncodedEvent};
 use crate::core::ingest::accept::{self, IngestAnswer, IngestStore, Outcome};
-use crate::core::ingest::auth::bearer_matches;
+use crate::core::ingest::auth::authenticate;
 use crate::core::ingest::callback::{self, MAX_BODY_BYTES};
+use crate::core::ingest::coalesce::Coalescer;
+use crate::core::ingest::dedup;
+use crate::core::ingest::exception;
+use crate::core::ingest::quarantine::quarantines;
+use crate::core::ingest::signature::SignatureHeaders;
 use crate::core::route;
 use crate::edge::metrics::{self, Point};
-use crate::edge::{env, kv, log, queue, respond};
-use worker::{Env, Request, Response};
+use crate::edge::{dedup as shards, env, exceptions, kv, log, quarantine, queue, respond};
+use worker::{Context, Env, Request, Response};
 
 fn check_content_type(req: &Request) -> Result<(), RelayError> {
     let Some(ct) = req.headers().get("content-type").ok().flatten() else {
@@ -31,29 +39,105 @@ fn check_content_type(req: &Request) -> Result<(), RelayError> {
     }
 }
 
-/// Ingest's storage: dedup marks in KV, jobs to the queue.
-struct Storage<'a>(&'a Env);
+/// Ingest's storage: dedup marks in KV, jobs to the queue, and with `DEDUP_MODE = "durable"` the
+/// claim in the id's `DedupShard`.
+struct Storage<'a> {
+    env: &'a Env,
+    durable: bool,
+    /// This request's claim, so a release never frees a claim another copy took over.
+    holder: u32,
+}
 
 impl IngestStore for Storage<'_> {
     async fn seen(&self, event_id: &str) -> Result<bool, String> {
-        kv::seen(self.0, event_id).await.map_err(|e| e.to_string())
-    }
-    async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), String> {
-        if env::fault(self.0, "ingest_enqueue") {
-            return Err("injected fault: ingest_enqueue".into());
-        }
-        queue::send(self.0, jobs).await
-    }
-    async fn mark(&self, event_id: &str, ttl_seconds: u64) -> Result<(), String> {
-        kv::mark(self.0, event_id, ttl_seconds)
+        kv::seen(self.env, event_id)
             .await
             .map_err(|e| e.to_string())
     }
+    async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), String> {
+        if env::fault(self.env, "ingest_enqueue") {
+            return Err("injected fault: ingest_enqueue".into());
+        }
+        queue::send(self.env, jobs).await
+    }
+    async fn mark(&self, event_id: &str, ttl_seconds: u64) -> Result<(), String> {
+        kv::mark(self.env, event_id, ttl_seconds)
+            .await
+            .map_err(|e| e.to_string())
+    }
+    async fn claim(&self, event_id: &str) -> Result<bool, String> {
+        if !self.durable {
+            return Ok(true);
+        }
+        shards::claim(self.env, event_id, self.holder).await
+    }
+    async fn commit(&self, event_id: &str, ttl_seconds: u64) -> Result<(), String> {
+        if !self.durable {
+            return Ok(());
+        }
+        shards::commit(self.env, event_id, ttl_seconds).await
+    }
+    async fn release(&self, event_id: &str) -> Result<(), String> {
+        if !self.durable {
+            return Ok(());
+        }
+        shards::release(self.env, event_id, self.holder).await
+    }
 }
 
-pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
+thread_local! {
+    /// Copies of one event in flight in this isolate: the first does the work, the others wait.
+    static IN_FLIGHT: Coalescer<Result<Outcome, RelayError>> = Coalescer::new();
+}
+
+/// An event through dedup and the queue: the one path of callbacks, quarantine replays and
+/// delivery exceptions. A copy of an event whose first copy is still in flight in this isolate
+/// waits for it: `duplicate` once it is accepted, its error if it failed.
+pub async fn submit<'c>(
+    env: &Env,
+    cfg: &'c Config,
+    event: &EncodedEvent,
+    original: &[u8],
+    received_at_ms: i64,
+) -> Result<(Outcome, Vec<&'c Target>), RelayError> {
+    let targets: Vec<&Target> = route::route(&cfg.targets, event);
+    let store = Storage {
+        env,
+        durable: cfg.dedup == dedup::Mode::Durable,
+        holder: env::random_u32(),
+    };
+    let work = || async {
+        let done = accept::accept(
+            &store,
+            &event.id,
+            || {
+                // parse() accepted the body as JSON, so it is UTF-8.
+                let original = String::from_utf8_lossy(original);
+                message::plan_jobs(event, &targets, &original, received_at_ms)
+            },
+            cfg.dedup_ttl_seconds,
+        )
+        .await?;
+        if let Some(e) = &done.mark_error {
+            log::problem("dedup mark not written", e);
+        }
+        Ok(done.outcome)
+    };
+    // Test-only: lets copies reach the dedup object together (e2e of `DEDUP_MODE = "durable"`).
+    let outcome = if env::fault(env, "no_coalesce") {
+        work().await?
+    } else {
+        let in_flight = IN_FLIGHT.with(Coalescer::clone);
+        in_flight
+            .run(&event.id, work, |first| first.map(|_| Outcome::Duplicate))
+            .await?
+    };
+    Ok((outcome, targets))
+}
+
+pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Result<Response, RelayError> {
     let started = env::now_ms();
-    let result = accept(req, env, started).await;
+    let result = accept(req, env, ctx, started).await;
     if let Err(e) = &result {
         log::ingest(&log::Ingest {
             msg: "ingest",
@@ -63,6 +147,7 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
             r#type: None,
             store: None,
             targets: None,
+            auth: None,
             error: Some(e.to_string()),
             duration_ms: env::now_ms() - started,
         });
@@ -81,64 +166,82 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
     result
 }
 
-async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, RelayError> {
+async fn accept(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    started: i64,
+) -> Result<Response, RelayError> {
     let loaded = env::config(env);
     let cfg: &Config = loaded
         .as_ref()
         .as_ref()
         .map_err(|errors| RelayError::misconfigured(errors.len()))?;
 
-    let authorization = req.headers().get("authorization").ok().flatten();
-    if !bearer_matches(authorization.as_deref(), &cfg.ingest_tokens) {
-        return Err(RelayError::unauthorized());
-    }
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let declared = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(RelayError::payload_too_large(MAX_BODY_BYTES));
     }
-    check_content_type(&req)?;
     let body = req.bytes().await.map_err(|_| {
         RelayError::new(
             ErrorCode::UnreadableBody,
             "the request body could not be read",
         )
     })?;
-
-    let cb = callback::parse(&body)?;
-    let event = EncodedEvent::new(event::normalize(cb, started));
-    let targets: Vec<&Target> = route::route(&cfg.targets, &event);
-    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-
-    let done = accept::accept(
-        &Storage(env),
-        &event.id,
-        || {
-            // parse() accepted the body as JSON, so it is UTF-8.
-            message::plan_jobs(&event, &targets, &String::from_utf8_lossy(&body), started)
-        },
-        cfg.dedup_ttl_seconds,
-    )
-    .await?;
-    if let Some(e) = &done.mark_error {
-        log::problem("dedup mark not written", e);
+    if body.len() > MAX_BODY_BYTES {
+        return Err(RelayError::payload_too_large(MAX_BODY_BYTES));
     }
-    let outcome = done.outcome.as_str();
-    let accepted = done.outcome == Outcome::Accepted;
+    // The signature covers the raw bytes, so the body is read before anyone is trusted; it is
+    // kept nowhere unless the request proves authentic.
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let (authorization, id, timestamp, signature) = (
+        header("authorization"),
+        header("webhook-id"),
+        header("webhook-timestamp"),
+        header("webhook-signature"),
+    );
+    let auth = authenticate(
+        &cfg.auth,
+        authorization.as_deref(),
+        SignatureHeaders {
+            id: id.as_deref(),
+            timestamp: timestamp.as_deref(),
+            signature: signature.as_deref(),
+        },
+        &body,
+        started.div_euclid(1000),
+    )?;
+    check_content_type(&req)?;
+
+    let cb = match callback::parse(&body) {
+        Ok(cb) => cb,
+        Err(e) if quarantines(&e) => {
+            return quarantine::keep(env, cfg, req.headers(), &body, &auth, &e, started).await
+        }
+        Err(e) => return Err(e),
+    };
+    let mut ev = event::normalize(cb, started);
+    // Only a verified id: whatever else a request claims is anyone's text.
+    ev.bcwebhookid.clone_from(&auth.webhook_id);
+    let event = EncodedEvent::new(ev);
+    let (outcome, targets) = submit(env, cfg, &event, &body, started).await?;
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    let accepted = outcome == Outcome::Accepted;
+    if accepted && event.bcscope == exception::SCOPE {
+        exceptions::observe(env, ctx, cfg, &event);
+    }
 
     let duration_ms = env::now_ms() - started;
     log::ingest(&log::Ingest {
         msg: "ingest",
-        outcome,
+        outcome: outcome.as_str(),
         status: 200,
         id: Some(&event.id),
         r#type: Some(&event.ty),
         store: Some(&event.storehash),
         targets: accepted.then(|| names.clone()),
+        auth: Some(auth.by.as_str()),
         error: None,
         duration_ms,
     });
@@ -148,13 +251,13 @@ async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, R
             kind: "ingest",
             ty: event.short_type(),
             target: "",
-            outcome,
+            outcome: outcome.as_str(),
             store: &event.storehash,
             duration_ms,
         },
     );
     respond::ok(&IngestAnswer {
-        status: outcome,
+        status: outcome.as_str(),
         id: &event.id,
         targets: accepted.then_some(names),
     })

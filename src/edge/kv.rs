@@ -1,9 +1,11 @@
-//! KV: dedup marks in `DEDUP`; dead-letter records and unreadable queue messages in
-//! `DEAD_LETTERS`. The only place that knows the key layout on the edge side.
+//! KV: dedup marks in `DEDUP`; dead-letter records, unreadable queue messages and quarantined
+//! callbacks (`quarantine:{id}`, 14 days) in `DEAD_LETTERS`. The only place that knows the key
+//! layout on the edge side.
 
 use crate::core::admin::DeadLetterSummary;
 use crate::core::deliver::message::{dead_letter_key, DeadLetter, Unreadable};
 use crate::core::ingest::dedup;
+use crate::core::ingest::quarantine::{self, QuarantineRecord};
 use crate::edge::env;
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
@@ -111,6 +113,34 @@ pub async fn put_unreadable(env: &Env, record: &Unreadable) -> Result<()> {
     Kv::of(env, "DEAD_LETTERS")?
         .put(&record.key(), &text, &options)
         .await
+}
+
+/// A quarantined callback, its summary as metadata (listings need no reads), kept 14 days.
+pub async fn put_quarantine(env: &Env, record: &QuarantineRecord) -> Result<()> {
+    injected(env, "quarantine_put")?;
+    let text = serde_json::to_string(record)?;
+    let summary = serde_json::to_string(&record.summary())?;
+    let options = Object::new();
+    set(&options, "metadata", &JSON::parse(&summary)?)?;
+    #[allow(clippy::cast_precision_loss)] // 14 days in seconds
+    set(
+        &options,
+        "expirationTtl",
+        &JsValue::from_f64(quarantine::TTL_SECONDS as f64),
+    )?;
+    Kv::of(env, "DEAD_LETTERS")?
+        .put(&record.key(), &text, &options)
+        .await
+}
+
+pub async fn get_quarantine(env: &Env, id: &str) -> Result<Option<QuarantineRecord>> {
+    match Kv::of(env, "DEAD_LETTERS")?
+        .text(&quarantine::key(id))
+        .await?
+    {
+        Some(text) => Ok(Some(serde_json::from_str(&text)?)),
+        None => Ok(None),
+    }
 }
 
 pub async fn get_unreadable(env: &Env, key: &str) -> Result<Option<Unreadable>> {

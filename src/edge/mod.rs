@@ -1,13 +1,16 @@
 //! The thin layer over `worker`: performs what `core` decided. Arrows point one way only:
-//! `http` (routes) → handlers (`ingest`, `admin`, `health`; `consume` for the queue and
-//! `bigcommerce` for the cron) → `b2b_api` → platform access (`kv`, `queue`, `fetch`, `env`,
-//! `log`, `metrics`) and `respond` (answers) → `core`.
+//! `http` (routes) → handlers (`ingest` with `quarantine` and `exceptions`, `admin`, `health`;
+//! `consume` for the queue and `bigcommerce` for the cron) → `b2b_api` → platform access
+//! (`kv`, `queue`, `dedup` (the `DedupShard` Durable Object), `fetch`, `env`, `log`,
+//! `metrics`) and `respond` (answers) → `core`.
 
 pub mod admin;
 pub mod b2b_api;
 pub mod bigcommerce;
 pub mod consume;
+pub mod dedup;
 pub mod env;
+pub mod exceptions;
 pub mod fetch;
 pub mod health;
 pub mod http;
@@ -15,5 +18,6 @@ pub mod ingest;
 pub mod kv;
 pub mod log;
 pub mod metrics;
+pub mod quarantine;
 pub mod queue;
 pub mod respond;

@@ -1,5 +1,5 @@
 //! Configuration: `TARGETS`, ingest's authentication (`INGEST_TOKENS`, `BC_CLIENT_SECRETS`,
-//! `INGEST_AUTH`, `SIGNATURE_TOLERANCE_SECONDS`: `ingest::auth`), `DEDUP`, `DEDUP_TTL_SECONDS`,
+//! `INGEST_AUTH`, `SIGNATURE_TOLERANCE_SECONDS`: `ingest::auth`), `DEDUP_MODE`, `DEDUP_TTL_SECONDS`,
 //! `RETRY_SCHEDULE_SECONDS`, `LOG_DELIVERIES`, `BC_B2B_API_BASE`, the sync's `BC_*` and
 //! `PUBLIC_URL`, validated once, up front, by [`load`]. Every problem is collected and named (`TARGETS[1] "crm": …`), never
 //! echoing a secret, so `/health` and the log say exactly what to fix.
@@ -43,7 +43,7 @@ pub struct Config {
     /// How ingest authenticates: tokens, BigCommerce client secrets, mode, tolerance.
     pub auth: AuthSettings,
     pub targets: Vec<Target>,
-    /// `DEDUP`: KV marks alone, or KV in front of the `DedupShard` Durable Object.
+    /// `DEDUP_MODE`: KV marks alone, or KV in front of the `DedupShard` Durable Object.
     pub dedup: dedup::Mode,
     pub dedup_ttl_seconds: u64,
     pub retry: RetryPolicy,
@@ -184,19 +184,19 @@ mod tests {
         let c = load(&src(&[("BC_CLIENT_SECRETS", "s1,s2")])).unwrap();
         assert!(c.auth.verifies_signatures() && c.auth.tokens().is_empty());
         assert_eq!(c.dedup, dedup::Mode::Kv);
-        let c = load(&src(&[("INGEST_TOKENS", "t"), ("DEDUP", "durable")])).unwrap();
+        let c = load(&src(&[("INGEST_TOKENS", "t"), ("DEDUP_MODE", "durable")])).unwrap();
         assert_eq!(c.dedup, dedup::Mode::Durable);
         let e = load(&src(&[
             ("INGEST_AUTH", "signature"),
             ("INGEST_TOKENS", "t"),
-            ("DEDUP", "redis"),
+            ("DEDUP_MODE", "redis"),
             ("SIGNATURE_TOLERANCE_SECONDS", "1"),
         ]))
         .unwrap_err();
         assert_eq!(e.len(), 3, "{e:?}");
         assert!(e[0].starts_with("SIGNATURE_TOLERANCE_SECONDS"), "{e:?}");
         assert!(e[1].starts_with("INGEST_AUTH: `signature` needs BC_CLIENT_SECRETS"));
-        assert_eq!(e[2], "DEDUP: must be kv or durable");
+        assert_eq!(e[2], "DEDUP_MODE: must be kv or durable");
         let shown = format!("{:?}", load(&src(&[("BC_CLIENT_SECRETS", "cs-value-9")])));
         assert!(!shown.contains("cs-value-9"), "{shown}");
     }

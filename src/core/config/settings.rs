@@ -1,4 +1,4 @@
-//! The scalar settings: `DEDUP`, `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`,
+//! The scalar settings: `DEDUP_MODE`, `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`,
 //! `LOG_DELIVERIES`, `BC_B2B_API_BASE`. Unset or blank means the default.
 
 use super::url::check_base;
@@ -8,9 +8,9 @@ use crate::core::deliver::retry::{RetryPolicy, MAX_DELAY_SECONDS};
 use crate::core::ingest::dedup;
 
 pub(super) fn dedup_mode(src: &dyn Source, errors: &mut Vec<String>) -> dedup::Mode {
-    let text = src.text("DEDUP").unwrap_or_default();
+    let text = src.text("DEDUP_MODE").unwrap_or_default();
     dedup::Mode::parse(&text).unwrap_or_else(|| {
-        errors.push(format!("DEDUP: must be {}", dedup::Mode::NAMES));
+        errors.push(format!("DEDUP_MODE: must be {}", dedup::Mode::NAMES));
         dedup::Mode::default()
     })
 }

@@ -1,5 +1,5 @@
 //! The order of ingest's storage steps, written once: look up the dedup mark → claim the id
-//! (`DEDUP = "durable"` only) → enqueue every job → commit the claim → write the mark. Against a
+//! (`DEDUP_MODE = "durable"` only) → enqueue every job → commit the claim → write the mark. Against a
 //! small storage trait, so each step's failure is a unit test.
 //!
 //! - The look-up or the claim fails: 503, nothing enqueued; BigCommerce retries.
@@ -12,7 +12,7 @@ use crate::core::deliver::message::Job;
 use crate::core::error::{ErrorCode, RelayError};
 
 /// The storage ingest needs. Errors are texts for the log (already free of secrets). The
-/// claim steps default to "nothing to claim" (`DEDUP = "kv"`).
+/// claim steps default to "nothing to claim" (`DEDUP_MODE = "kv"`).
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
 pub trait IngestStore {
     async fn seen(&self, event_id: &str) -> Result<bool, String>;
@@ -223,7 +223,7 @@ mod tests {
         assert!(store.marks.borrow().is_empty());
     }
 
-    /// `DEDUP = "durable"`: a store whose claims follow `dedup::decide`, as the object does.
+    /// `DEDUP_MODE = "durable"`: a store whose claims follow `dedup::decide`, as the object does.
     #[derive(Default)]
     struct Claims {
         kv: Memory,

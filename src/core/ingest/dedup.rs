@@ -1,7 +1,7 @@
 //! Dedup: one KV mark per event id. The order that loses nothing is look up → enqueue → mark →
 //! answer: a failed enqueue leaves no mark, so BigCommerce's retry is processed again.
 //!
-//! `DEDUP = "durable"` adds a claim in a Durable Object (`DedupShard`, 16 shards by the id's
+//! `DEDUP_MODE = "durable"` adds a claim in a Durable Object (`DedupShard`, 16 shards by the id's
 //! first hex digit) between the look-up and the enqueue: claim → enqueue → commit. The object
 //! is the one place that sees every copy of an id, whatever isolate or location it reached, so
 //! its answer is atomic where KV's is only eventually consistent. [`decide`] is its rule.
@@ -15,7 +15,8 @@ pub fn key(event_id: &str) -> String {
     format!("dedup:{event_id}")
 }
 
-/// `DEDUP`: where acceptance is decided.
+/// `DEDUP_MODE`: where acceptance is decided (not `DEDUP`: that name is the KV binding's, and
+/// a Worker's bindings and variables share one namespace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// KV marks only (best effort across isolates; copies in one isolate are coalesced).

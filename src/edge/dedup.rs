@@ -1,0 +1,268 @@
+//! `DEDUP_MODE = "durable"`: the `DedupShard` Durable Object (binding `DEDUP_SHARDS`, SQLite-backed,
+//! 16 objects named by the event id's first hex digit) and the client ingest calls it with.
+//! The rule is `core::ingest::dedup::decide`; the object only stores rows and wakes waiters.
+//!
+//! Per new event: two object requests (`claim`, then `commit`, or `release` when the enqueue
+//! failed). A copy the KV cache already knows costs none; one KV has not seen yet costs one.
+//! A claim of an id another copy holds is answered only when that copy commits (`duplicate`)
+//! or releases (this copy takes it), or its lease runs out (this copy takes it over).
+
+use crate::core::ingest::coalesce::Signal;
+use crate::core::ingest::dedup::{self, Claim, Row, LEASE_MS};
+use crate::edge::env;
+use futures_util::future::{select, Either};
+use js_sys::{Function, Promise, Reflect};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{durable_object, web_sys, Delay, DurableObject, Env, Request, Response, State};
+
+/// The Durable Object namespace binding (wrangler.toml).
+pub const BINDING: &str = "DEDUP_SHARDS";
+/// A claim may wait for another copy's lease; past this the call is given up (503, BigCommerce
+/// retries).
+const CALL_TIMEOUT_MS: u64 = LEASE_MS.unsigned_abs() + 5_000;
+
+const SCHEMA: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, state INTEGER NOT NULL, holder INTEGER NOT NULL, until INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS claims_until ON claims (until)",
+];
+/// Expired rows removed per commit: bounded work per request, and rows never pile up faster
+/// than commits remove them.
+const PURGE: &str =
+    "DELETE FROM claims WHERE rowid IN (SELECT rowid FROM claims WHERE until <= ? LIMIT 20)";
+const CLAIMED: i64 = 0;
+const COMMITTED: i64 = 1;
+
+#[durable_object(fetch)]
+pub struct DedupShard {
+    state: State,
+    /// The schema exists (created on the first request of this instance).
+    ready: Cell<bool>,
+    /// Claims waiting for an id's holder, woken by its commit or release.
+    waiters: RefCell<BTreeMap<String, Signal<()>>>,
+}
+
+impl DurableObject for DedupShard {
+    fn new(state: State, _env: Env) -> Self {
+        DedupShard {
+            state,
+            ready: Cell::new(false),
+            waiters: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        let path = req.path();
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let answer = match parts.as_slice() {
+            ["claim", id, holder] => self.claim(id, number(holder)).await,
+            ["commit", id, ttl] => self.commit(id, number(ttl)),
+            ["release", id, holder] => self.release(id, number(holder)),
+            _ => Err("unknown dedup call".into()),
+        };
+        let (status, text) = match answer {
+            Ok(word) => (200, word.to_owned()),
+            Err(e) => (500, e),
+        };
+        Ok(Response::builder()
+            .with_status(status)
+            .fixed(text.into_bytes()))
+    }
+}
+
+fn number(text: &str) -> i64 {
+    text.parse().unwrap_or(0)
+}
+
+fn js(e: JsValue) -> String {
+    worker::Error::from(e).to_string()
+}
+
+fn field(row: &JsValue, name: &str) -> i64 {
+    #[allow(clippy::cast_possible_truncation)] // integers the object wrote, below 2^53
+    Reflect::get(row, &JsValue::from_str(name))
+        .ok()
+        .and_then(|v| v.as_f64())
+        .map_or(0, |v| v as i64)
+}
+
+#[allow(clippy::cast_precision_loss)] // times in ms and u32 holders, below 2^53
+fn num(v: i64) -> JsValue {
+    JsValue::from_f64(v as f64)
+}
+
+impl DedupShard {
+    fn sql(&self, query: &str, args: Vec<JsValue>) -> Result<worker::SqlCursor, String> {
+        let sql = self.state.storage().sql();
+        if !self.ready.get() {
+            for statement in SCHEMA {
+                sql.exec_raw(statement, None).map_err(|e| e.to_string())?;
+            }
+            self.ready.set(true);
+        }
+        sql.exec_raw(query, args).map_err(|e| e.to_string())
+    }
+
+    fn row(&self, id: &str) -> Result<Option<Row>, String> {
+        let mut cursor = self.sql(
+            "SELECT state, holder, until FROM claims WHERE id = ?",
+            vec![id.into()],
+        )?;
+        let Some(row) = Iterator::next(&mut cursor) else {
+            return Ok(None);
+        };
+        let row = row.map_err(|e| e.to_string())?;
+        let until_ms = field(&row, "until");
+        Ok(Some(if field(&row, "state") == COMMITTED {
+            Row::Committed { until_ms }
+        } else {
+            Row::Claimed {
+                holder: field(&row, "holder"),
+                until_ms,
+            }
+        }))
+    }
+
+    fn put(&self, id: &str, state: i64, holder: i64, until_ms: i64) -> Result<(), String> {
+        self.sql(
+            "INSERT OR REPLACE INTO claims (id, state, holder, until) VALUES (?, ?, ?, ?)",
+            vec![id.into(), num(state), num(holder), num(until_ms)],
+        )
+        .map(|_| ())
+    }
+
+    fn wake(&self, id: &str) {
+        let signal = self.waiters.borrow_mut().remove(id);
+        if let Some(s) = signal {
+            s.set(());
+        }
+    }
+
+    /// `take` or `duplicate`; waits while another copy holds the id. Deciding and writing the
+    /// claim happen with no await between them: no other request runs in that window.
+    async fn claim(&self, id: &str, holder: i64) -> Result<&'static str, String> {
+        loop {
+            let now = env::now_ms();
+            match dedup::decide(self.row(id)?, now) {
+                Claim::Take => {
+                    self.put(id, CLAIMED, holder, now + LEASE_MS)?;
+                    return Ok("take");
+                }
+                Claim::Duplicate => return Ok("duplicate"),
+                Claim::Wait { until_ms } => {
+                    let signal = self
+                        .waiters
+                        .borrow_mut()
+                        .entry(id.to_owned())
+                        .or_default()
+                        .clone();
+                    let wait = signal.wait();
+                    let left = Duration::from_millis((until_ms - now).max(1).unsigned_abs());
+                    let timer = Delay::from(left);
+                    select(wait, timer).await;
+                }
+            }
+        }
+    }
+
+    fn commit(&self, id: &str, ttl_seconds: i64) -> Result<&'static str, String> {
+        let now = env::now_ms();
+        self.put(id, COMMITTED, 0, now + ttl_seconds.max(60) * 1000)?;
+        self.wake(id);
+        // Bounded clean-up of expired rows; a failure only leaves them for the next commit.
+        let _ = self.sql(PURGE, vec![num(now)]);
+        Ok("ok")
+    }
+
+    fn release(&self, id: &str, holder: i64) -> Result<&'static str, String> {
+        if dedup::releases(self.row(id)?, holder) {
+            self.sql("DELETE FROM claims WHERE id = ?", vec![id.into()])?;
+        }
+        self.wake(id);
+        Ok("ok")
+    }
+}
+
+fn method(on: &JsValue, name: &str, args: &[&JsValue]) -> Result<JsValue, String> {
+    let f: Function = Reflect::get(on, &JsValue::from_str(name))
+        .map_err(js)?
+        .dyn_into()
+        .map_err(js)?;
+    let args: js_sys::Array = args.iter().copied().collect();
+    f.apply(on, &args).map_err(js)
+}
+
+/// One call to the id's shard, through the JS API (worker's stub wrappers would convert the
+/// request through its `Request` type): namespace → `idFromName` → `get` → `stub.fetch`.
+async fn exchange(env: &Env, id: &str, path: String) -> Result<String, String> {
+    let ns = Reflect::get(env.as_ref(), &JsValue::from_str(BINDING)).map_err(js)?;
+    if ns.is_undefined() {
+        return Err(format!("no Durable Object binding `{BINDING}`"));
+    }
+    let object = method(&ns, "idFromName", &[&dedup::shard(id).into()])?;
+    let stub = method(&ns, "get", &[&object])?;
+    let url = format!("https://dedup/{path}");
+    let promise: Promise = method(&stub, "fetch", &[&url.into()])?
+        .dyn_into()
+        .map_err(js)?;
+    let resp: web_sys::Response = JsFuture::from(promise)
+        .await
+        .map_err(js)?
+        .dyn_into()
+        .map_err(js)?;
+    let text = JsFuture::from(resp.text().map_err(js)?)
+        .await
+        .map_err(js)?
+        .as_string()
+        .unwrap_or_default();
+    if resp.ok() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "dedup object answered {}: {}",
+            resp.status(),
+            text.chars().take(300).collect::<String>()
+        ))
+    }
+}
+
+async fn call(env: &Env, id: &str, path: String) -> Result<String, String> {
+    if env::fault(env, "dedup_object") {
+        return Err("injected fault: dedup_object".into());
+    }
+    let exchange = std::pin::pin!(exchange(env, id, path));
+    let timer = std::pin::pin!(Delay::from(Duration::from_millis(CALL_TIMEOUT_MS)));
+    match select(exchange, timer).await {
+        Either::Left((answer, _)) => answer,
+        Either::Right(_) => Err(format!(
+            "dedup object: no answer within {CALL_TIMEOUT_MS} ms"
+        )),
+    }
+}
+
+/// `Ok(true)`: this copy holds the id; `Ok(false)`: a duplicate.
+pub async fn claim(env: &Env, id: &str, holder: u32) -> Result<bool, String> {
+    match call(env, id, format!("claim/{id}/{holder}"))
+        .await?
+        .as_str()
+    {
+        "take" => Ok(true),
+        "duplicate" => Ok(false),
+        other => Err(format!("dedup object: unexpected answer `{other}`")),
+    }
+}
+
+pub async fn commit(env: &Env, id: &str, ttl_seconds: u64) -> Result<(), String> {
+    call(env, id, format!("commit/{id}/{ttl_seconds}"))
+        .await
+        .map(|_| ())
+}
+
+pub async fn release(env: &Env, id: &str, holder: u32) -> Result<(), String> {
+    call(env, id, format!("release/{id}/{holder}"))
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,225 @@
+//! Quarantine on the edge: keeping an authentic callback whose body is no event (KV
+//! `DEAD_LETTERS`, key `quarantine:{sha256 of the body}`, 14 days), and the operator's routes
+//! `GET /admin/quarantine[/{id}]`, `DELETE /admin/quarantine/{id}`, `POST
+//! /admin/quarantine/replay`. What a record holds and when a body is quarantined:
+//! `core::ingest::quarantine`.
+
+use crate::core::config::Config;
+use crate::core::error::{ErrorCode, RelayError};
+use crate::core::event::{self, EncodedEvent};
+use crate::core::ingest::accept::Outcome;
+use crate::core::ingest::auth::Authenticated;
+use crate::core::ingest::callback;
+use crate::core::ingest::quarantine::{
+    self, valid_id, QuarantineRecord, QuarantineSummary, ReplayOutcome, ReplayReport,
+    ReplayRequest, ReplayResult, REPLAY_LIMIT,
+};
+use crate::edge::metrics::{self, Point};
+use crate::edge::respond::ok;
+use crate::edge::{admin, env, ingest, kv, log, respond};
+use serde::Serialize;
+use worker::{Env, Headers, Method, Request, Response};
+
+/// Keeps the request and answers 200 `{"status":"quarantined","id"}`. If KV cannot keep it,
+/// 503: BigCommerce retries, and nothing authentic is dropped.
+pub async fn keep(
+    env: &Env,
+    cfg: &Config,
+    headers: &Headers,
+    body: &[u8],
+    auth: &Authenticated,
+    error: &RelayError,
+    started: i64,
+) -> Result<Response, RelayError> {
+    let record = QuarantineRecord::new(body, headers.entries(), &cfg.auth, auth, error, started);
+    kv::put_quarantine(env, &record).await?;
+    let duration_ms = env::now_ms() - started;
+    log::ingest(&log::Ingest {
+        msg: "ingest",
+        outcome: "quarantined",
+        status: 200,
+        id: Some(&record.id),
+        r#type: None,
+        store: None,
+        targets: None,
+        auth: Some(auth.by.as_str()),
+        error: Some(format!("{}: {}", error.code(), error.message())),
+        duration_ms,
+    });
+    metrics::record(
+        env,
+        &Point {
+            kind: "ingest",
+            ty: "",
+            target: "",
+            outcome: "quarantined",
+            store: "",
+            duration_ms,
+        },
+    );
+    Ok(respond::json(200, quarantine::answer(&record.id)))
+}
+
+fn not_found() -> RelayError {
+    RelayError::new(ErrorCode::NotFound, "no such quarantined callback")
+}
+
+/// `/admin/quarantine…`, `rest` being the path segments after `quarantine`.
+pub async fn admin(
+    req: &mut Request,
+    env: &Env,
+    cfg: &Config,
+    rest: &[&str],
+) -> Result<Response, RelayError> {
+    match (rest, req.method()) {
+        ([], Method::Get) => list(req, env).await,
+        (["replay"], Method::Post) => {
+            let request: ReplayRequest = admin::body(req).await?;
+            replay(env, cfg, request).await
+        }
+        ([id], Method::Get) if valid_id(id) => kv::get_quarantine(env, id)
+            .await?
+            .map_or_else(|| Err(not_found()), |r| ok(&r)),
+        ([id], Method::Delete) if valid_id(id) => {
+            if kv::get_quarantine(env, id).await?.is_none() {
+                return Err(not_found());
+            }
+            let key = quarantine::key(id);
+            kv::delete_dead_letter(env, &key).await?;
+            #[derive(Serialize)]
+            struct Deleted {
+                deleted: String,
+            }
+            ok(&Deleted { deleted: key })
+        }
+        ([id], Method::Get | Method::Delete) if !valid_id(id) => Err(not_found()),
+        ([], _) => Err(RelayError::method_not_allowed("GET")),
+        (["replay"], _) => Err(RelayError::method_not_allowed("POST")),
+        ([_], _) => Err(RelayError::method_not_allowed("GET, DELETE")),
+        _ => Err(RelayError::not_found()),
+    }
+}
+
+/// `GET /admin/quarantine?limit=&cursor=`: summaries from the keys' metadata, newest first
+/// within a page.
+async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
+    let (mut limit, mut cursor) = (50u64, None);
+    for (k, v) in crate::core::admin::query_pairs(&req.inner().url()) {
+        match k.as_str() {
+            "limit" => {
+                limit = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|l| (1..=1000).contains(l))
+                    .ok_or_else(|| {
+                        RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
+                    })?;
+            }
+            "cursor" if !v.is_empty() => cursor = Some(v),
+            _ => {}
+        }
+    }
+    let page =
+        kv::list_dead_letters::<QuarantineSummary>(env, quarantine::key_prefix(), limit, cursor)
+            .await?;
+    let mut records = Vec::with_capacity(page.keys.len());
+    for (key, meta) in page.keys {
+        match meta {
+            Some(m) => records.push(m),
+            // Written without metadata (should not happen): read it.
+            None => {
+                let id = key.get(quarantine::key_prefix().len()..).unwrap_or("");
+                if let Some(r) = kv::get_quarantine(env, id).await? {
+                    records.push(r.summary());
+                }
+            }
+        }
+    }
+    records.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+    #[derive(Serialize)]
+    struct Listing {
+        records: Vec<QuarantineSummary>,
+        cursor: Option<String>,
+    }
+    ok(&Listing {
+        records,
+        cursor: if page.complete { None } else { page.cursor },
+    })
+}
+
+/// Each record through the current parser and the same path as a callback (normalize, route,
+/// dedup, enqueue); deleted once it became an event (new or a duplicate), kept otherwise.
+async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Response, RelayError> {
+    let mut report = ReplayReport::default();
+    let ids: Vec<String> = match request.ids {
+        Some(ids) if ids.len() > REPLAY_LIMIT => {
+            return Err(RelayError::new(
+                ErrorCode::TooManyIds,
+                format!("at most {REPLAY_LIMIT} ids per request"),
+            ))
+        }
+        Some(ids) => ids,
+        None => {
+            let page = kv::list_dead_letters::<QuarantineSummary>(
+                env,
+                quarantine::key_prefix(),
+                REPLAY_LIMIT as u64,
+                None,
+            )
+            .await?;
+            report.remaining = !page.complete;
+            page.keys
+                .into_iter()
+                .filter_map(|(k, _)| k.get(quarantine::key_prefix().len()..).map(str::to_owned))
+                .collect()
+        }
+    };
+    for id in ids {
+        let result = replay_one(env, cfg, &id).await;
+        if result.outcome.deletes() {
+            if let Err(e) = kv::delete_dead_letter(env, &quarantine::key(&id)).await {
+                // Kept but now an event: a second replay answers duplicate and deletes it.
+                log::problem("replayed quarantine record not deleted", &e.to_string());
+            }
+        }
+        report.push(result);
+    }
+    let status = if report.failed == 0 { 200 } else { 503 };
+    Ok(respond::json(
+        status,
+        serde_json::to_string(&report).unwrap_or_default(),
+    ))
+}
+
+async fn replay_one(env: &Env, cfg: &Config, id: &str) -> ReplayResult {
+    let result = |outcome, event_id: Option<&str>, error: Option<String>| ReplayResult {
+        id: id.to_owned(),
+        outcome,
+        event_id: event_id.map(str::to_owned),
+        error,
+    };
+    let record = match kv::get_quarantine(env, id).await {
+        Ok(Some(r)) if valid_id(id) => r,
+        Ok(_) => return result(ReplayOutcome::NotFound, None, None),
+        Err(e) => return result(ReplayOutcome::Failed, None, Some(e.to_string())),
+    };
+    let Some(body) = record.body_bytes() else {
+        let why = "the stored body does not decode".to_owned();
+        return result(ReplayOutcome::Quarantined, None, Some(why));
+    };
+    let cb = match callback::parse(&body) {
+        Ok(cb) => cb,
+        Err(e) => {
+            let why = format!("{}: {}", e.code(), e.message());
+            return result(ReplayOutcome::Quarantined, None, Some(why));
+        }
+    };
+    let mut ev = event::normalize(cb, record.received_at_ms);
+    ev.bcwebhookid = record.webhook_id;
+    let ev = EncodedEvent::new(ev);
+    match ingest::submit(env, cfg, &ev, &body, env::now_ms()).await {
+        Ok((Outcome::Accepted, _)) => result(ReplayOutcome::Accepted, Some(&ev.id), None),
+        Ok((Outcome::Duplicate, _)) => result(ReplayOutcome::Duplicate, Some(&ev.id), None),
+        Err(e) => result(ReplayOutcome::Failed, Some(&ev.id), Some(e.to_string())),
+    }
+}
