@@ -13,7 +13,6 @@ use crate::edge::env;
 use futures_util::future::{select, Either};
 use js_sys::{Function, Promise, Reflect};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -41,8 +40,9 @@ pub struct DedupShard {
     state: State,
     /// The schema exists (created on the first request of this instance).
     ready: Cell<bool>,
-    /// Claims waiting for an id's holder, woken by its commit or release.
-    waiters: RefCell<BTreeMap<String, Signal<()>>>,
+    /// Claims waiting for an id's holder, woken by its commit or release (a few ids at once:
+    /// a list).
+    waiters: RefCell<Vec<(String, Signal<()>)>>,
 }
 
 impl DurableObject for DedupShard {
@@ -50,7 +50,7 @@ impl DurableObject for DedupShard {
         DedupShard {
             state,
             ready: Cell::new(false),
-            waiters: RefCell::new(BTreeMap::new()),
+            waiters: RefCell::new(Vec::new()),
         }
     }
 
@@ -135,7 +135,10 @@ impl DedupShard {
     }
 
     fn wake(&self, id: &str) {
-        let signal = self.waiters.borrow_mut().remove(id);
+        let mut waiters = self.waiters.borrow_mut();
+        let woken = waiters.iter().position(|(k, _)| k == id);
+        let signal = woken.map(|i| waiters.swap_remove(i).1);
+        drop(waiters);
         if let Some(s) = signal {
             s.set(());
         }
@@ -153,12 +156,17 @@ impl DedupShard {
                 }
                 Claim::Duplicate => return Ok("duplicate"),
                 Claim::Wait { until_ms } => {
-                    let signal = self
-                        .waiters
-                        .borrow_mut()
-                        .entry(id.to_owned())
-                        .or_default()
-                        .clone();
+                    let signal = {
+                        let mut waiters = self.waiters.borrow_mut();
+                        match waiters.iter().find(|(k, _)| k == id) {
+                            Some((_, s)) => s.clone(),
+                            None => {
+                                let s = Signal::new();
+                                waiters.push((id.to_owned(), s.clone()));
+                                s
+                            }
+                        }
+                    };
                     let wait = signal.wait();
                     let left = Duration::from_millis((until_ms - now).max(1).unsigned_abs());
                     let timer = Delay::from(left);

@@ -20,6 +20,8 @@ use crate::core::ingest::signature::SignatureHeaders;
 use crate::core::route;
 use crate::edge::metrics::{self, Point};
 use crate::edge::{dedup as shards, env, exceptions, kv, log, quarantine, queue, respond};
+use std::future::Future;
+use std::pin::Pin;
 use worker::{Context, Env, Request, Response};
 
 fn check_content_type(req: &Request) -> Result<(), RelayError> {
@@ -90,16 +92,29 @@ thread_local! {
     static IN_FLIGHT: Coalescer<Result<Outcome, RelayError>> = Coalescer::new();
 }
 
-/// An event through dedup and the queue: the one path of callbacks, quarantine replays and
-/// delivery exceptions. A copy of an event whose first copy is still in flight in this isolate
-/// waits for it: `duplicate` once it is accepted, its error if it failed.
-pub async fn submit<'c>(
+type Submitted<'a> = Result<(Outcome, Vec<&'a Target>), RelayError>;
+
+/// An event through dedup and the queue: the one path of callbacks and quarantine replays. A
+/// copy of an event whose first copy is still in flight in this isolate waits for it:
+/// `duplicate` once it is accepted, its error if it failed. Boxed: both callers then share one
+/// copy of its (large) state machine in the wasm.
+pub fn submit<'a>(
+    env: &'a Env,
+    cfg: &'a Config,
+    event: &'a EncodedEvent,
+    original: &'a [u8],
+    received_at_ms: i64,
+) -> Pin<Box<dyn Future<Output = Submitted<'a>> + 'a>> {
+    Box::pin(submit_inner(env, cfg, event, original, received_at_ms))
+}
+
+async fn submit_inner<'a>(
     env: &Env,
-    cfg: &'c Config,
+    cfg: &'a Config,
     event: &EncodedEvent,
     original: &[u8],
     received_at_ms: i64,
-) -> Result<(Outcome, Vec<&'c Target>), RelayError> {
+) -> Submitted<'a> {
     let targets: Vec<&Target> = route::route(&cfg.targets, event);
     let store = Storage {
         env,

@@ -6,6 +6,7 @@ use crate::core::admin::DeadLetterSummary;
 use crate::core::deliver::message::{dead_letter_key, DeadLetter, Unreadable};
 use crate::core::ingest::dedup;
 use crate::core::ingest::quarantine::{self, QuarantineRecord};
+
 use crate::edge::env;
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
@@ -133,14 +134,11 @@ pub async fn put_quarantine(env: &Env, record: &QuarantineRecord) -> Result<()> 
         .await
 }
 
-pub async fn get_quarantine(env: &Env, id: &str) -> Result<Option<QuarantineRecord>> {
-    match Kv::of(env, "DEAD_LETTERS")?
+/// The record's JSON text as stored: served as is, or read in part for a replay.
+pub async fn get_quarantine(env: &Env, id: &str) -> Result<Option<String>> {
+    Kv::of(env, "DEAD_LETTERS")?
         .text(&quarantine::key(id))
-        .await?
-    {
-        Some(text) => Ok(Some(serde_json::from_str(&text)?)),
-        None => Ok(None),
-    }
+        .await
 }
 
 pub async fn get_unreadable(env: &Env, key: &str) -> Result<Option<Unreadable>> {
@@ -180,6 +178,26 @@ pub async fn list_dead_letters<T: serde::de::DeserializeOwned>(
     limit: u64,
     cursor: Option<String>,
 ) -> Result<Page<T>> {
+    let page = list_raw(env, prefix, limit, cursor).await?;
+    Ok(Page {
+        keys: page
+            .keys
+            .into_iter()
+            .map(|(k, m)| (k, m.and_then(|t| serde_json::from_str(&t).ok())))
+            .collect(),
+        cursor: page.cursor,
+        complete: page.complete,
+    })
+}
+
+/// The same listing with each key's metadata as JSON text (quarantine listings pass it on as
+/// is). Not generic, so its code is in the wasm once.
+pub async fn list_raw(
+    env: &Env,
+    prefix: &str,
+    limit: u64,
+    cursor: Option<String>,
+) -> Result<Page<String>> {
     let options = Object::new();
     set(&options, "prefix", &prefix.into())?;
     #[allow(clippy::cast_precision_loss)] // at most 1000
@@ -204,10 +222,7 @@ pub async fn list_dead_letters<T: serde::de::DeserializeOwned>(
         let summary = if metadata.is_undefined() || metadata.is_null() {
             None
         } else {
-            JSON::stringify(&metadata)
-                .ok()
-                .and_then(|t| t.as_string())
-                .and_then(|t| serde_json::from_str(&t).ok())
+            JSON::stringify(&metadata).ok().and_then(|t| t.as_string())
         };
         page.keys.push((name, summary));
     }

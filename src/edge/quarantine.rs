@@ -4,6 +4,7 @@
 //! /admin/quarantine/replay`. What a record holds and when a body is quarantined:
 //! `core::ingest::quarantine`.
 
+use crate::core::admin::ReplayRequest;
 use crate::core::config::Config;
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::event::{self, EncodedEvent};
@@ -11,13 +12,14 @@ use crate::core::ingest::accept::Outcome;
 use crate::core::ingest::auth::Authenticated;
 use crate::core::ingest::callback;
 use crate::core::ingest::quarantine::{
-    self, valid_id, QuarantineRecord, QuarantineSummary, ReplayOutcome, ReplayReport,
-    ReplayRequest, ReplayResult, REPLAY_LIMIT,
+    self, valid_id, QuarantineRecord, ReplayOutcome, ReplayReport, ReplayResult, Stored,
+    REPLAY_LIMIT,
 };
 use crate::edge::metrics::{self, Point};
 use crate::edge::respond::ok;
 use crate::edge::{admin, env, ingest, kv, log, respond};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use worker::{Env, Headers, Method, Request, Response};
 
 /// Keeps the request and answers 200 `{"status":"quarantined","id"}`. If KV cannot keep it,
@@ -77,9 +79,10 @@ pub async fn admin(
             let request: ReplayRequest = admin::body(req).await?;
             replay(env, cfg, request).await
         }
+        // As stored: the record is the relay's own JSON.
         ([id], Method::Get) if valid_id(id) => kv::get_quarantine(env, id)
             .await?
-            .map_or_else(|| Err(not_found()), |r| ok(&r)),
+            .map_or_else(|| Err(not_found()), |text| Ok(respond::json(200, text))),
         ([id], Method::Delete) if valid_id(id) => {
             if kv::get_quarantine(env, id).await?.is_none() {
                 return Err(not_found());
@@ -100,8 +103,8 @@ pub async fn admin(
     }
 }
 
-/// `GET /admin/quarantine?limit=&cursor=`: summaries from the keys' metadata, newest first
-/// within a page.
+/// `GET /admin/quarantine?limit=&cursor=`: the summaries kept as the keys' metadata, passed on
+/// as they are, in key order (by id).
 async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
     let (mut limit, mut cursor) = (50u64, None);
     for (k, v) in crate::core::admin::query_pairs(&req.inner().url()) {
@@ -119,26 +122,15 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
             _ => {}
         }
     }
-    let page =
-        kv::list_dead_letters::<QuarantineSummary>(env, quarantine::key_prefix(), limit, cursor)
-            .await?;
-    let mut records = Vec::with_capacity(page.keys.len());
-    for (key, meta) in page.keys {
-        match meta {
-            Some(m) => records.push(m),
-            // Written without metadata (should not happen): read it.
-            None => {
-                let id = key.get(quarantine::key_prefix().len()..).unwrap_or("");
-                if let Some(r) = kv::get_quarantine(env, id).await? {
-                    records.push(r.summary());
-                }
-            }
-        }
-    }
-    records.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+    let page = kv::list_raw(env, quarantine::key_prefix(), limit, cursor).await?;
+    let records = page
+        .keys
+        .into_iter()
+        .filter_map(|(_, meta)| RawValue::from_string(meta?).ok())
+        .collect();
     #[derive(Serialize)]
     struct Listing {
-        records: Vec<QuarantineSummary>,
+        records: Vec<Box<RawValue>>,
         cursor: Option<String>,
     }
     ok(&Listing {
@@ -151,6 +143,12 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
 /// dedup, enqueue); deleted once it became an event (new or a duplicate), kept otherwise.
 async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Response, RelayError> {
     let mut report = ReplayReport::default();
+    if request.target.is_some() {
+        return Err(RelayError::new(
+            ErrorCode::InvalidField,
+            "`target` is for dead letters; a quarantine replay takes `ids` or nothing",
+        ));
+    }
     let ids: Vec<String> = match request.ids {
         Some(ids) if ids.len() > REPLAY_LIMIT => {
             return Err(RelayError::new(
@@ -160,13 +158,8 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
         }
         Some(ids) => ids,
         None => {
-            let page = kv::list_dead_letters::<QuarantineSummary>(
-                env,
-                quarantine::key_prefix(),
-                REPLAY_LIMIT as u64,
-                None,
-            )
-            .await?;
+            let page =
+                kv::list_raw(env, quarantine::key_prefix(), REPLAY_LIMIT as u64, None).await?;
             report.remaining = !page.complete;
             page.keys
                 .into_iter()
@@ -198,10 +191,14 @@ async fn replay_one(env: &Env, cfg: &Config, id: &str) -> ReplayResult {
         event_id: event_id.map(str::to_owned),
         error,
     };
-    let record = match kv::get_quarantine(env, id).await {
-        Ok(Some(r)) if valid_id(id) => r,
+    let text = match kv::get_quarantine(env, id).await {
+        Ok(Some(t)) if valid_id(id) => t,
         Ok(_) => return result(ReplayOutcome::NotFound, None, None),
         Err(e) => return result(ReplayOutcome::Failed, None, Some(e.to_string())),
+    };
+    let Ok(record) = serde_json::from_str::<Stored>(&text) else {
+        let why = "the stored record is not readable".to_owned();
+        return result(ReplayOutcome::Quarantined, None, Some(why));
     };
     let Some(body) = record.body_bytes() else {
         let why = "the stored body does not decode".to_owned();

@@ -11,7 +11,6 @@
 //! Object's claim waiters use it too.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -93,8 +92,11 @@ impl<T: Clone> Future for Wait<T> {
 /// What a leader's followers receive: its outcome, or `None` when it went away without one.
 type Outcome<T> = Signal<Option<T>>;
 
-/// Copies in flight, by key (an event id). Cloning shares the table.
-pub struct Coalescer<T>(Rc<RefCell<BTreeMap<String, Outcome<T>>>>);
+/// Copies in flight, by key (an event id). Cloning shares the table. A list, not a map: it holds
+/// the few ids in flight at one moment, and a map's code costs wasm size.
+pub struct Coalescer<T>(Rc<RefCell<Table<T>>>);
+
+type Table<T> = Vec<(String, Outcome<T>)>;
 
 impl<T> Clone for Coalescer<T> {
     fn clone(&self) -> Self {
@@ -104,7 +106,7 @@ impl<T> Clone for Coalescer<T> {
 
 impl<T: Clone> Default for Coalescer<T> {
     fn default() -> Self {
-        Coalescer(Rc::new(RefCell::new(BTreeMap::new())))
+        Coalescer(Rc::new(RefCell::new(Vec::new())))
     }
 }
 
@@ -122,11 +124,11 @@ impl<T: Clone> Coalescer<T> {
 
     pub fn enter(&self, key: &str) -> Entry<T> {
         let mut table = self.0.borrow_mut();
-        if let Some(outcome) = table.get(key) {
+        if let Some((_, outcome)) = table.iter().find(|(k, _)| k == key) {
             return Entry::Follower(outcome.wait());
         }
         let outcome = Signal::new();
-        table.insert(key.to_owned(), outcome.clone());
+        table.push((key.to_owned(), outcome.clone()));
         Entry::Leader(Leader {
             table: self.clone(),
             key: key.to_owned(),
@@ -182,7 +184,7 @@ impl<T: Clone> Drop for Leader<T> {
     fn drop(&mut self) {
         // Out of the table first: a copy arriving after the outcome starts afresh (and finds
         // the dedup mark the leader wrote).
-        self.table.0.borrow_mut().remove(&self.key);
+        self.table.0.borrow_mut().retain(|(k, _)| *k != self.key);
         self.outcome.set(None);
     }
 }

@@ -65,7 +65,9 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    // A list joined by hand, then one collect: the map's bulk build is in the wasm already, its
+    // entry API would be new code for a handful of headers.
+    let mut out: Vec<(String, String)> = Vec::new();
     for (name, value) in headers {
         let name = name.as_ref().to_ascii_lowercase();
         let value = value.as_ref();
@@ -74,14 +76,15 @@ where
                 .secret_values()
                 .any(|s| !s.is_empty() && value.contains(s));
         let value = if secret { REDACTED } else { value };
-        out.entry(name)
-            .and_modify(|v| {
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, v)) => {
                 v.push_str(", ");
                 v.push_str(value);
-            })
-            .or_insert_with(|| value.to_owned());
+            }
+            None => out.push((name, value.to_owned())),
+        }
     }
-    out
+    out.into_iter().collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,12 +204,24 @@ pub fn valid_id(id: &str) -> bool {
 /// send, and an invocation's subrequests are limited; `remaining: true` says call again.
 pub const REPLAY_LIMIT: usize = 20;
 
-/// `POST /admin/quarantine/replay`: `{"ids":[…]}`, or `{}` for all (a page at a time).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayRequest {
+/// What a replay reads of a stored record (the rest is for the operator's eyes, served as
+/// stored).
+#[derive(Debug, Deserialize)]
+pub struct Stored {
+    pub received_at_ms: i64,
     #[serde(default)]
-    pub ids: Option<Vec<String>>,
+    pub webhook_id: Option<String>,
+    pub body_encoding: BodyEncoding,
+    pub body: String,
+}
+
+impl Stored {
+    pub fn body_bytes(&self) -> Option<Vec<u8>> {
+        match self.body_encoding {
+            BodyEncoding::Utf8 => Some(self.body.clone().into_bytes()),
+            BodyEncoding::Base64 => STANDARD.decode(&self.body).ok(),
+        }
+    }
 }
 
 /// What became of one record.
@@ -422,9 +437,14 @@ mod tests {
         assert!(!ReplayOutcome::Failed.deletes());
         assert!(valid_id(&callback::body_sha256(b"x")));
         assert!(!valid_id("../dlq:x") && !valid_id(&"A".repeat(64)));
-        let r: ReplayRequest = serde_json::from_str(r#"{"ids":["a"]}"#).unwrap();
-        assert_eq!(r.ids.unwrap(), ["a"]);
-        assert!(serde_json::from_str::<ReplayRequest>(r#"{"id":["a"]}"#).is_err());
+        let err = RelayError::new(ErrorCode::InvalidJson, "x");
+        let r = QuarantineRecord::new(b"\xff", [("a", "b")], &settings(), &auth(), &err, 5);
+        let stored: Stored = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(stored.body_bytes().as_deref(), Some(&b"\xff"[..]));
+        assert_eq!(
+            (stored.received_at_ms, stored.webhook_id),
+            (5, Some("msg_1".into()))
+        );
     }
 
     #[test]
