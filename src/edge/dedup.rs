@@ -237,7 +237,16 @@ async fn exchange(env: &Env, id: &str, path: String) -> Result<String, String> {
     }
 }
 
-async fn call(env: &Env, id: &str, path: String) -> Result<String, String> {
+/// Boxed: claim, commit and release share one copy of the exchange's state machine.
+fn call<'a>(
+    env: &'a Env,
+    id: &'a str,
+    path: String,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + 'a>> {
+    Box::pin(call_inner(env, id, path))
+}
+
+async fn call_inner(env: &Env, id: &str, path: String) -> Result<String, String> {
     if env::fault(env, "dedup_object") {
         return Err("injected fault: dedup_object".into());
     }

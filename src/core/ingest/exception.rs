@@ -9,9 +9,9 @@
 //! "message":"Non-200 response received when delivering to https://…, will retry"},…}`
 
 use crate::core::admin::for_metadata;
-use crate::core::json::Scalar;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 pub const SCOPE: &str = "store/hook/deliveryException";
 /// Appended to `PUBLIC_URL` for the exceptions hook's destination.
@@ -53,20 +53,11 @@ impl Code {
     }
 }
 
-#[derive(Deserialize, Default)]
-struct Raw<'a> {
-    #[serde(borrow, default)]
-    id: Option<Scalar<'a>>,
-    #[serde(borrow, default)]
-    error_code: Option<Scalar<'a>>,
-    #[serde(borrow, default)]
-    message: Option<Scalar<'a>>,
-}
-
-fn number(v: Option<Scalar>) -> Option<u64> {
+/// A whole number, or its digits as a string.
+fn number(v: Option<&Value>) -> Option<u64> {
     match v? {
-        Scalar::U64(n) => Some(n),
-        Scalar::Str(s) => s.parse().ok(),
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
         _ => None,
     }
 }
@@ -83,15 +74,13 @@ pub struct DeliveryException {
 }
 
 impl DeliveryException {
+    /// Through `serde_json::Value` (its parser is in the wasm anyway; `data` is small).
     pub fn read(data: &RawValue) -> Self {
-        let raw: Raw = serde_json::from_str(data.get()).unwrap_or_default();
+        let v: Value = serde_json::from_str(data.get()).unwrap_or_default();
         DeliveryException {
-            hook_id: number(raw.id),
-            error_code: number(raw.error_code),
-            message: match raw.message {
-                Some(Scalar::Str(m)) => Some(for_metadata(&m)),
-                _ => None,
-            },
+            hook_id: number(v.get("id")),
+            error_code: number(v.get("error_code")),
+            message: v.get("message").and_then(Value::as_str).map(for_metadata),
         }
     }
 

@@ -16,8 +16,7 @@ use crate::core::ingest::callback::body_sha256;
 use crate::core::time::rfc3339;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// How long a record is kept (KV `expiration_ttl`).
 pub const TTL_SECONDS: u64 = 14 * 86_400;
@@ -60,13 +59,13 @@ pub fn quarantines(error: &RelayError) -> bool {
 pub fn redact_headers<K, V>(
     headers: impl IntoIterator<Item = (K, V)>,
     settings: &AuthSettings,
-) -> BTreeMap<String, String>
+) -> HeaderList
 where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    // A list joined by hand, then one collect: the map's bulk build is in the wasm already, its
-    // entry API would be new code for a handful of headers.
+    // A list joined by hand: a map would be new wasm code (sorting, inserting) for a handful of
+    // headers the runtime gives sorted and combined already.
     let mut out: Vec<(String, String)> = Vec::new();
     for (name, value) in headers {
         let name = name.as_ref().to_ascii_lowercase();
@@ -84,7 +83,49 @@ where
             None => out.push((name, value.to_owned())),
         }
     }
-    out.into_iter().collect()
+    HeaderList(out)
+}
+
+/// Header name → value, in the order received, written as a JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeaderList(pub Vec<(String, String)>);
+
+impl HeaderList {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Serialize for HeaderList {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for HeaderList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = HeaderList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("header names and values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<HeaderList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(pair) = m.next_entry()? {
+                    out.push(pair);
+                }
+                Ok(HeaderList(out))
+            }
+        }
+        d.deserialize_map(Pairs)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +158,7 @@ pub struct QuarantineRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_id: Option<String>,
     /// Request headers, names lowercased, secrets redacted.
-    pub headers: BTreeMap<String, String>,
+    pub headers: HeaderList,
     pub body_encoding: BodyEncoding,
     pub body: String,
     /// Bytes of the raw body.
@@ -206,21 +247,32 @@ pub const REPLAY_LIMIT: usize = 20;
 
 /// What a replay reads of a stored record (the rest is for the operator's eyes, served as
 /// stored).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Stored {
     pub received_at_ms: i64,
-    #[serde(default)]
     pub webhook_id: Option<String>,
-    pub body_encoding: BodyEncoding,
-    pub body: String,
+    pub body: Vec<u8>,
 }
 
 impl Stored {
-    pub fn body_bytes(&self) -> Option<Vec<u8>> {
-        match self.body_encoding {
-            BodyEncoding::Utf8 => Some(self.body.clone().into_bytes()),
-            BodyEncoding::Base64 => STANDARD.decode(&self.body).ok(),
-        }
+    /// Through `serde_json::Value`, whose parser the wasm has anyway: a struct of its own would
+    /// link another deserializer for four fields. `None` when the text is no record.
+    pub fn parse(text: &str) -> Option<Stored> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let body = v.get("body")?.as_str()?;
+        let body = match v.get("body_encoding")?.as_str()? {
+            "utf8" => body.as_bytes().to_vec(),
+            "base64" => STANDARD.decode(body).ok()?,
+            _ => return None,
+        };
+        Some(Stored {
+            received_at_ms: v.get("received_at_ms")?.as_i64()?,
+            webhook_id: v
+                .get("webhook_id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            body,
+        })
     }
 }
 
@@ -332,7 +384,7 @@ mod tests {
     #[test]
     fn headers_are_redacted_by_name_and_by_value() {
         let h = redact_headers(HEADERS, &settings());
-        let get = |k: &str| h.get(k).map(String::as_str);
+        let get = |k: &str| h.get(k);
         assert_eq!(get("authorization"), Some(REDACTED));
         assert_eq!(get("webhook-signature"), Some(REDACTED));
         assert_eq!(get("cookie"), Some(REDACTED));
@@ -346,7 +398,7 @@ mod tests {
             assert!(!text.contains(secret), "{secret}: {text}");
         }
         let twice = redact_headers([("Via", "a"), ("via", "b")], &settings());
-        assert_eq!(twice["via"], "a, b");
+        assert_eq!(twice.get("via"), Some("a, b"));
     }
 
     #[test]
@@ -439,12 +491,19 @@ mod tests {
         assert!(!valid_id("../dlq:x") && !valid_id(&"A".repeat(64)));
         let err = RelayError::new(ErrorCode::InvalidJson, "x");
         let r = QuarantineRecord::new(b"\xff", [("a", "b")], &settings(), &auth(), &err, 5);
-        let stored: Stored = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
-        assert_eq!(stored.body_bytes().as_deref(), Some(&b"\xff"[..]));
+        let stored = Stored::parse(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(
-            (stored.received_at_ms, stored.webhook_id),
-            (5, Some("msg_1".into()))
+            stored,
+            Stored {
+                received_at_ms: 5,
+                webhook_id: Some("msg_1".into()),
+                body: b"\xff".to_vec()
+            }
         );
+        let utf8 = QuarantineRecord::new(b"{}", [("a", "b")], &settings(), &auth(), &err, 6);
+        let stored = Stored::parse(&serde_json::to_string(&utf8).unwrap()).unwrap();
+        assert_eq!(stored.body, b"{}");
+        assert_eq!(Stored::parse("{}"), None);
     }
 
     #[test]

@@ -164,10 +164,11 @@ pub fn destination_for<'a>(scope: &str, destination: &'a str) -> Cow<'a, str> {
 /// The headers every hook of ours carries: the relay's first ingest token, or none when only
 /// BigCommerce's signatures authenticate callbacks (no `INGEST_TOKENS`).
 pub fn wanted_headers(bearer_token: Option<&str>) -> HookHeaders {
-    bearer_token
-        .map(|t| ("Authorization".to_owned(), format!("Bearer {t}")))
-        .into_iter()
-        .collect()
+    // From an array of one, not an iterator: no sort is linked for it.
+    match bearer_token {
+        Some(t) => HookHeaders::from([("Authorization".to_owned(), format!("Bearer {t}"))]),
+        None => HookHeaders::new(),
+    }
 }
 
 /// What differs between our hook and what we want, for the report (never the values: they
