@@ -5,14 +5,14 @@
 //! Per new event: two object requests (`claim`, then `commit`, or `release` when the enqueue
 //! failed). A copy the KV cache already knows costs none; one KV has not seen yet costs one.
 //! A claim of an id another copy holds is answered only when that copy commits (`duplicate`)
-//! or releases (this copy takes it), or its lease runs out (this copy takes it over).
+//! or releases (this copy takes it), or its lease runs out (this copy takes it over); while it
+//! waits it reads the row again every 20 ms (SQLite in the object: no request).
 
-use crate::core::ingest::coalesce::Signal;
 use crate::core::ingest::dedup::{self, Claim, Row, LEASE_MS};
 use crate::edge::env;
 use futures_util::future::{select, Either};
 use js_sys::{Function, Promise, Reflect};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -32,6 +32,8 @@ const SCHEMA: [&str; 2] = [
 /// than commits remove them.
 const PURGE: &str =
     "DELETE FROM claims WHERE rowid IN (SELECT rowid FROM claims WHERE until <= ? LIMIT 20)";
+/// How often a waiting claim looks at the holder's row again.
+const POLL_MS: i64 = 20;
 const CLAIMED: i64 = 0;
 const COMMITTED: i64 = 1;
 
@@ -40,9 +42,6 @@ pub struct DedupShard {
     state: State,
     /// The schema exists (created on the first request of this instance).
     ready: Cell<bool>,
-    /// Claims waiting for an id's holder, woken by its commit or release (a few ids at once:
-    /// a list).
-    waiters: RefCell<Vec<(String, Signal<()>)>>,
 }
 
 impl DurableObject for DedupShard {
@@ -50,7 +49,6 @@ impl DurableObject for DedupShard {
         DedupShard {
             state,
             ready: Cell::new(false),
-            waiters: RefCell::new(Vec::new()),
         }
     }
 
@@ -134,18 +132,10 @@ impl DedupShard {
         .map(|_| ())
     }
 
-    fn wake(&self, id: &str) {
-        let mut waiters = self.waiters.borrow_mut();
-        let woken = waiters.iter().position(|(k, _)| k == id);
-        let signal = woken.map(|i| waiters.swap_remove(i).1);
-        drop(waiters);
-        if let Some(s) = signal {
-            s.set(());
-        }
-    }
-
-    /// `take` or `duplicate`; waits while another copy holds the id. Deciding and writing the
-    /// claim happen with no await between them: no other request runs in that window.
+    /// `take` or `duplicate`; waits while another copy holds the id, looking at its row again
+    /// every [`POLL_MS`] (a timer in this request's own context: a wake-up from the holder's
+    /// request would resume this one in the wrong context). Deciding and writing the claim
+    /// happen with no await between them: no other request runs in that window.
     async fn claim(&self, id: &str, holder: i64) -> Result<&'static str, String> {
         loop {
             let now = env::now_ms();
@@ -156,21 +146,8 @@ impl DedupShard {
                 }
                 Claim::Duplicate => return Ok("duplicate"),
                 Claim::Wait { until_ms } => {
-                    let signal = {
-                        let mut waiters = self.waiters.borrow_mut();
-                        match waiters.iter().find(|(k, _)| k == id) {
-                            Some((_, s)) => s.clone(),
-                            None => {
-                                let s = Signal::new();
-                                waiters.push((id.to_owned(), s.clone()));
-                                s
-                            }
-                        }
-                    };
-                    let wait = signal.wait();
-                    let left = Duration::from_millis((until_ms - now).max(1).unsigned_abs());
-                    let timer = Delay::from(left);
-                    select(wait, timer).await;
+                    let left = (until_ms - now).clamp(1, POLL_MS).unsigned_abs();
+                    Delay::from(Duration::from_millis(left)).await;
                 }
             }
         }
@@ -179,7 +156,6 @@ impl DedupShard {
     fn commit(&self, id: &str, ttl_seconds: i64) -> Result<&'static str, String> {
         let now = env::now_ms();
         self.put(id, COMMITTED, 0, now + ttl_seconds.max(60) * 1000)?;
-        self.wake(id);
         // Bounded clean-up of expired rows; a failure only leaves them for the next commit.
         let _ = self.sql(PURGE, vec![num(now)]);
         Ok("ok")
@@ -189,7 +165,6 @@ impl DedupShard {
         if dedup::releases(self.row(id)?, holder) {
             self.sql("DELETE FROM claims WHERE id = ?", vec![id.into()])?;
         }
-        self.wake(id);
         Ok("ok")
     }
 }

@@ -57,6 +57,10 @@ impl IngestStore for Storage<'_> {
             .map_err(|e| e.to_string())
     }
     async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), String> {
+        // Tests only: a slow queue keeps the first copy in flight while the others arrive.
+        if env::fault(self.env, "ingest_enqueue_slow") {
+            worker::Delay::from(std::time::Duration::from_millis(400)).await;
+        }
         if env::fault(self.env, "ingest_enqueue") {
             return Err("injected fault: ingest_enqueue".into());
         }
@@ -86,6 +90,11 @@ impl IngestStore for Storage<'_> {
         shards::release(self.env, event_id, self.holder).await
     }
 }
+
+/// A copy waiting for the first looks at its outcome this often, for at most 30 s (then it
+/// goes ahead itself: the first's request may have died without a word).
+const FOLLOW_POLL_MS: u64 = 20;
+const FOLLOW_MAX_POLLS: u32 = 1_500;
 
 thread_local! {
     /// Copies of one event in flight in this isolate: the first does the work, the others wait.
@@ -143,8 +152,10 @@ async fn submit_inner<'a>(
         work().await?
     } else {
         let in_flight = IN_FLIGHT.with(Coalescer::clone);
+        let pause = || worker::Delay::from(std::time::Duration::from_millis(FOLLOW_POLL_MS));
+        let follow = |first: Result<Outcome, RelayError>| first.map(|_| Outcome::Duplicate);
         in_flight
-            .run(&event.id, work, |first| first.map(|_| Outcome::Duplicate))
+            .run(&event.id, work, follow, pause, FOLLOW_MAX_POLLS)
             .await?
     };
     Ok((outcome, targets))
@@ -229,7 +240,17 @@ async fn accept(
     )?;
     check_content_type(&req)?;
 
-    let cb = match callback::parse(&body) {
+    // `ingest_parse` (tests only) stands for a body the parser of this version cannot read but
+    // a later one can: what a quarantine replay is for.
+    let parsed = if env::fault(env, "ingest_parse") {
+        Err(RelayError::new(
+            ErrorCode::InvalidJson,
+            "injected fault: ingest_parse",
+        ))
+    } else {
+        callback::parse(&body)
+    };
+    let cb = match parsed {
         Ok(cb) => cb,
         Err(e) if quarantines(&e) => {
             return quarantine::keep(env, cfg, req.headers(), &body, &auth, &e, started).await

@@ -6,23 +6,19 @@
 //! error too, so BigCommerce retries it). A leader that goes away without an outcome (its
 //! request was cancelled) leaves its followers free to try again.
 //!
-//! Single-threaded by design (wasm isolates and Durable Objects run one task at a time):
-//! `Rc`/`RefCell`, no locks. [`Signal`] is the one-shot value followers await; the Durable
-//! Object's claim waiters use it too.
+//! Followers look at the outcome between short pauses (the edge's timer) instead of being
+//! woken by the leader: each copy is its own request, and the Workers runtime cancels a request
+//! that waits on nothing it can see (a Rust waker set from another request's context is such a
+//! nothing), while a timer keeps it alive and resumes it in its own context.
+//!
+//! Single-threaded by design (wasm isolates run one task at a time): `Rc`/`RefCell`, no locks.
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
-struct Slot<T> {
-    value: Option<T>,
-    wakers: Vec<Waker>,
-}
-
-/// A value set once and awaited by any number of tasks. Cloning shares it.
-pub struct Signal<T>(Rc<RefCell<Slot<T>>>);
+/// A value set once and read by any number of copies. Cloning shares it.
+pub struct Signal<T>(Rc<RefCell<Option<T>>>);
 
 impl<T> Clone for Signal<T> {
     fn clone(&self) -> Self {
@@ -38,65 +34,28 @@ impl<T: Clone> Default for Signal<T> {
 
 impl<T: Clone> Signal<T> {
     pub fn new() -> Self {
-        Signal(Rc::new(RefCell::new(Slot {
-            value: None,
-            wakers: Vec::new(),
-        })))
+        Signal(Rc::new(RefCell::new(None)))
     }
 
-    /// Sets the value (the first call wins) and wakes every waiter.
+    /// Sets the value; the first call wins.
     pub fn set(&self, value: T) {
-        let wakers = {
-            let mut slot = self.0.borrow_mut();
-            if slot.value.is_some() {
-                return;
-            }
-            slot.value = Some(value);
-            std::mem::take(&mut slot.wakers)
-        };
-        // Woken outside the borrow: a waker may poll a waiter at once.
-        for w in wakers {
-            w.wake();
-        }
+        self.0.borrow_mut().get_or_insert(value);
     }
 
     pub fn get(&self) -> Option<T> {
-        self.0.borrow().value.clone()
-    }
-
-    /// Resolves with the value once it is set.
-    pub fn wait(&self) -> Wait<T> {
-        Wait(self.clone())
+        self.0.borrow().clone()
     }
 }
 
-/// The future of [`Signal::wait`].
-pub struct Wait<T>(Signal<T>);
-
-impl<T: Clone> Future for Wait<T> {
-    type Output = T;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let mut slot = (self.0).0.borrow_mut();
-        match &slot.value {
-            Some(v) => Poll::Ready(v.clone()),
-            None => {
-                if !slot.wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                    slot.wakers.push(cx.waker().clone());
-                }
-                Poll::Pending
-            }
-        }
-    }
-}
-
-/// What a leader's followers receive: its outcome, or `None` when it went away without one.
+/// What a leader's followers read: its outcome, or `None` when it went away without one.
 type Outcome<T> = Signal<Option<T>>;
 
-/// Copies in flight, by key (an event id). Cloning shares the table. A list, not a map: it holds
-/// the few ids in flight at one moment, and a map's code costs wasm size.
-pub struct Coalescer<T>(Rc<RefCell<Table<T>>>);
-
+/// Copies in flight, by key (an event id). A list, not a map: it holds the few ids in flight at
+/// one moment, and a map's code costs wasm size.
 type Table<T> = Vec<(String, Outcome<T>)>;
+
+/// Cloning shares the table.
+pub struct Coalescer<T>(Rc<RefCell<Table<T>>>);
 
 impl<T> Clone for Coalescer<T> {
     fn clone(&self) -> Self {
@@ -113,8 +72,8 @@ impl<T: Clone> Default for Coalescer<T> {
 pub enum Entry<T: Clone> {
     /// No copy of this key is in flight: do the work, then [`Leader::finish`].
     Leader(Leader<T>),
-    /// Another copy is: await its outcome (`None`: it was abandoned; enter again).
-    Follower(Wait<Option<T>>),
+    /// Another copy is: read its outcome until it is there (`Some(None)`: it was abandoned).
+    Follower(Outcome<T>),
 }
 
 impl<T: Clone> Coalescer<T> {
@@ -125,7 +84,7 @@ impl<T: Clone> Coalescer<T> {
     pub fn enter(&self, key: &str) -> Entry<T> {
         let mut table = self.0.borrow_mut();
         if let Some((_, outcome)) = table.iter().find(|(k, _)| k == key) {
-            return Entry::Follower(outcome.wait());
+            return Entry::Follower(outcome.clone());
         }
         let outcome = Signal::new();
         table.push((key.to_owned(), outcome.clone()));
@@ -136,18 +95,31 @@ impl<T: Clone> Coalescer<T> {
         })
     }
 
-    /// Keys in flight (tests, and a bound on what the table can hold).
+    /// Keys in flight.
     pub fn in_flight(&self) -> usize {
         self.0.borrow().len()
     }
 
-    /// Runs `work` once per key in flight: the leader runs it, followers answer
-    /// `follow(leader's outcome)`; a follower of an abandoned leader enters again.
-    pub async fn run<F, Fut>(&self, key: &str, work: F, follow: impl Fn(T) -> T) -> T
+    /// Runs `work` once per key in flight: the leader runs it, a follower answers
+    /// `follow(leader's outcome)`, looking again after each `pause()`. A follower of an
+    /// abandoned leader enters again; one that has paused `max_pauses` times does the work
+    /// itself, unregistered (a leader whose request died silently must not hold copies forever:
+    /// at worst that copy is a second enqueue, never a loss).
+    pub async fn run<W, WF, P, PF>(
+        &self,
+        key: &str,
+        work: W,
+        follow: impl Fn(T) -> T,
+        pause: P,
+        max_pauses: u32,
+    ) -> T
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = T>,
+        W: FnOnce() -> WF,
+        WF: Future<Output = T>,
+        P: Fn() -> PF,
+        PF: Future<Output = ()>,
     {
+        let mut paused = 0;
         loop {
             match self.enter(key) {
                 Entry::Leader(leader) => {
@@ -155,11 +127,17 @@ impl<T: Clone> Coalescer<T> {
                     leader.finish(outcome.clone());
                     return outcome;
                 }
-                Entry::Follower(wait) => {
-                    if let Some(outcome) = wait.await {
-                        return follow(outcome);
+                Entry::Follower(outcome) => loop {
+                    match outcome.get() {
+                        Some(Some(o)) => return follow(o),
+                        Some(None) => break,
+                        None if paused >= max_pauses => return work().await,
+                        None => {
+                            paused += 1;
+                            pause().await;
+                        }
                     }
-                }
+                },
             }
         }
     }
@@ -192,73 +170,53 @@ impl<T: Clone> Drop for Leader<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    use std::task::Wake;
+    use std::cell::Cell;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
 
-    /// Counts wake-ups: proves waiters are woken, not merely polled again.
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
+    fn poll<F: Future + ?Sized>(f: Pin<&mut F>) -> Poll<F::Output> {
+        f.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    /// A pause that is pending once, then ready: one turn of the hand-driven executor.
+    struct Yield(bool);
+    impl Future for Yield {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                Poll::Ready(())
+            } else {
+                self.0 = true;
+                Poll::Pending
+            }
         }
     }
 
-    fn poll<F: Future + Unpin>(f: &mut F, waker: &Waker) -> Poll<F::Output> {
-        Pin::new(f).poll(&mut Context::from_waker(waker))
-    }
-
     #[test]
-    fn a_signal_wakes_every_waiter_once_and_keeps_the_first_value() {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        // Two tasks: the same waker twice would be one task, woken once.
-        let (wa, wb) = (
-            Waker::from(count.clone()),
-            Waker::from(Arc::new(Count(AtomicUsize::new(0)))),
-        );
-        let waker = wa.clone();
+    fn a_signal_keeps_the_first_value() {
         let s: Signal<u32> = Signal::new();
-        let (mut a, mut b) = (s.wait(), s.wait());
-        assert!(poll(&mut a, &wa).is_pending());
-        assert!(poll(&mut b, &wb).is_pending());
-        assert!(
-            poll(&mut a, &wa).is_pending(),
-            "a second poll registers no second waker"
-        );
+        assert_eq!(s.get(), None);
         s.set(7);
         s.set(8);
-        assert_eq!(count.0.load(Ordering::SeqCst), 1, "task a woken once");
-        assert_eq!(poll(&mut a, &waker), Poll::Ready(7));
-        assert_eq!(poll(&mut b, &waker), Poll::Ready(7));
-        assert_eq!(
-            poll(&mut s.wait(), &waker),
-            Poll::Ready(7),
-            "late waiters see it too"
-        );
-        assert_eq!(s.get(), Some(7));
+        assert_eq!(s.clone().get(), Some(7));
     }
 
     #[test]
-    fn followers_get_the_leaders_outcome_and_the_key_is_freed() {
-        let waker = Waker::noop();
+    fn followers_read_the_leaders_outcome_and_the_key_is_freed() {
         let c: Coalescer<Result<&str, &str>> = Coalescer::new();
         let Entry::Leader(leader) = c.enter("e1") else {
             panic!("the first copy leads")
         };
-        let Entry::Follower(mut f1) = c.enter("e1") else {
+        let Entry::Follower(f) = c.enter("e1") else {
             panic!("a second copy follows")
-        };
-        let Entry::Follower(mut f2) = c.enter("e1") else {
-            panic!("a third copy follows")
         };
         assert!(
             matches!(c.enter("e2"), Entry::Leader(_)),
             "other ids are apart"
         );
-        assert!(poll(&mut f1, waker).is_pending());
+        assert_eq!(f.get(), None);
         leader.finish(Ok("accepted"));
-        assert_eq!(poll(&mut f1, waker), Poll::Ready(Some(Ok("accepted"))));
-        assert_eq!(poll(&mut f2, waker), Poll::Ready(Some(Ok("accepted"))));
+        assert_eq!(f.get(), Some(Some(Ok("accepted"))));
         assert_eq!(c.in_flight(), 0);
         assert!(
             matches!(c.enter("e1"), Entry::Leader(_)),
@@ -272,51 +230,57 @@ mod tests {
         let Entry::Leader(leader) = c.enter("e") else {
             panic!()
         };
-        let Entry::Follower(mut f) = c.enter("e") else {
+        let Entry::Follower(f) = c.enter("e") else {
             panic!()
         };
         drop(leader);
-        assert_eq!(poll(&mut f, Waker::noop()), Poll::Ready(None));
+        assert_eq!(f.get(), Some(None));
         assert_eq!(c.in_flight(), 0);
+    }
+
+    type Answer = Result<&'static str, &'static str>;
+
+    fn follow(r: Answer) -> Answer {
+        r.map(|_| "duplicate")
     }
 
     /// Three copies through `run`, driven by hand: one does the work, the other two answer from
     /// its outcome, and an error is every copy's error.
     #[test]
     fn run_does_the_work_once_per_key_in_flight() {
-        let waker = Waker::noop();
         for result in [Ok("accepted"), Err("queue down")] {
-            let c: Coalescer<Result<&'static str, &'static str>> = Coalescer::new();
+            let c: Coalescer<Answer> = Coalescer::new();
             let gate: Signal<()> = Signal::new();
-            let calls = std::cell::Cell::new(0);
+            let calls = Cell::new(0);
             let work = || {
                 calls.set(calls.get() + 1);
-                let gate = gate.wait();
+                let gate = gate.clone();
                 async move {
-                    gate.await;
+                    while gate.get().is_none() {
+                        Yield(false).await;
+                    }
                     result
                 }
             };
-            fn follow(r: Result<&'static str, &'static str>) -> Result<&'static str, &'static str> {
-                r.map(|_| "duplicate")
-            }
+            let pause = || Yield(false);
             let mut copies: Vec<_> = (0..3)
-                .map(|_| Box::pin(c.run("id", work, follow)))
+                .map(|_| Box::pin(c.run("id", work, follow, pause, 100)))
                 .collect();
-            for copy in &mut copies {
-                assert!(copy
-                    .as_mut()
-                    .poll(&mut Context::from_waker(waker))
-                    .is_pending());
+            for _ in 0..3 {
+                for copy in &mut copies {
+                    assert!(poll(copy.as_mut()).is_pending());
+                }
             }
             gate.set(());
-            let answers: Vec<_> = copies
-                .iter_mut()
-                .map(|f| match f.as_mut().poll(&mut Context::from_waker(waker)) {
-                    Poll::Ready(v) => v,
-                    Poll::Pending => panic!("still waiting"),
-                })
-                .collect();
+            let mut answers = Vec::new();
+            for copy in &mut copies {
+                // The leader finishes on its next poll; followers see it on one after a pause.
+                let answer = (0..3).find_map(|_| match poll(copy.as_mut()) {
+                    Poll::Ready(v) => Some(v),
+                    Poll::Pending => None,
+                });
+                answers.push(answer.expect("answered"));
+            }
             assert_eq!(calls.get(), 1, "the work ran once");
             let want = match result {
                 Ok(_) => vec![Ok("accepted"), Ok("duplicate"), Ok("duplicate")],
@@ -325,5 +289,51 @@ mod tests {
             assert_eq!(answers, want);
             assert_eq!(c.in_flight(), 0);
         }
+    }
+
+    #[test]
+    fn a_follower_stops_waiting_after_max_pauses_and_does_the_work() {
+        let c: Coalescer<Answer> = Coalescer::new();
+        let Entry::Leader(_stuck) = c.enter("id") else {
+            panic!()
+        };
+        let calls = Cell::new(0);
+        let work = || {
+            calls.set(calls.get() + 1);
+            async { Ok("accepted") }
+        };
+        let mut copy = Box::pin(c.run("id", work, follow, || Yield(false), 2));
+        let mut polls = 0;
+        let answer = loop {
+            polls += 1;
+            if let Poll::Ready(v) = poll(copy.as_mut()) {
+                break v;
+            }
+        };
+        assert_eq!((answer, calls.get()), (Ok("accepted"), 1));
+        assert_eq!(polls, 3, "two pauses, then the work");
+        assert_eq!(
+            c.in_flight(),
+            1,
+            "the stuck leader's entry is its own to remove"
+        );
+    }
+
+    #[test]
+    fn a_follower_of_an_abandoned_leader_leads_next() {
+        let c: Coalescer<Answer> = Coalescer::new();
+        let Entry::Leader(gone) = c.enter("id") else {
+            panic!()
+        };
+        let work = || async { Ok("accepted") };
+        let mut copy = Box::pin(c.run("id", work, follow, || Yield(false), 100));
+        assert!(poll(copy.as_mut()).is_pending());
+        drop(gone);
+        let answer = (0..3).find_map(|_| match poll(copy.as_mut()) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        });
+        assert_eq!(answer, Some(Ok("accepted")), "it did the work itself");
+        assert_eq!(c.in_flight(), 0);
     }
 }
