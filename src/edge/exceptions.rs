@@ -14,15 +14,17 @@ use crate::core::ingest::exception::{
     DeliveryException, REACTIVATE_AFTER_MS, REACTIVATE_AGAIN_AFTER_MS,
 };
 use crate::edge::metrics::{self, Point};
-use crate::edge::{bigcommerce, env};
+use crate::edge::{bigcommerce, env, log};
 use std::time::Duration;
 use worker::{Context, Delay, Env};
 
 pub fn observe(env: &Env, ctx: &Context, cfg: &Config, event: &EncodedEvent) {
     let x = DeliveryException::read(&event.data);
     let hook = x.reactivates().filter(|_| cfg.sync.is_ok());
+    // `"level":"warn"` is in the line; written with console.log like every other line
+    // (wrangler dev frames console.warn output, which log readers cannot parse).
     if let Ok(text) = serde_json::to_string(&x.line(&event.storehash, &event.id, hook.is_some())) {
-        worker::console_warn!("{text}");
+        log::write(&text);
     }
     let code = x.error_code.map(|c| c.to_string()).unwrap_or_default();
     metrics::record(
