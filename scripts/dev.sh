@@ -5,5 +5,18 @@ set -eu
 cd "$(dirname "$0")/.."
 node dev/demo-receiver.mjs &
 receiver=$!
-trap 'kill $receiver 2>/dev/null || true' EXIT INT TERM
+admin_token=$(sed -n 's/^ADMIN_TOKEN=//p' dev/dev.env)
+scheme=http verify=1
+case " $* " in *" --local-protocol https "*) scheme=https verify=0 ;; esac  # self-signed
+console="$scheme://127.0.0.1:8787/console/"
+echo "[dev] console: $console  admin token: $admin_token"
+# Said again once the relay answers, below wrangler's own start-up lines.
+NODE_TLS_REJECT_UNAUTHORIZED=$verify node -e '
+  const [url, token] = process.argv.slice(1);
+  const poll = () => fetch(url).then((r) => r.ok, () => false).then((ok) => ok
+    ? console.log(`\n[dev] console: ${url}\n[dev] sign in with the admin token: ${token}\n`)
+    : setTimeout(poll, 1000));
+  poll();' "$console" "$admin_token" &
+banner=$!
+trap 'kill $receiver $banner 2>/dev/null || true' EXIT INT TERM
 npx wrangler dev --ip 127.0.0.1 --port 8787 --env-file dev/dev.env "$@"

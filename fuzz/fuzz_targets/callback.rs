@@ -195,6 +195,14 @@ fn check_outbound(text: &str, ev: &CloudEvent, id_key: bool, cfg: &Config) {
                         );
                     }
                 },
+                // Templates and chat presets: always JSON (their own fuzz target checks more).
+                Format::Template
+                | Format::Slack
+                | Format::Teams
+                | Format::Discord
+                | Format::GoogleChat => {
+                    assert!(serde_json::from_str::<Value>(&out.body).is_ok(), "{}", out.body);
+                }
             }
         }
     }

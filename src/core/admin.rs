@@ -4,6 +4,7 @@
 use crate::core::catalog::{self, Resource, CATALOG};
 use crate::core::config::Target;
 use crate::core::deliver::message::DeadLetter;
+use crate::core::route::filter::Filter;
 use crate::core::route::glob_match;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -75,6 +76,11 @@ pub struct TargetView<'a> {
     pub enrich_required: bool,
     /// The B2B Edition event types (without `com.bigcommerce.`) its patterns match.
     pub matches: Vec<String>,
+    /// `template` and `where` as configured (they hold no secret: headers do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<&'a serde_json::Value>,
+    #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
+    pub filter: Option<&'a serde_json::Value>,
 }
 
 pub fn redact_url(url: &str) -> String {
@@ -106,6 +112,8 @@ pub fn target_view(t: &Target) -> TargetView<'_> {
             .map(|(scope, _, _)| catalog::short_type(scope))
             .filter(|ty| t.events.iter().any(|g| glob_match(g, ty)))
             .collect(),
+        template: t.shape.template_source.as_ref(),
+        filter: t.shape.filter.as_ref().map(Filter::source),
     }
 }
 

@@ -5,6 +5,7 @@ use crate::core::admin::{
     self, DeadLetterSummary, ReplayReport, ReplayRequest, TestEventRequest, REPLAY_LIMIT,
 };
 use crate::core::config::Config;
+use crate::core::deliver::lanes::Op;
 use crate::core::deliver::message::{
     dead_letter_key, unreadable_key, Delivery, EnrichJob, Job, UNREADABLE_PREFIX,
 };
@@ -17,7 +18,9 @@ use crate::core::route;
 use crate::core::secret::Secret;
 use crate::core::subscriptions::Mode;
 use crate::edge::respond::ok;
-use crate::edge::{bigcommerce, env, health, kv, log, quarantine, queue, respond};
+use crate::edge::{
+    bigcommerce, concurrent, env, health, kv, lane, log, quarantine, queue, respond,
+};
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
 
@@ -42,11 +45,16 @@ pub(crate) async fn body<T: serde::de::DeserializeOwned + Default>(
 }
 
 pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response, RelayError> {
-    let Some(token) = env::text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()) else {
+    // Read here, not in the configuration: the admin routes must answer (health) while the
+    // configuration is broken. A `Secret` from the moment it is read.
+    let Some(token) = env::text(env, "ADMIN_TOKEN")
+        .map(|t| Secret::new(t.trim()))
+        .filter(|t| !t.is_empty())
+    else {
         return Err(RelayError::not_found());
     };
     let authorization = req.headers().get("authorization").ok().flatten();
-    if !bearer_matches(authorization.as_deref(), &[Secret::new(token.trim())]) {
+    if !bearer_matches(authorization.as_deref(), &[token]) {
         return Err(RelayError::unauthorized());
     }
     // Before the configuration check: here the operator reads what is wrong with it.
@@ -72,14 +80,16 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
     let segments: Vec<&str> = rest.split('/').collect();
     let method = req.method();
     match (segments.as_slice(), method) {
-        (["targets"], Method::Get) => {
-            let views: Vec<_> = cfg.targets.iter().map(admin::target_view).collect();
-            #[derive(Serialize)]
-            struct Targets<T> {
-                targets: Vec<T>,
-            }
-            ok(&Targets { targets: views })
+        (["targets"], Method::Get) => lane::targets(env, cfg).await,
+        (["targets", name], Method::Get) => lane::target(env, cfg, name).await,
+        (["targets", name, "pause"], Method::Post) => {
+            lane::pause_or_resume(env, cfg, name, Op::Pause).await
         }
+        (["targets", name, "resume"], Method::Post) => {
+            lane::pause_or_resume(env, cfg, name, Op::Resume).await
+        }
+        (["targets", _], _) => Err(RelayError::method_not_allowed("GET")),
+        (["targets", _, "pause" | "resume"], _) => Err(RelayError::method_not_allowed("POST")),
         (["dead-letters"], Method::Get) => list(&req, env).await,
         (["dead-letters", "replay"], Method::Post) => {
             let request: ReplayRequest = body(&mut req).await?;
@@ -184,15 +194,24 @@ fn dry_run(req: &Request) -> Result<bool, RelayError> {
     }
 }
 
-/// `GET /admin/dead-letters?target=&limit=&cursor=`. KV lists keys in key order; each page is
-/// sorted newest first by the last attempt time kept in the key's metadata.
-async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let (mut target, mut limit, mut cursor) = (None, 50u64, None);
+/// `?target=&limit=&cursor=` of a KV listing: `limit` 1-1000, default 50.
+struct Paging {
+    target: Option<String>,
+    limit: u64,
+    cursor: Option<String>,
+}
+
+fn paging(req: &Request) -> Result<Paging, RelayError> {
+    let mut p = Paging {
+        target: None,
+        limit: 50,
+        cursor: None,
+    };
     for (k, v) in admin::query_pairs(&req.inner().url()) {
         match k.as_str() {
-            "target" if !v.is_empty() => target = Some(v),
+            "target" if !v.is_empty() => p.target = Some(v),
             "limit" => {
-                limit = v
+                p.limit = v
                     .parse::<u64>()
                     .ok()
                     .filter(|l| (1..=1000).contains(l))
@@ -200,10 +219,21 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
                         RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
                     })?;
             }
-            "cursor" if !v.is_empty() => cursor = Some(v),
+            "cursor" if !v.is_empty() => p.cursor = Some(v),
             _ => {}
         }
     }
+    Ok(p)
+}
+
+/// `GET /admin/dead-letters?target=&limit=&cursor=`. KV lists keys in key order; each page is
+/// sorted newest first by the last attempt time kept in the key's metadata.
+async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
+    let Paging {
+        target,
+        limit,
+        cursor,
+    } = paging(req)?;
     let prefix = match &target {
         Some(t) => format!("dlq:{t}:"),
         None => "dlq:".to_owned(),
@@ -237,22 +267,7 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
 /// `GET /admin/unreadable?limit=&cursor=`: queue messages the consumer could not read, kept
 /// instead of being dropped (a message schema this version does not know, a foreign message).
 async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let (mut limit, mut cursor) = (50u64, None);
-    for (k, v) in admin::query_pairs(&req.inner().url()) {
-        match k.as_str() {
-            "limit" => {
-                limit = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|l| (1..=1000).contains(l))
-                    .ok_or_else(|| {
-                        RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
-                    })?;
-            }
-            "cursor" if !v.is_empty() => cursor = Some(v),
-            _ => {}
-        }
-    }
+    let Paging { limit, cursor, .. } = paging(req)?;
     #[derive(serde::Deserialize, Serialize)]
     struct Meta {
         #[serde(default)]
@@ -328,7 +343,7 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
         ));
     }
     let now_ms = env::now_ms();
-    let records = concurrent(keys, |key| async move {
+    let records = concurrent::map(keys, concurrent::CONNECTIONS, |key| async move {
         let record = kv::get_dead_letter(env, &key).await;
         (key, record)
     })
@@ -385,10 +400,11 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
     match sent {
         Ok(()) => {
             report.replayed += replayed_keys.len();
-            let deleted = concurrent(replayed_keys, |key| async move {
-                kv::delete_dead_letter(env, &key).await
-            })
-            .await;
+            let deleted =
+                concurrent::map(replayed_keys, concurrent::CONNECTIONS, |key| async move {
+                    kv::delete_dead_letter(env, &key).await
+                })
+                .await;
             for e in deleted.into_iter().filter_map(Result::err) {
                 // Replayed but still listed: a second replay would deliver it again, with
                 // the same webhook-id.
@@ -407,20 +423,6 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
         if report.failed == 0 { 200 } else { 503 },
         body,
     ))
-}
-
-/// `f` over every item, six at a time (the invocation's connection limit), results in order.
-async fn concurrent<T, R, Fut: std::future::Future<Output = R>>(
-    items: Vec<T>,
-    f: impl Fn(T) -> Fut,
-) -> Vec<R> {
-    let mut out = Vec::with_capacity(items.len());
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        let chunk: Vec<Fut> = items.by_ref().take(6).map(&f).collect();
-        out.extend(futures_util::future::join_all(chunk).await);
-    }
-    out
 }
 
 /// Builds a callback for the configured store and sends it through the ingest pipeline (no

@@ -5,6 +5,7 @@ use crate::core::config::Config;
 use crate::core::deliver::enrich::{self, Verdict, TIMEOUT_MS};
 use crate::core::deliver::outbound::USER_AGENT;
 use crate::core::deliver::redact;
+use crate::core::secret::Secret;
 use crate::edge::env;
 use crate::edge::fetch::{self, Answer, Body};
 use worker::{Env, Method};
@@ -16,6 +17,7 @@ pub async fn call(env: &Env, cfg: &Config, store_hash: &str, path: &str) -> Verd
     let Some(token) = enrich::token_names(store_hash)
         .iter()
         .find_map(|n| env::text(env, n).filter(|t| !t.trim().is_empty()))
+        .map(Secret::new)
     else {
         return Verdict::Retry {
             retry_after: None,
@@ -23,7 +25,8 @@ pub async fn call(env: &Env, cfg: &Config, store_hash: &str, path: &str) -> Verd
         };
     };
     let headers = [
-        ("x-auth-token".into(), token.into()),
+        // The one place the token leaves its `Secret`: the request that sends it.
+        ("x-auth-token".into(), token.expose().to_owned().into()),
         ("x-store-hash".into(), store_hash.to_owned().into()),
         ("accept".into(), "application/json".into()),
         ("user-agent".into(), USER_AGENT.into()),

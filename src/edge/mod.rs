@@ -1,12 +1,14 @@
 //! The thin layer over `worker`: performs what `core` decided. Arrows point one way only:
 //! `http` (routes) → handlers (`ingest` with `quarantine` and `exceptions`, `admin`, `health`;
-//! `consume` for the queue and `bigcommerce` for the cron) → `b2b_api` → platform access
-//! (`kv`, `queue`, `dedup` (the `DedupShard` Durable Object), `fetch`, `env`, `log`,
-//! `metrics`) and `respond` (answers) → `core`.
+//! `consume` for the queue and `bigcommerce` for the cron) → `b2b_api`, `lane` (each target's
+//! Durable Object and its client), `dedup` (the `DedupShard` Durable Object and its client) →
+//! platform access (`kv`, `queue`, `fetch`, `env`, `log`, `metrics`, `concurrent`) and
+//! `respond` (answers) → `core`.
 
 pub mod admin;
 pub mod b2b_api;
 pub mod bigcommerce;
+pub mod concurrent;
 pub mod consume;
 pub mod dedup;
 pub mod env;
@@ -16,6 +18,7 @@ pub mod health;
 pub mod http;
 pub mod ingest;
 pub mod kv;
+pub mod lane;
 pub mod log;
 pub mod metrics;
 pub mod quarantine;

@@ -114,21 +114,29 @@ async function throughDevProxy(send) {
  * (from `make build` or a relay started before), so it can start while another relay runs.
  */
 export class Relay {
-  /** `args`: extra `wrangler dev` arguments, e.g. `["--test-scheduled"]`. */
-  constructor(env, { args = [], build = true } = {}) {
+  /**
+   * `args`: extra `wrangler dev` arguments, e.g. `["--test-scheduled"]`. `lanes: false` (with
+   * `build: false`) drops the lane queues from the configuration, as an operator may: every
+   * delivery then goes through b2b-relay-deliveries.
+   */
+  constructor(env, { args = [], build = true, lanes = true } = {}) {
     this.env = env;
     this.args = args;
     this.build = build;
+    this.lanes = lanes;
     this.logs = "";
     this.configArgs = [];
   }
 
-  /** A copy of wrangler.toml without [build], serving ROOT/build/index.js. */
+  /** A copy of wrangler.toml without [build], serving ROOT/build/index.js and ROOT/console/dist. */
   #writeConfigWithoutBuild() {
-    const toml = fs
+    let toml = fs
       .readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
       .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
-      .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, "build/index.js"))}`);
+      .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, "build/index.js"))}`)
+      .replace(/^directory = .*$/m, `directory = ${JSON.stringify(path.join(ROOT, "console/dist"))}`);
+    // Each lane's producer and consumer table: a header, then key lines up to a blank line.
+    if (!this.lanes) toml = toml.replace(/^\[\[queues\.(?:producers|consumers)\]\]\n(?:binding = "LANE_\d+"\n)?queue = "b2b-relay-lane-\d+"\n(?:.+\n)*/gm, "");
     const file = path.join(this.dir, "wrangler.toml");
     fs.writeFileSync(file, toml);
     this.configArgs = ["--config", file];
@@ -139,8 +147,9 @@ export class Relay {
     this.state = path.join(this.dir, "state");
     if (!this.build) this.#writeConfigWithoutBuild();
     const envFile = path.join(this.dir, "test.env");
-    // .env values: one line each; JSON is written unquoted (dotenv keeps it as is).
-    fs.writeFileSync(envFile, Object.entries(this.env).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+    // .env values: one line each; JSON is written unquoted (dotenv keeps it as is), with `$`
+    // escaped: wrangler expands `$NAME` in env files, which would eat `where` operators.
+    fs.writeFileSync(envFile, Object.entries(this.env).map(([k, v]) => `${k}=${String(v).replaceAll("$", "\\$")}`).join("\n") + "\n");
     this.port = await freePort();
     const inspector = await freePort();
     this.url = `http://127.0.0.1:${this.port}`;

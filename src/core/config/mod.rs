@@ -74,7 +74,15 @@ impl Config {
 pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
     let mut errors = Vec::new();
     let auth = auth_settings(src).map_err(|e| errors.extend(e)).ok();
-    let targets = targets(src, &mut errors);
+    let mut targets = targets(src, &mut errors);
+    // PUBLIC_URL itself is checked with the sync's settings; presets only link to it.
+    let public_url = src
+        .text("PUBLIC_URL")
+        .map(|u| u.trim().trim_end_matches('/').to_owned())
+        .filter(|u| !u.is_empty());
+    for t in targets.iter_mut().filter(|t| t.format.preset().is_some()) {
+        t.shape.public_url.clone_from(&public_url);
+    }
     let dedup = dedup_mode(src, &mut errors);
     let dedup_ttl_seconds = ttl(src, &mut errors);
     let retry = retry(src, &mut errors);

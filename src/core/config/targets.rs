@@ -3,7 +3,12 @@
 
 use super::url::check_url;
 use super::Source;
+use crate::core::deliver::lane::{take_lane_config, LaneConfig};
+use crate::core::deliver::presets::Preset;
 use crate::core::deliver::sign::SigningKey;
+use crate::core::deliver::template::{self, Template};
+use crate::core::route::filter::{self, Filter};
+use crate::core::route::path::Needs;
 use crate::core::secret::Secret;
 use serde::Deserialize;
 use serde_json::Value;
@@ -21,6 +26,13 @@ pub enum Format {
     CloudeventsBinary,
     /// BigCommerce's original callback body, byte for byte.
     Bigcommerce,
+    /// The target's own JSON `template`, placeholders filled from the event.
+    Template,
+    /// Chat presets: readable messages in each vendor's incoming-webhook shape.
+    Slack,
+    Teams,
+    Discord,
+    GoogleChat,
 }
 
 impl Format {
@@ -29,8 +41,36 @@ impl Format {
             Format::Cloudevents => "cloudevents",
             Format::CloudeventsBinary => "cloudevents-binary",
             Format::Bigcommerce => "bigcommerce",
+            Format::Template => "template",
+            Format::Slack => "slack",
+            Format::Teams => "teams",
+            Format::Discord => "discord",
+            Format::GoogleChat => "google-chat",
         }
     }
+
+    pub fn preset(self) -> Option<Preset> {
+        Preset::parse(self.as_str())
+    }
+}
+
+/// How a target's body is shaped and which events it takes beyond type and store: compiled at
+/// load, so a mistake is a configuration error by name, never a surprise at delivery.
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    /// `format = "template"`: the compiled `template`.
+    pub template: Option<Template>,
+    /// `content_type` of a template's body.
+    pub content_type: Option<String>,
+    /// `where`: the content filter.
+    pub filter: Option<Filter>,
+    /// What the template and the filter read of an event, so only that is built per delivery.
+    pub needs: Needs,
+    /// `template` and `where` as written, for the admin view.
+    /// (`where` as written is `filter`'s source.)
+    pub template_source: Option<Value>,
+    /// `PUBLIC_URL`, for the console links of chat presets.
+    pub public_url: Option<String>,
 }
 
 /// An extra header's value: written in `TARGETS`, or read from the secret it names
@@ -77,6 +117,9 @@ pub struct Target {
     pub enrich: bool,
     /// Never deliver without the resource: retry, then dead-letter.
     pub enrich_required: bool,
+    /// Breaker, rate limit, in-flight cap, auto-disable (`deliver::lane`).
+    pub lane: LaneConfig,
+    pub shape: Shape,
 }
 
 /// One entry of `TARGETS` as written by the operator. Unknown keys are errors: a typo such as
@@ -104,6 +147,12 @@ struct TargetSpec {
     enrich: bool,
     #[serde(default)]
     enrich_required: bool,
+    #[serde(default)]
+    template: Option<Value>,
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default, rename = "where")]
+    filter: Option<Value>,
 }
 
 /// Headers the relay sets itself; a target may not override them.
@@ -146,11 +195,20 @@ fn secret(src: &dyn Source, name: &str, what: &str, errors: &mut Vec<String>) ->
     }
 }
 
-fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) -> Option<Target> {
+fn target(
+    index: usize,
+    mut raw: Value,
+    src: &dyn Source,
+    errors: &mut Vec<String>,
+) -> Option<Target> {
     let label = match raw.get("name").and_then(Value::as_str) {
         Some(n) => format!("TARGETS[{index}] \"{n}\""),
         None => format!("TARGETS[{index}]"),
     };
+    let lane = take_lane_config(&mut raw).unwrap_or_else(|e| {
+        errors.extend(e.into_iter().map(|e| format!("{label}: {e}")));
+        LaneConfig::default()
+    });
     // Read from text, not with `from_value`: that second deserializer cost ~8 KB of wasm
     // (BENCHMARKS.md). The message is serde's without the position in this re-encoded text.
     let spec: TargetSpec =
@@ -257,6 +315,15 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
     if enrich && format == Format::Bigcommerce {
         errors.push(format!("{label}: enrich cannot be used with format \"bigcommerce\", which forwards BigCommerce's body unchanged"));
     }
+    let shape = shape(
+        &label,
+        format,
+        enrich,
+        spec.template,
+        spec.content_type,
+        spec.filter,
+        errors,
+    );
     (errors.len() == before).then_some(Target {
         name: spec.name,
         url: spec.url,
@@ -270,7 +337,69 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
         max_attempts,
         enrich,
         enrich_required: spec.enrich_required,
+        lane,
+        shape,
     })
+}
+
+/// `template`, `content_type` and `where`, checked against the format and `enrich`.
+fn shape(
+    label: &str,
+    format: Format,
+    enrich: bool,
+    template_source: Option<Value>,
+    content_type: Option<String>,
+    where_source: Option<Value>,
+    errors: &mut Vec<String>,
+) -> Shape {
+    let mut shape = Shape::default();
+    match (&template_source, format) {
+        (Some(t), Format::Template) => {
+            let compiled = match t {
+                Value::String(text) => template::compile_text(text, enrich),
+                other => template::compile(other, enrich),
+            };
+            match compiled {
+                Ok(t) => {
+                    shape.needs.merge(&t.needs());
+                    shape.template = Some(t);
+                }
+                Err(e) => errors.push(format!("{label}: `template`: {e}")),
+            }
+        }
+        (None, Format::Template) => {
+            errors.push(format!("{label}: format \"template\" needs a `template`"))
+        }
+        (Some(_), _) => errors.push(format!(
+            "{label}: `template` is only used with format \"template\""
+        )),
+        (None, _) => {}
+    }
+    if let Some(ct) = content_type {
+        if format != Format::Template {
+            errors.push(format!(
+                "{label}: `content_type` is only used with format \"template\""
+            ));
+        } else if let Err(e) = template::check_content_type(&ct) {
+            errors.push(format!("{label}: `content_type`: {e}"));
+        } else {
+            shape.content_type = Some(ct);
+        }
+    }
+    if let Some(w) = where_source {
+        match filter::compile_owned(w) {
+            Ok(f) if f.needs_enrichment() && !enrich => errors.push(format!(
+                "{label}: `where` reads enriched fields (data.resource…): set enrich = true"
+            )),
+            Ok(f) => {
+                shape.needs.merge(&f.needs());
+                shape.filter = Some(f);
+            }
+            Err(e) => errors.push(format!("{label}: `where`: {e}")),
+        }
+    }
+    shape.template_source = template_source;
+    shape
 }
 
 pub(super) fn targets(src: &dyn Source, errors: &mut Vec<String>) -> Vec<Target> {
@@ -389,6 +518,42 @@ mod tests {
         assert!(e[0].contains("enrich cannot be used"), "{e:?}");
         let e = errors("[]", &[("BC_B2B_API_BASE", "http://api.example.com")]);
         assert!(e[0].starts_with("BC_B2B_API_BASE"), "{e:?}");
+    }
+
+    #[test]
+    fn lane_settings_load_and_are_named_when_wrong() {
+        let c = load(&src(&[
+            ("INGEST_TOKENS", "t"),
+            (
+                "TARGETS",
+                r#"[{"name":"a","url":"https://x","rate_limit":"5/s","breaker_failures":3,"breaker_seconds":2,"disable_after_hours":0.01,"max_in_flight":2,"timeout_ms":500}]"#,
+            ),
+        ]))
+        .unwrap();
+        let lane = c.targets[0].lane;
+        assert_eq!(
+            lane.rate_limit.map(|l| l.to_string()).as_deref(),
+            Some("5/s")
+        );
+        assert_eq!(
+            (
+                lane.breaker_failures,
+                lane.breaker_seconds,
+                lane.max_in_flight
+            ),
+            (3, 2, Some(2))
+        );
+        assert_eq!((lane.disable_after_ms, lane.timeout_ms), (36_000, 500));
+        let e = errors(
+            r#"[{"name":"a","url":"https://x","rate_limit":"5/d"},{"name":"b","url":"https://x","rate_limt":"5/s"}]"#,
+            &[],
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(
+            e[0],
+            "TARGETS[0] \"a\": rate_limit period unit must be s, m or h"
+        );
+        assert!(e[1].contains("unknown field `rate_limt`"), "{e:?}");
     }
 
     #[test]

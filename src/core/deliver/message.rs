@@ -125,7 +125,13 @@ pub fn plan_jobs(
             })),
             Plan::Resolved(e) => {
                 let enriched = EncodedEvent::new(enrich::apply(event, &e));
-                for name in enrich_targets {
+                let accepted = |name: &String| {
+                    targets
+                        .iter()
+                        .find(|t| &t.name == name)
+                        .is_none_or(|t| t.accepts(&enriched))
+                };
+                for name in enrich_targets.into_iter().filter(accepted) {
                     jobs.push(Job::Deliver(Delivery::first(
                         &name,
                         enriched.clone(),

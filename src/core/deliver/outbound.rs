@@ -3,7 +3,10 @@
 //! receiver sees is testable without a runtime.
 
 use crate::core::config::{Format, Target};
+use crate::core::deliver::presets::{self, Preset};
+use crate::core::deliver::template::DEFAULT_CONTENT_TYPE;
 use crate::core::event::{CloudEvent, EncodedEvent};
+use crate::core::route::path;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -52,7 +55,12 @@ fn reconstructed_callback(ev: &CloudEvent) -> String {
 
 pub fn render(target: &Target, ev: &EncodedEvent, original: Option<&str>, now: i64) -> Outbound {
     let mut headers: Vec<Header> = Vec::with_capacity(8 + target.headers.len());
-    let body = match target.format {
+    // An operational event has no BigCommerce body to forward: it goes out structured.
+    let format = match target.format {
+        Format::Bigcommerce if ev.is_operational() => Format::Cloudevents,
+        f => f,
+    };
+    let body = match format {
         Format::Cloudevents => {
             headers.push(("content-type".into(), "application/cloudevents+json".into()));
             ev.json().to_owned()
@@ -89,6 +97,28 @@ pub fn render(target: &Target, ev: &EncodedEvent, original: Option<&str>, now: i
         Format::Bigcommerce => {
             headers.push(("content-type".into(), "application/json".into()));
             original.map_or_else(|| reconstructed_callback(ev), str::to_owned)
+        }
+        Format::Template => {
+            let ct = target
+                .shape
+                .content_type
+                .as_deref()
+                .unwrap_or(DEFAULT_CONTENT_TYPE);
+            headers.push(("content-type".into(), ct.to_owned().into()));
+            match &target.shape.template {
+                Some(t) => t.render(&target.shape.needs.pick(ev)),
+                // Config refuses a template target without a template.
+                None => ev.json().to_owned(),
+            }
+        }
+        Format::Slack | Format::Teams | Format::Discord | Format::GoogleChat => {
+            let preset = target.format.preset().unwrap_or(Preset::Slack);
+            headers.push(("content-type".into(), preset.content_type().into()));
+            presets::render(
+                preset,
+                &path::event_value(ev),
+                target.shape.public_url.as_deref(),
+            )
         }
     };
     let timestamp = now.to_string();

@@ -296,7 +296,7 @@ impl fmt::Display for QueryError {
                 "unknown status `{s}`: pending, delivered, failed, dead_letter, held or filtered"
             ),
             QueryError::BadBucket(b) => {
-                write!(f, "unknown bucket `{b}`: minute, hour or day")
+                write!(f, "unknown bucket `{b}`: minute, hour, day or all")
             }
             QueryError::TooManyBuckets => write!(
                 f,

@@ -1,5 +1,7 @@
-//! `GET /admin/stats?since=&until=&bucket=minute|hour|day&target=`: per target and bucket,
+//! `GET /admin/stats?since=&until=&bucket=minute|hour|day|all&target=`: per target and bucket,
 //! attempts by outcome and the p50 / p95 of attempt duration and of ingest → delivery.
+//! `all` is one bucket for the whole window (`start` = `since`): percentiles do not add up
+//! across buckets, so "p95 over the last hour" needs the window's own.
 //!
 //! SQLite has no percentile function. They are computed in the query, by rank: window
 //! functions number each bucket's attempts by duration (and its deliveries by latency), and
@@ -21,14 +23,18 @@ pub enum Bucket {
     Minute,
     Hour,
     Day,
+    /// The whole window as one bucket.
+    All,
 }
 
 impl Bucket {
+    /// The bucket's length; `All` divides every time of the window to the same bucket 0.
     pub fn ms(self) -> i64 {
         match self {
             Bucket::Minute => 60_000,
             Bucket::Hour => 3_600_000,
             Bucket::Day => DAY_MS,
+            Bucket::All => i64::MAX,
         }
     }
 
@@ -37,6 +43,7 @@ impl Bucket {
             "minute" => Some(Bucket::Minute),
             "hour" => Some(Bucket::Hour),
             "day" => Some(Bucket::Day),
+            "all" => Some(Bucket::All),
             _ => None,
         }
     }
@@ -84,11 +91,13 @@ pub fn parse_stats_query(
     })
 }
 
-/// ?1 since, ?2 until, ?3 bucket ms, ?4 target or NULL. Nearest rank: p50 at ⌈n/2⌉ =
-/// (n + 1) / 2, p95 at ⌈0.95·n⌉ = (95·n + 99) / 100, in integer arithmetic. Latency counts
+/// ?1 since, ?2 until, ?3 bucket ms, ?4 target or NULL. D1 binds a JavaScript number as a REAL,
+/// and `at / 60000.0` would put every attempt in a bucket of its own: ?3 is cast to an integer.
+/// Nearest rank: p50 at ⌈n/2⌉ = (n + 1) / 2, p95 at ⌈0.95·n⌉ = (95·n + 99) / 100, in integer
+/// arithmetic. Latency counts
 /// delivered attempts only (partitioned apart from the NULLs of the others).
 const STATS_SQL: &str = "WITH a AS ( \
-       SELECT target, at / ?3 AS b, outcome, duration_ms AS d, \
+       SELECT target, at / CAST(?3 AS INTEGER) AS b, outcome, duration_ms AS d, \
          CASE WHEN outcome = 'delivered' THEN at - run END AS lat \
        FROM attempts WHERE at >= ?1 AND at < ?2 AND (?4 IS NULL OR target = ?4) \
      ), r AS ( \
@@ -99,7 +108,7 @@ const STATS_SQL: &str = "WITH a AS ( \
          count(lat) OVER (PARTITION BY target, b) AS ln \
        FROM a \
      ) \
-     SELECT target, b * ?3 AS bucket, count(*) AS attempts, \
+     SELECT target, b * CAST(?3 AS INTEGER) AS bucket, count(*) AS attempts, \
        sum(outcome = 'delivered') AS delivered, sum(outcome = 'retry') AS failed, \
        sum(outcome = 'dead_letter') AS dead_letters, \
        max(CASE WHEN dr = (n + 1) / 2 THEN d END) AS duration_p50, \
@@ -191,7 +200,11 @@ pub fn stats_answer(q: &StatsQuery, rows: Vec<StatsRow>) -> StatsAnswer {
             dead_letters: r.dead_letters,
         };
         let bucket = BucketStats {
-            start: r.bucket,
+            start: if q.bucket == Bucket::All {
+                q.since
+            } else {
+                r.bucket
+            },
             counts,
             duration_ms: Percentiles {
                 p50: r.duration_p50,

@@ -1045,8 +1045,17 @@ fn nearest_rank(mut v: Vec<i64>, p: usize) -> Option<i64> {
 #[test]
 fn stats_add_up_to_the_attempts_recorded() {
     let w = world(400);
-    for (bucket, ms) in [("minute", 60_000), ("hour", 3_600_000), ("day", 86_400_000)] {
-        let (since, until) = (BASE, BASE + 400_000);
+    let (since, until) = (BASE, BASE + 400_000);
+    for (bucket, start) in [
+        (
+            "minute",
+            (|at: i64| at.div_euclid(60_000) * 60_000) as fn(i64) -> i64,
+        ),
+        ("hour", |at| at.div_euclid(3_600_000) * 3_600_000),
+        ("day", |at| at.div_euclid(86_400_000) * 86_400_000),
+        // One bucket for the window, starting at `since` (BASE).
+        ("all", |_| BASE),
+    ] {
         let q = parse_stats_query(
             &pairs(&[
                 ("since", &since.to_string()),
@@ -1066,11 +1075,17 @@ fn stats_add_up_to_the_attempts_recorded() {
             .collect();
         let total: i64 = answer.targets.iter().map(|t| t.totals.attempts).sum();
         assert_eq!(total, inside.len() as i64, "{bucket}");
+        if bucket == "all" {
+            assert!(
+                answer.targets.iter().all(|t| t.buckets.len() == 1),
+                "one bucket"
+            );
+        }
         for t in &answer.targets {
             for b in &t.buckets {
                 let mine: Vec<&&ModelAttempt> = inside
                     .iter()
-                    .filter(|a| a.target == t.target && a.at.div_euclid(ms) * ms == b.start)
+                    .filter(|a| a.target == t.target && start(a.at) == b.start)
                     .collect();
                 let count = |o: &str| mine.iter().filter(|a| a.outcome == o).count() as i64;
                 assert_eq!(b.counts.attempts, mine.len() as i64);
@@ -1095,6 +1110,34 @@ fn stats_add_up_to_the_attempts_recorded() {
         answer.targets[0].totals.attempts,
         w.attempts.iter().filter(|a| a.target == "erp").count() as i64
     );
+}
+
+/// D1 binds JavaScript numbers, so the integers arrive as REALs: the buckets must not change.
+#[test]
+fn stats_buckets_hold_with_numbers_bound_as_reals() {
+    let w = world(400);
+    for bucket in ["minute", "hour", "all"] {
+        let q = parse_stats_query(
+            &pairs(&[
+                ("since", &BASE.to_string()),
+                ("until", &(BASE + 400_000).to_string()),
+                ("bucket", bucket),
+            ]),
+            0,
+        )
+        .unwrap();
+        let mut reals = q.statement();
+        for b in &mut reals.binds {
+            if let Bind::Int(n) = *b {
+                *b = Bind::Real(n as f64);
+            }
+        }
+        assert_eq!(
+            stats_answer(&q, w.db.rows(&reals)),
+            stats_answer(&q, w.db.rows(&q.statement())),
+            "{bucket}"
+        );
+    }
 }
 
 #[test]

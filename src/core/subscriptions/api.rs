@@ -6,7 +6,41 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Header name → value, as BigCommerce stores them on a hook.
-pub type HookHeaders = BTreeMap<String, String>;
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HookHeaders(pub BTreeMap<String, String>);
+
+impl HookHeaders {
+    pub fn new() -> Self {
+        HookHeaders(BTreeMap::new())
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for HookHeaders {
+    fn from(pairs: [(String, String); N]) -> Self {
+        HookHeaders(BTreeMap::from(pairs))
+    }
+}
+
+impl FromIterator<(String, String)> for HookHeaders {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        HookHeaders(iter.into_iter().collect())
+    }
+}
+
+impl std::ops::Deref for HookHeaders {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// Names only: the values carry the relay's bearer token.
+impl std::fmt::Debug for HookHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
 
 /// One hook as BigCommerce lists it (`webhook_Full`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
