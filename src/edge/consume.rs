@@ -16,7 +16,7 @@ use crate::core::deliver::outbound;
 use crate::core::deliver::retry::Outcome;
 use crate::edge::fetch::{self, Answer, Body};
 use crate::edge::metrics::{self, Point};
-use crate::edge::{b2b_api, concurrent, env, kv, log, queue};
+use crate::edge::{b2b_api, concurrent, env, history, kv, log, queue};
 use serde::Serialize;
 use std::cell::RefCell;
 use worker::{Env, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage};
@@ -27,6 +27,8 @@ struct Batch<'a> {
     source: Source,
     requeue_seconds: u32,
     log: RefCell<attempts::Log>,
+    /// Written in one D1 batch when the batch is done.
+    history: RefCell<history::Batch>,
 }
 
 pub async fn consume(batch: MessageBatch<String>, env: Env) {
@@ -53,6 +55,7 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
         log: RefCell::new(attempts::Log::new(
             cfg.map_or_else(attempts::Mode::default, |c| c.log_deliveries),
         )),
+        history: RefCell::new(history::Batch::new(&env)),
     };
     concurrent::map(messages, concurrent::CONNECTIONS, |m| {
         let b = &b;
@@ -62,6 +65,7 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
     if let Some(line) = b.log.into_inner().finish() {
         log::write(&line);
     }
+    b.history.into_inner().finish(&env).await;
 }
 
 async fn one(b: &Batch<'_>, m: &RawMessage) {
@@ -90,7 +94,10 @@ async fn one(b: &Batch<'_>, m: &RawMessage) {
             let started = env::now_ms();
             let verdict = b2b_api::call(b.env, cfg, &job.event.storehash, &path).await;
             log_enrichment(&job, &verdict, env::now_ms() - started);
-            after_enrichment(job, verdict, cfg, now, env::random_u32())
+            let seen = b.history.borrow().enriching(&job);
+            let plan = after_enrichment(job, verdict, cfg, now, env::random_u32());
+            b.history.borrow_mut().enriched(seen, &plan);
+            plan
         }
         // on_message only asks for a call when the configuration is loaded.
         (_, None) => Plan {
@@ -135,6 +142,7 @@ async fn attempt(b: &Batch<'_>, cfg: &Config, d: Delivery, now: i64) -> Plan {
     let duration_ms = env::now_ms() - started;
     let ty = d.event.short_type().to_owned();
     let store = d.event.storehash.clone();
+    let run = d.received_at_ms;
     let (plan, record) =
         after_attempt(d, target, outcome, cfg, now, env::random_u32(), duration_ms);
     metrics::record(
@@ -148,6 +156,7 @@ async fn attempt(b: &Batch<'_>, cfg: &Config, d: Delivery, now: i64) -> Plan {
             duration_ms,
         },
     );
+    b.history.borrow_mut().attempt(&record, run);
     if let Some(line) = b.log.borrow_mut().record(record) {
         log::write(&line);
     }
@@ -180,9 +189,11 @@ async fn settle(b: &Batch<'_>, m: &RawMessage, body: Option<String>, plan: Plan)
                 if env::fault(b.env, "dead_letter_put") {
                     Err("injected fault: dead_letter_put".into())
                 } else {
-                    kv::put_dead_letter(b.env, &record)
-                        .await
-                        .map_err(|e| e.to_string())
+                    let put = kv::put_dead_letter(b.env, &record).await;
+                    if put.is_ok() {
+                        b.history.borrow_mut().dead_letter(&record);
+                    }
+                    put.map_err(|e| e.to_string())
                 }
             }
             Effect::PutUnreadable(record) => {

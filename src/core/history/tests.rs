@@ -1469,3 +1469,34 @@ fn events_arriving_while_paging_neither_repeat_nor_hide_older_ones() {
     let want: Vec<String> = (0..30).rev().map(|i| format!("e{i:02}")).collect();
     assert_eq!(seen, want);
 }
+
+#[test]
+fn filtered_out_are_the_targets_an_enrichment_plan_drops() {
+    use crate::core::deliver::consume::{Disposition, Effect, Plan};
+    use crate::core::deliver::message::{Delivery, EnrichJob, Job};
+    let ev = event("e1", "company.updated", "s1", Some("companies/1"));
+    let targets: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+    let waiting = EnrichJob {
+        targets: vec!["c".into()],
+        attempt: 2,
+        received_at_ms: BASE,
+        first_attempt_at: None,
+        last_error: None,
+        event: ev.clone(),
+    };
+    let dead = Delivery::first("d", ev.clone(), None, BASE).into_dead_letter(None, "x".into(), 1);
+    let mut plan = Plan {
+        effects: vec![
+            Effect::Send(vec![Job::Deliver(Delivery::first("a", ev, None, BASE))]),
+            Effect::SendDelayed {
+                job: Job::Enrich(waiting),
+                delay_seconds: 5,
+            },
+            Effect::PutDeadLetter(dead),
+        ],
+        disposition: Disposition::Ack,
+    };
+    assert_eq!(write::filtered_out(&targets, &plan), ["b"]);
+    plan.disposition = Disposition::HandBack { delay_seconds: 60 };
+    assert!(write::filtered_out(&targets, &plan).is_empty());
+}

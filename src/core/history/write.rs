@@ -6,7 +6,8 @@
 
 use super::{cut, Bind, State, Statement, MAX_JSON_BYTES};
 use crate::core::deliver::attempts::Attempt;
-use crate::core::deliver::message::DeadLetter;
+use crate::core::deliver::consume::{Disposition, Effect, Plan};
+use crate::core::deliver::message::{DeadLetter, Job};
 use crate::core::event::EncodedEvent;
 use crate::core::time::parse_rfc3339;
 use serde::Serialize;
@@ -353,4 +354,33 @@ pub fn log_entry(
     }
     let row = [(kind, at_ms, target, event_id, json.as_str())];
     Statement::new(INSERT_LOG, vec![json_bind(&row)])
+}
+
+/// The targets of an enrichment job that its plan neither delivers to, retries nor
+/// dead-letters: their `where` filter said no once the resource was in (`filtered`).
+pub fn filtered_out<'a>(targets: &'a [String], plan: &Plan) -> Vec<&'a str> {
+    let mut kept: Vec<&str> = Vec::new();
+    for effect in &plan.effects {
+        match effect {
+            Effect::Send(jobs) => kept.extend(jobs.iter().filter_map(|j| match j {
+                Job::Deliver(d) => Some(d.target.as_str()),
+                Job::Enrich(_) => None,
+            })),
+            Effect::SendDelayed {
+                job: Job::Enrich(e),
+                ..
+            } => kept.extend(e.targets.iter().map(String::as_str)),
+            Effect::PutDeadLetter(d) => kept.push(&d.target),
+            _ => {}
+        }
+    }
+    // Handed back: nothing was decided about any target.
+    if plan.disposition != Disposition::Ack {
+        return Vec::new();
+    }
+    targets
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !kept.contains(t))
+        .collect()
 }

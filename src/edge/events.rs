@@ -1,0 +1,335 @@
+//! The history routes under /admin/ (the admin token is checked by `admin`): search, one
+//! event with every attempt, replay from history, recover what did not reach a target, stats.
+//! What to query and what the rows mean is `core::history`'s; without the `HISTORY` binding
+//! every route answers 409 `not_configured`.
+
+use crate::core::admin::query_pairs;
+use crate::core::config::{Config, Target};
+use crate::core::deliver::message::replay_job;
+use crate::core::error::{ErrorCode, RelayError};
+use crate::core::event::EncodedEvent;
+use crate::core::history::query::{
+    assemble_event_detail, event_detail, events_page, parse_events_query, parse_recover,
+    recover_page, AttemptRow, DeliveryRow, EventListRow, EventRow, LogRow, RecoverReport,
+    RecoverRow,
+};
+use crate::core::history::stats::{parse_stats_query, stats_answer, StatsRow};
+use crate::core::history::write::{LOG_RECOVER, LOG_REPLAY};
+use crate::core::ingest::accept::IngestAnswer;
+use crate::edge::history::{self, Db, Replays, Row};
+use crate::edge::respond::ok;
+use crate::edge::{env, queue, respond};
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{Env, Method, Request, Response};
+
+fn unavailable(e: String) -> RelayError {
+    RelayError::new(
+        ErrorCode::StorageUnavailable,
+        format!("history unavailable: {e}"),
+    )
+}
+
+fn target<'a>(cfg: &'a Config, name: &str) -> Result<&'a Target, RelayError> {
+    cfg.target(name).ok_or_else(|| {
+        RelayError::new(
+            ErrorCode::UnknownTarget,
+            format!("no target named `{name}`"),
+        )
+    })
+}
+
+async fn body(req: &mut Request) -> Result<String, RelayError> {
+    req.text().await.map_err(|_| {
+        RelayError::new(
+            ErrorCode::UnreadableBody,
+            "the request body could not be read",
+        )
+    })
+}
+
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    cfg: &Config,
+    segments: &[&str],
+) -> Result<Response, RelayError> {
+    let Some(db) = Db::of(env) else {
+        return Err(RelayError::new(
+            ErrorCode::NotConfigured,
+            format!(
+                "history is off: bind a D1 database as `{}` and apply migrations/ (README, Configuration)",
+                history::BINDING
+            ),
+        ));
+    };
+    let pairs = || query_pairs(&req.inner().url());
+    match (segments, req.method()) {
+        (["events"], Method::Get) => {
+            let q = parse_events_query(&pairs())?;
+            let rows = db.rows(&q.statement()).await.map_err(unavailable)?;
+            ok(&events_page(
+                rows.iter().map(event_list_row).collect(),
+                q.limit,
+            ))
+        }
+        (["events", id], Method::Get) => detail(&db, id).await,
+        (["events", id, "replay"], Method::Post) => {
+            let text = body(&mut req).await?;
+            replay(env, cfg, &db, id, &text).await
+        }
+        (["recover"], Method::Post) => {
+            let text = body(&mut req).await?;
+            recover(env, cfg, &db, &text).await
+        }
+        (["stats"], Method::Get) => {
+            let q = parse_stats_query(&pairs(), env::now_ms())?;
+            let rows = db.rows(&q.statement()).await.map_err(unavailable)?;
+            ok(&stats_answer(&q, rows.iter().map(stats_row).collect()))
+        }
+        (["events"] | ["events", _] | ["stats"], _) => Err(RelayError::method_not_allowed("GET")),
+        (["events", _, "replay"] | ["recover"], _) => Err(RelayError::method_not_allowed("POST")),
+        _ => Err(RelayError::not_found()),
+    }
+}
+
+fn no_event(id: &str) -> RelayError {
+    RelayError::new(
+        ErrorCode::NotFound,
+        format!("no event `{id}` in history (older than HISTORY_DAYS, or never accepted)"),
+    )
+}
+
+/// The `i`th statement's rows of a batch, each read by `read`.
+fn part<T>(results: &[JsValue], i: usize, read: fn(&Row) -> T) -> Vec<T> {
+    results
+        .get(i)
+        .map(|r| history::rows(r).iter().map(read).collect())
+        .unwrap_or_default()
+}
+
+async fn detail(db: &Db, id: &str) -> Result<Response, RelayError> {
+    let results = db.batch(&event_detail(id)).await.map_err(unavailable)?;
+    let detail = assemble_event_detail(
+        part(&results, 0, event_row).into_iter().next(),
+        part(&results, 1, delivery_row),
+        part(&results, 2, attempt_row),
+        part(&results, 3, log_row),
+    );
+    ok(&detail.ok_or_else(|| no_event(id))?)
+}
+
+/// `POST /admin/events/{id}/replay`: `{"targets":[…]}`, absent or empty meaning every target
+/// the event was routed to.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayBody {
+    #[serde(default)]
+    targets: Option<Vec<String>>,
+}
+
+fn stored_event(json: &str, id: &str) -> Result<EncodedEvent, RelayError> {
+    serde_json::from_str(json).map_err(|e| {
+        RelayError::new(
+            ErrorCode::NotReplayable,
+            format!("event `{id}` in history does not read back as an event: {e}"),
+        )
+    })
+}
+
+/// A fresh delivery (attempt 1) per target through the normal path, the same event and so
+/// the same `webhook-id`; recorded as a new run once enqueued.
+async fn replay(
+    env: &Env,
+    cfg: &Config,
+    db: &Db,
+    id: &str,
+    text: &str,
+) -> Result<Response, RelayError> {
+    let request: ReplayBody = if text.trim().is_empty() {
+        ReplayBody::default()
+    } else {
+        serde_json::from_str(text).map_err(|e| {
+            RelayError::new(ErrorCode::InvalidJson, format!("invalid request body: {e}"))
+        })?
+    };
+    let [lookup, ..] = event_detail(id);
+    let rows = db.rows(&lookup).await.map_err(unavailable)?;
+    let row = rows.first().map(event_row).ok_or_else(|| no_event(id))?;
+    if row.truncated != 0 {
+        return Err(RelayError::new(
+            ErrorCode::NotReplayable,
+            format!(
+                "event `{id}` is over 32 KiB and history keeps only its start; replay its dead letter instead"
+            ),
+        ));
+    }
+    let names = match request.targets.filter(|t| !t.is_empty()) {
+        Some(t) => t,
+        None => serde_json::from_str::<Vec<String>>(&row.targets).unwrap_or_default(),
+    };
+    if names.is_empty() {
+        return Err(RelayError::new(
+            ErrorCode::MissingField,
+            "`targets`: the event was routed to no target, name the ones to send it to",
+        ));
+    }
+    let targets = names
+        .iter()
+        .map(|n| target(cfg, n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let event = stored_event(&row.json, id)?;
+    let now_ms = env::now_ms();
+    let jobs = targets
+        .iter()
+        .map(|t| replay_job(t, event.clone(), None, now_ms))
+        .collect();
+    queue::send(env, jobs)
+        .await
+        .map_err(|e| RelayError::new(ErrorCode::QueueUnavailable, e))?;
+    let mut replays = Replays::of(LOG_REPLAY, now_ms);
+    for n in &names {
+        replays.item(id, n);
+    }
+    replays.record(env).await;
+    ok(&IngestAnswer {
+        status: "replayed",
+        id,
+        targets: Some(names.iter().map(String::as_str).collect()),
+    })
+}
+
+/// `POST /admin/recover`: one page of the window's events whose delivery to the target did not
+/// end delivered, each enqueued again; `next_cursor` says there is more.
+async fn recover(env: &Env, cfg: &Config, db: &Db, text: &str) -> Result<Response, RelayError> {
+    let now_ms = env::now_ms();
+    let q = parse_recover(text, now_ms)?;
+    let t = target(cfg, &q.target)?;
+    let rows = db.rows(&q.statement()).await.map_err(unavailable)?;
+    let page = recover_page(rows.iter().map(recover_row).collect());
+    let mut report = RecoverReport {
+        target: q.target.clone(),
+        unrecoverable: page.unrecoverable,
+        next_cursor: page.next_cursor,
+        ..RecoverReport::default()
+    };
+    let mut jobs = Vec::with_capacity(page.events.len());
+    let mut replays = Replays::of(LOG_RECOVER, now_ms);
+    for r in page.events {
+        match serde_json::from_str::<EncodedEvent>(&r.json) {
+            Ok(event) => {
+                replays.item(&r.event_id, &t.name);
+                jobs.push(replay_job(t, event, None, now_ms));
+            }
+            Err(_) => report.unrecoverable.push(r.event_id),
+        }
+    }
+    let count = jobs.len();
+    if count > 0 {
+        if let Err(e) = queue::send(env, jobs).await {
+            report.failed = count;
+            report.errors.push(e);
+            let body = serde_json::to_string(&report).unwrap_or_default();
+            return Ok(respond::json(503, body));
+        }
+        report.requeued = count;
+        replays.record(env).await;
+    }
+    ok(&report)
+}
+
+// The core's row types from D1's rows, by the column names of the core's SELECTs.
+
+fn event_list_row(r: &Row) -> EventListRow {
+    EventListRow {
+        id: r.text("id"),
+        ty: r.text("type"),
+        store: r.text("store"),
+        subject: r.opt_text("subject"),
+        time: r.opt_int("time"),
+        received_at: r.int("received_at"),
+        targets: r.text("targets"),
+        truncated: r.int("truncated"),
+        duplicates: r.int("duplicates"),
+        states: r.opt_text("states"),
+    }
+}
+
+fn event_row(r: &Row) -> EventRow {
+    EventRow {
+        id: r.text("id"),
+        ty: r.text("type"),
+        store: r.text("store"),
+        subject: r.opt_text("subject"),
+        time: r.opt_int("time"),
+        received_at: r.int("received_at"),
+        targets: r.text("targets"),
+        json: r.text("json"),
+        truncated: r.int("truncated"),
+        duplicates: r.int("duplicates"),
+        last_duplicate_at: r.opt_int("last_duplicate_at"),
+    }
+}
+
+fn delivery_row(r: &Row) -> DeliveryRow {
+    DeliveryRow {
+        target: r.text("target"),
+        state: r.text("state"),
+        run: r.int("run"),
+        attempts: r.int("attempts"),
+        last_status: r.opt_int("last_status"),
+        last_error: r.opt_text("last_error"),
+        reason: r.opt_text("reason"),
+        updated_at: r.int("updated_at"),
+        delivered_at: r.opt_int("delivered_at"),
+    }
+}
+
+fn attempt_row(r: &Row) -> AttemptRow {
+    AttemptRow {
+        target: r.text("target"),
+        run: r.int("run"),
+        attempt: r.int("attempt"),
+        outcome: r.text("outcome"),
+        status: r.opt_int("status"),
+        error: r.opt_text("error"),
+        duration_ms: r.int("duration_ms"),
+        at: r.int("at"),
+        next_retry_seconds: r.opt_int("next_retry_seconds"),
+    }
+}
+
+fn log_row(r: &Row) -> LogRow {
+    LogRow {
+        id: r.int("id"),
+        kind: r.text("kind"),
+        at: r.int("at"),
+        target: r.opt_text("target"),
+        detail: r.text("detail"),
+    }
+}
+
+fn stats_row(r: &Row) -> StatsRow {
+    StatsRow {
+        target: r.text("target"),
+        bucket: r.int("bucket"),
+        attempts: r.int("attempts"),
+        delivered: r.int("delivered"),
+        failed: r.int("failed"),
+        dead_letters: r.int("dead_letters"),
+        duration_p50: r.opt_int("duration_p50"),
+        duration_p95: r.opt_int("duration_p95"),
+        latency_p50: r.opt_int("latency_p50"),
+        latency_p95: r.opt_int("latency_p95"),
+    }
+}
+
+fn recover_row(r: &Row) -> RecoverRow {
+    RecoverRow {
+        event_id: r.text("event_id"),
+        received_at: r.int("received_at"),
+        state: r.text("state"),
+        json: r.opt_text("json"),
+        truncated: r.opt_int("truncated"),
+    }
+}
