@@ -84,11 +84,12 @@ pub fn parse_stats_query(
     })
 }
 
-/// ?1 since, ?2 until, ?3 bucket ms, ?4 target or NULL. Nearest rank: p50 at ⌈n/2⌉ =
+/// ?1 since, ?2 until, ?3 bucket ms, ?4 target or NULL. D1 binds every JS number as a REAL,
+/// so the bucket width is cast back to an integer: `at / 60000.0` would not bucket. Nearest rank: p50 at ⌈n/2⌉ =
 /// (n + 1) / 2, p95 at ⌈0.95·n⌉ = (95·n + 99) / 100, in integer arithmetic. Latency counts
 /// delivered attempts only (partitioned apart from the NULLs of the others).
 const STATS_SQL: &str = "WITH a AS ( \
-       SELECT target, at / ?3 AS b, outcome, duration_ms AS d, \
+       SELECT target, at / CAST(?3 AS INTEGER) AS b, outcome, duration_ms AS d, \
          CASE WHEN outcome = 'delivered' THEN at - run END AS lat \
        FROM attempts WHERE at >= ?1 AND at < ?2 AND (?4 IS NULL OR target = ?4) \
      ), r AS ( \
@@ -99,7 +100,7 @@ const STATS_SQL: &str = "WITH a AS ( \
          count(lat) OVER (PARTITION BY target, b) AS ln \
        FROM a \
      ) \
-     SELECT target, b * ?3 AS bucket, count(*) AS attempts, \
+     SELECT target, b * CAST(?3 AS INTEGER) AS bucket, count(*) AS attempts, \
        sum(outcome = 'delivered') AS delivered, sum(outcome = 'retry') AS failed, \
        sum(outcome = 'dead_letter') AS dead_letters, \
        max(CASE WHEN dr = (n + 1) / 2 THEN d END) AS duration_p50, \

@@ -1500,3 +1500,55 @@ fn filtered_out_are_the_targets_an_enrichment_plan_drops() {
     plan.disposition = Disposition::HandBack { delay_seconds: 60 };
     assert!(write::filtered_out(&targets, &plan).is_empty());
 }
+
+/// D1 binds every JS number as a REAL (`60000.0`): each read must answer the same as with
+/// integer binds (integer division, `LIMIT`, comparisons with INTEGER columns).
+fn as_d1(s: &Statement) -> Statement {
+    let binds = s
+        .binds
+        .iter()
+        .map(|b| match b {
+            Bind::Int(n) => Bind::Real(*n as f64),
+            b => b.clone(),
+        })
+        .collect();
+    Statement::new(s.sql.clone(), binds)
+}
+
+#[test]
+fn reads_answer_the_same_with_numbers_bound_as_d1_binds_them() {
+    let w = world(300);
+    for bucket in ["minute", "hour", "day"] {
+        let q = parse_stats_query(
+            &pairs(&[
+                ("since", "1700000000000"),
+                ("until", "1700000400000"),
+                ("bucket", bucket),
+            ]),
+            0,
+        )
+        .unwrap();
+        let s = q.statement();
+        assert_eq!(
+            stats_answer(&q, w.db.rows(&as_d1(&s))),
+            stats_answer(&q, w.db.rows(&s)),
+            "{bucket}"
+        );
+    }
+    for q in [
+        vec![("limit", "7")],
+        vec![("subject", "companies/1"), ("limit", "5")],
+        vec![("status", "failed"), ("target", "crm")],
+        vec![("since", "1700000100000"), ("until", "1700000300000")],
+    ] {
+        let s = parse_events_query(&pairs(&q)).unwrap().statement();
+        assert_eq!(w.db.json_rows(&as_d1(&s)), w.db.json_rows(&s), "{q:?}");
+    }
+    let r = parse_recover(
+        r#"{"target":"crm","since":1700000000000}"#,
+        BASE + 1_000_000,
+    )
+    .unwrap();
+    let s = r.statement();
+    assert_eq!(w.db.json_rows(&as_d1(&s)), w.db.json_rows(&s));
+}
