@@ -9,18 +9,16 @@ use crate::core::deliver::message::replay_job;
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::event::EncodedEvent;
 use crate::core::history::query::{
-    assemble_event_detail, event_detail, events_page, parse_events_query, parse_recover,
-    recover_page, AttemptRow, DeliveryRow, EventListRow, EventRow, LogRow, RecoverReport,
-    RecoverRow,
+    event_detail, event_detail_json, events_page_json, parse_events_query, parse_recover,
+    recover_page, JsonRow, RecoverReport, RecoverRow,
 };
-use crate::core::history::stats::{parse_stats_query, stats_answer, StatsRow};
+use crate::core::history::stats::{parse_stats_query, stats_answer_json};
 use crate::core::history::write::{LOG_RECOVER, LOG_REPLAY};
 use crate::core::ingest::accept::IngestAnswer;
 use crate::edge::history::{self, Db, Replays, Row};
 use crate::edge::respond::ok;
 use crate::edge::{env, queue, respond};
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
 use worker::{Env, Method, Request, Response};
 
 fn unavailable(e: String) -> RelayError {
@@ -67,11 +65,16 @@ pub async fn handle(
     match (segments, req.method()) {
         (["events"], Method::Get) => {
             let q = parse_events_query(&pairs())?;
-            let rows = db.rows(&q.statement()).await.map_err(unavailable)?;
-            ok(&events_page(
-                rows.iter().map(event_list_row).collect(),
-                q.limit,
-            ))
+            let rows: Vec<JsonRow> = (db.rows(&q.json_statement()).await)
+                .map_err(unavailable)?
+                .iter()
+                .map(|r| JsonRow {
+                    j: r.text("j"),
+                    received_at: r.int("received_at"),
+                    id: r.text("id"),
+                })
+                .collect();
+            Ok(respond::json(200, events_page_json(&rows, q.limit)))
         }
         (["events", id], Method::Get) => detail(&db, id).await,
         (["events", id, "replay"], Method::Post) => {
@@ -84,8 +87,9 @@ pub async fn handle(
         }
         (["stats"], Method::Get) => {
             let q = parse_stats_query(&pairs(), env::now_ms())?;
-            let rows = db.rows(&q.statement()).await.map_err(unavailable)?;
-            ok(&stats_answer(&q, rows.iter().map(stats_row).collect()))
+            let rows = db.rows(&q.json_statement()).await.map_err(unavailable)?;
+            let targets = rows.first().map_or_else(|| "[]".into(), |r| r.text("j"));
+            Ok(respond::json(200, stats_answer_json(&q, &targets)))
         }
         (["events"] | ["events", _] | ["stats"], _) => Err(RelayError::method_not_allowed("GET")),
         (["events", _, "replay"] | ["recover"], _) => Err(RelayError::method_not_allowed("POST")),
@@ -100,23 +104,14 @@ fn no_event(id: &str) -> RelayError {
     )
 }
 
-/// The `i`th statement's rows of a batch, each read by `read`.
-fn part<T>(results: &[JsValue], i: usize, read: fn(&Row) -> T) -> Vec<T> {
-    results
-        .get(i)
-        .map(|r| history::rows(r).iter().map(read).collect())
-        .unwrap_or_default()
-}
-
+/// The answer is D1's: `core::history::query::event_detail_json`.
 async fn detail(db: &Db, id: &str) -> Result<Response, RelayError> {
-    let results = db.batch(&event_detail(id)).await.map_err(unavailable)?;
-    let detail = assemble_event_detail(
-        part(&results, 0, event_row).into_iter().next(),
-        part(&results, 1, delivery_row),
-        part(&results, 2, attempt_row),
-        part(&results, 3, log_row),
-    );
-    ok(&detail.ok_or_else(|| no_event(id))?)
+    let rows = db.rows(&event_detail_json(id)).await.map_err(unavailable)?;
+    let j = rows
+        .first()
+        .map(|r| r.text("j"))
+        .ok_or_else(|| no_event(id))?;
+    Ok(respond::json(200, j))
 }
 
 /// `POST /admin/events/{id}/replay`: `{"targets":[…]}`, absent or empty meaning every target
@@ -155,8 +150,8 @@ async fn replay(
     };
     let [lookup, ..] = event_detail(id);
     let rows = db.rows(&lookup).await.map_err(unavailable)?;
-    let row = rows.first().map(event_row).ok_or_else(|| no_event(id))?;
-    if row.truncated != 0 {
+    let row = rows.first().ok_or_else(|| no_event(id))?;
+    if row.int("truncated") != 0 {
         return Err(RelayError::new(
             ErrorCode::NotReplayable,
             format!(
@@ -166,7 +161,7 @@ async fn replay(
     }
     let names = match request.targets.filter(|t| !t.is_empty()) {
         Some(t) => t,
-        None => serde_json::from_str::<Vec<String>>(&row.targets).unwrap_or_default(),
+        None => serde_json::from_str::<Vec<String>>(&row.text("targets")).unwrap_or_default(),
     };
     if names.is_empty() {
         return Err(RelayError::new(
@@ -178,7 +173,7 @@ async fn replay(
         .iter()
         .map(|n| target(cfg, n))
         .collect::<Result<Vec<_>, _>>()?;
-    let event = stored_event(&row.json, id)?;
+    let event = stored_event(&row.text("json"), id)?;
     let now_ms = env::now_ms();
     let jobs = targets
         .iter()
@@ -238,92 +233,7 @@ async fn recover(env: &Env, cfg: &Config, db: &Db, text: &str) -> Result<Respons
     ok(&report)
 }
 
-// The core's row types from D1's rows, by the column names of the core's SELECTs.
-
-fn event_list_row(r: &Row) -> EventListRow {
-    EventListRow {
-        id: r.text("id"),
-        ty: r.text("type"),
-        store: r.text("store"),
-        subject: r.opt_text("subject"),
-        time: r.opt_int("time"),
-        received_at: r.int("received_at"),
-        targets: r.text("targets"),
-        truncated: r.int("truncated"),
-        duplicates: r.int("duplicates"),
-        states: r.opt_text("states"),
-    }
-}
-
-fn event_row(r: &Row) -> EventRow {
-    EventRow {
-        id: r.text("id"),
-        ty: r.text("type"),
-        store: r.text("store"),
-        subject: r.opt_text("subject"),
-        time: r.opt_int("time"),
-        received_at: r.int("received_at"),
-        targets: r.text("targets"),
-        json: r.text("json"),
-        truncated: r.int("truncated"),
-        duplicates: r.int("duplicates"),
-        last_duplicate_at: r.opt_int("last_duplicate_at"),
-    }
-}
-
-fn delivery_row(r: &Row) -> DeliveryRow {
-    DeliveryRow {
-        target: r.text("target"),
-        state: r.text("state"),
-        run: r.int("run"),
-        attempts: r.int("attempts"),
-        last_status: r.opt_int("last_status"),
-        last_error: r.opt_text("last_error"),
-        reason: r.opt_text("reason"),
-        updated_at: r.int("updated_at"),
-        delivered_at: r.opt_int("delivered_at"),
-    }
-}
-
-fn attempt_row(r: &Row) -> AttemptRow {
-    AttemptRow {
-        target: r.text("target"),
-        run: r.int("run"),
-        attempt: r.int("attempt"),
-        outcome: r.text("outcome"),
-        status: r.opt_int("status"),
-        error: r.opt_text("error"),
-        duration_ms: r.int("duration_ms"),
-        at: r.int("at"),
-        next_retry_seconds: r.opt_int("next_retry_seconds"),
-    }
-}
-
-fn log_row(r: &Row) -> LogRow {
-    LogRow {
-        id: r.int("id"),
-        kind: r.text("kind"),
-        at: r.int("at"),
-        target: r.opt_text("target"),
-        detail: r.text("detail"),
-    }
-}
-
-fn stats_row(r: &Row) -> StatsRow {
-    StatsRow {
-        target: r.text("target"),
-        bucket: r.int("bucket"),
-        attempts: r.int("attempts"),
-        delivered: r.int("delivered"),
-        failed: r.int("failed"),
-        dead_letters: r.int("dead_letters"),
-        duration_p50: r.opt_int("duration_p50"),
-        duration_p95: r.opt_int("duration_p95"),
-        latency_p50: r.opt_int("latency_p50"),
-        latency_p95: r.opt_int("latency_p95"),
-    }
-}
-
+/// A recover row from D1's, by the column names of `core::history::query::RECOVER_SQL`.
 fn recover_row(r: &Row) -> RecoverRow {
     RecoverRow {
         event_id: r.text("event_id"),
