@@ -202,7 +202,11 @@ function bundleOptions(outdir, queue, bindings, { history = false, script = "ind
   return {
     modules: true,
     scriptPath: path.join(outdir, script),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    // The bundle's index.js is an ES module (when the counting entry imports it, too).
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
     queueProducers: { DELIVERIES: { queueName: queue } },
