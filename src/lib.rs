@@ -2,7 +2,8 @@
 //! to the operator's targets with Standard Webhooks signatures, retries and dead letters.
 //!
 //! `core` decides (pure, tested with `cargo test`); `edge` is the thin layer over `worker`
-//! (HTTP, KV, Queues, fetch) and exists only in the wasm build.
+//! (HTTP, KV, Queues, fetch, the `TargetLane` Durable Object class in `edge::lane`) and
+//! exists only in the wasm build.
 
 pub mod core;
 

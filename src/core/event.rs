@@ -8,6 +8,10 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::cell::OnceCell;
 
+/// The prefix of the relay's own event types (`com.b2brelay.target.opened`…), which target
+/// patterns name as `relay.…`.
+pub const RELAY_TYPE_PREFIX: &str = "com.b2brelay.";
+
 /// A CloudEvent in its structured JSON form. Field order is the serialized order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CloudEvent {
@@ -20,12 +24,14 @@ pub struct CloudEvent {
     pub subject: Option<String>,
     pub time: String,
     pub datacontenttype: String,
-    /// The three below are empty when BigCommerce did not send them (`producer`, `store_id`,
-    /// `hash`), and then left out of the JSON: CloudEvents has no empty attribute values.
+    /// BigCommerce's extensions, empty when BigCommerce did not send them (`producer`,
+    /// `store_id`, `hash`) and then left out of the JSON: CloudEvents has no empty attribute
+    /// values. All four are empty on the relay's own operational events (no callback).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub storehash: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub storeid: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub bcscope: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub bchash: String,
@@ -193,11 +199,21 @@ impl<'de> Deserialize<'de> for EncodedEvent {
 }
 
 impl CloudEvent {
-    /// The type without `com.bigcommerce.`: what target `events` globs match against.
+    /// The type without `com.bigcommerce.`: what target `events` globs match against. The
+    /// relay's own `com.b2brelay.target.*` events become `relay.target.*`.
     pub fn short_type(&self) -> &str {
-        self.ty
-            .strip_prefix(catalog::TYPE_PREFIX)
-            .unwrap_or(&self.ty)
+        match self.ty.strip_prefix(catalog::TYPE_PREFIX) {
+            Some(short) => short,
+            None if self.ty.starts_with(RELAY_TYPE_PREFIX) => {
+                self.ty.get("com.b2b".len()..).unwrap_or(&self.ty)
+            }
+            None => &self.ty,
+        }
+    }
+
+    /// One of the relay's own operational events (no BigCommerce callback behind it).
+    pub fn is_operational(&self) -> bool {
+        self.ty.starts_with(RELAY_TYPE_PREFIX)
     }
 }
 

@@ -5,6 +5,7 @@ use crate::core::admin::{
     self, DeadLetterSummary, ReplayReport, ReplayRequest, TestEventRequest, REPLAY_LIMIT,
 };
 use crate::core::config::Config;
+use crate::core::deliver::lanes::Op;
 use crate::core::deliver::message::{
     dead_letter_key, replay_job, unreadable_key, UNREADABLE_PREFIX,
 };
@@ -18,7 +19,9 @@ use crate::core::route;
 use crate::core::secret::Secret;
 use crate::core::subscriptions::Mode;
 use crate::edge::respond::ok;
-use crate::edge::{bigcommerce, concurrent, env, events, health, history, kv, log, queue, respond};
+use crate::edge::{
+    bigcommerce, concurrent, env, events, health, history, kv, lane, log, queue, respond,
+};
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
 
@@ -78,14 +81,16 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
     let segments: Vec<&str> = rest.split('/').collect();
     let method = req.method();
     match (segments.as_slice(), method) {
-        (["targets"], Method::Get) => {
-            let views: Vec<_> = cfg.targets.iter().map(admin::target_view).collect();
-            #[derive(Serialize)]
-            struct Targets<T> {
-                targets: Vec<T>,
-            }
-            ok(&Targets { targets: views })
+        (["targets"], Method::Get) => lane::targets(env, cfg).await,
+        (["targets", name], Method::Get) => lane::target(env, cfg, name).await,
+        (["targets", name, "pause"], Method::Post) => {
+            lane::pause_or_resume(env, cfg, name, Op::Pause).await
         }
+        (["targets", name, "resume"], Method::Post) => {
+            lane::pause_or_resume(env, cfg, name, Op::Resume).await
+        }
+        (["targets", _], _) => Err(RelayError::method_not_allowed("GET")),
+        (["targets", _, "pause" | "resume"], _) => Err(RelayError::method_not_allowed("POST")),
         (["dead-letters"], Method::Get) => list(&req, env).await,
         (["dead-letters", "replay"], Method::Post) => {
             let request: ReplayRequest = body(&mut req).await?;

@@ -7,19 +7,22 @@
 use crate::core::config::Config;
 use crate::core::deliver::attempts;
 use crate::core::deliver::consume::{
-    self, after_attempt, after_enrichment, on_message, Disposition, Effect, Hold, Plan, Source,
-    Step,
+    self, after_attempt, after_enrichment, on_admission, on_message, Admitted, Disposition, Effect,
+    Hold, Plan, Source, Step,
 };
 use crate::core::deliver::enrich::Verdict;
+use crate::core::deliver::lane::{Admission, AttemptResult};
+use crate::core::deliver::lanes::attempt_result;
 use crate::core::deliver::message::Delivery;
 use crate::core::deliver::outbound;
 use crate::core::deliver::retry::Outcome;
 use crate::edge::fetch::{self, Answer, Body};
 use crate::edge::metrics::{self, Point};
-use crate::edge::{b2b_api, concurrent, env, history, kv, log, queue};
+use crate::edge::{b2b_api, concurrent, env, history, kv, lane, log, queue};
 use serde::Serialize;
 use std::cell::RefCell;
-use worker::{Env, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage};
+use std::time::Duration;
+use worker::{Delay, Env, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage};
 
 struct Batch<'a> {
     env: &'a Env,
@@ -57,39 +60,129 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
         )),
         history: RefCell::new(history::Batch::new(&env)),
     };
-    concurrent::map(messages, concurrent::CONNECTIONS, |m| {
+    // Read every message first: a target's deliveries are admitted by its lane together,
+    // one call per target per batch, and their results reported together afterwards.
+    let mut items: Vec<Item> = messages.into_iter().filter_map(|m| read(&b, m)).collect();
+    lane_admit(&b, &mut items).await;
+    let results = concurrent::map(items, concurrent::CONNECTIONS, |item| {
         let b = &b;
-        async move { one(b, &m).await }
+        async move { one(b, item).await }
     })
     .await;
     if let Some(line) = b.log.into_inner().finish() {
         log::write(&line);
     }
+    lane::report(&env, results.into_iter().flatten().collect()).await;
     b.history.into_inner().finish(&env).await;
 }
 
-async fn one(b: &Batch<'_>, m: &RawMessage) {
+/// A message read, with its next step and (for a delivery) what its lane admitted.
+struct Item {
+    m: RawMessage,
+    body: Option<String>,
+    step: Step,
+    admission: Option<Admission>,
+}
+
+fn read(b: &Batch<'_>, m: RawMessage) -> Option<Item> {
     if b.source == Source::Deliveries && env::fault(b.env, "consume_hand_back") {
         // Test-only: the consumer "crashes" on this message, so it ends in the dead-letter queue.
-        return m.retry_with_options(
+        m.retry_with_options(
             &QueueRetryOptionsBuilder::new()
                 .with_delay_seconds(b.requeue_seconds)
                 .build(),
         );
+        return None;
     }
     let body = m.body().as_string();
-    let now = env::now_ms() / 1000;
     let step = on_message(
         body.as_deref(),
         &m.id(),
         b.source,
         b.cfg,
-        now,
+        env::now_ms() / 1000,
         b.requeue_seconds,
     );
+    Some(Item {
+        m,
+        body,
+        step,
+        admission: None,
+    })
+}
+
+/// One `admit` per target with deliveries in the batch.
+async fn lane_admit(b: &Batch<'_>, items: &mut [Item]) {
+    let mut targets: Vec<(&str, usize)> = Vec::new();
+    for item in items.iter() {
+        if let Step::Attempt(d) = &item.step {
+            match targets.iter_mut().find(|(t, _)| *t == d.target) {
+                Some((_, n)) => *n += 1,
+                None => targets.push((&d.target, 1)),
+            }
+        }
+    }
+    // One after another: a lane's batch nearly always holds one target, and a loop is
+    // smaller wasm than one more concurrent instance.
+    let mut answers: Vec<(String, std::vec::IntoIter<Admission>)> = Vec::new();
+    for (t, n) in targets {
+        answers.push((t.to_owned(), lane::admit(b.env, t, n).await.into_iter()));
+    }
+    for item in items.iter_mut() {
+        if let Step::Attempt(d) = &item.step {
+            item.admission = answers
+                .iter_mut()
+                .find(|(t, _)| *t == d.target)
+                .and_then(|(_, a)| a.next());
+        }
+    }
+}
+
+/// Performs one message's step and settles it; for an attempt, returns what its lane must
+/// hear about it.
+async fn one(b: &Batch<'_>, item: Item) -> Option<(String, u64, AttemptResult)> {
+    let Item {
+        m,
+        body,
+        step,
+        admission,
+    } = item;
+    let now = env::now_ms() / 1000;
+    let mut report = None;
     let plan = match (step, b.cfg) {
         (Step::Settled(plan), _) => plan,
-        (Step::Attempt(d), Some(cfg)) => attempt(b, cfg, d, now).await,
+        (Step::Attempt(d), Some(cfg)) => {
+            // Without an answer from the lane, attempt (fail open).
+            let admission = admission.unwrap_or(Admission::Attempt {
+                ticket: 0,
+                probe: false,
+                wait_ms: 0,
+            });
+            if let Admission::Hold { reason, .. } = admission {
+                b.history.borrow_mut().held(&d, reason);
+            }
+            match on_admission(d, admission, now) {
+                Admitted::Attempt {
+                    delivery,
+                    ticket,
+                    wait_ms,
+                } => {
+                    if wait_ms > 0 {
+                        Delay::from(Duration::from_millis(u64::from(wait_ms))).await;
+                    }
+                    let target = delivery.target.clone();
+                    let (plan, result) = attempt(b, cfg, delivery, env::now_ms() / 1000).await;
+                    report = result.map(|r| (target, ticket, r));
+                    plan
+                }
+                Admitted::Settled(plan, logged) => {
+                    if let Some(line) = logged.and_then(|a| b.log.borrow_mut().record(a)) {
+                        log::write(&line);
+                    }
+                    plan
+                }
+            }
+        }
         (Step::Enrich(job, path), Some(cfg)) => {
             let started = env::now_ms();
             let verdict = b2b_api::call(b.env, cfg, &job.event.storehash, &path).await;
@@ -107,18 +200,25 @@ async fn one(b: &Batch<'_>, m: &RawMessage) {
             },
         },
     };
-    settle(b, m, body, plan).await;
+    settle(b, &m, body, plan).await;
+    report
 }
 
-async fn attempt(b: &Batch<'_>, cfg: &Config, d: Delivery, now: i64) -> Plan {
+async fn attempt(
+    b: &Batch<'_>,
+    cfg: &Config,
+    d: Delivery,
+    now: i64,
+) -> (Plan, Option<AttemptResult>) {
     let Some(target) = cfg.target(&d.target) else {
         // on_message checked it; unreachable, and handing back is always safe.
-        return Plan {
+        let plan = Plan {
             effects: Vec::new(),
             disposition: Disposition::HandBack {
                 delay_seconds: b.requeue_seconds,
             },
         };
+        return (plan, None);
     };
     let request = outbound::render(target, &d.event, d.original.as_deref(), now);
     let started = env::now_ms();
@@ -156,11 +256,12 @@ async fn attempt(b: &Batch<'_>, cfg: &Config, d: Delivery, now: i64) -> Plan {
             duration_ms,
         },
     );
+    let result = Some(attempt_result(&record));
     b.history.borrow_mut().attempt(&record, run);
     if let Some(line) = b.log.borrow_mut().record(record) {
         log::write(&line);
     }
-    plan
+    (plan, result)
 }
 
 /// Runs the plan's effects in order; the message is acked only if all of them succeeded.

@@ -10,7 +10,8 @@
 
 use crate::core::deliver::attempts::Attempt;
 use crate::core::deliver::consume::Plan;
-use crate::core::deliver::message::{DeadLetter, EnrichJob};
+use crate::core::deliver::lane::HoldReason;
+use crate::core::deliver::message::{DeadLetter, Delivery, EnrichJob};
 use crate::core::event::EncodedEvent;
 use crate::core::history::retention::{self, Tally};
 use crate::core::history::write::{self, AttemptRecord, StateChange};
@@ -184,7 +185,7 @@ pub fn later(env: &Env, ctx: &Context, ss: impl FnOnce() -> Vec<Statement>) {
 /// One log entry (`core::history::write::log_entry`: a quarantined request, an operational
 /// event…), written after the answer. For callers with a request's `Context`; others await
 /// [`write`] with the same entry.
-// Called by ingest's quarantine and the lanes' operational events, which land on other branches.
+// For callers with a request's Context (ingest's quarantine, on another branch).
 #[allow(dead_code)]
 pub fn log(env: &Env, ctx: &Context, entry: Statement) {
     later(env, ctx, || vec![entry]);
@@ -215,11 +216,22 @@ pub struct Enriching {
     run: i64,
 }
 
+/// A state set without an attempt (held, filtered), owned until the batch's end.
+struct Change {
+    id: String,
+    target: String,
+    state: State,
+    run: i64,
+    attempts: u32,
+    reason: &'static str,
+    at: i64,
+}
+
 /// What one consumer batch leaves in history, written in one D1 batch at its end.
 pub struct Batch {
     on: bool,
     attempts: Vec<(Attempt, i64, i64)>,
-    filtered: Vec<(String, String, i64, i64)>,
+    states: Vec<Change>,
     dead_letters: Vec<Statement>,
 }
 
@@ -228,7 +240,7 @@ impl Batch {
         Batch {
             on: Db::of(env).is_some(),
             attempts: Vec::new(),
-            filtered: Vec::new(),
+            states: Vec::new(),
             dead_letters: Vec::new(),
         }
     }
@@ -250,6 +262,21 @@ impl Batch {
         }
     }
 
+    /// A delivery its lane holds (paused, breaker open, rate limit): re-sent later unchanged.
+    pub fn held(&mut self, d: &Delivery, why: HoldReason) {
+        if self.on {
+            self.states.push(Change {
+                id: d.event.id.clone(),
+                target: d.target.clone(),
+                state: State::Held,
+                run: d.received_at_ms,
+                attempts: d.attempt.saturating_sub(1),
+                reason: write::hold_reason(why),
+                at: env::now_ms(),
+            });
+        }
+    }
+
     pub fn enriching(&self, job: &EnrichJob) -> Option<Enriching> {
         self.on.then(|| Enriching {
             id: job.event.id.clone(),
@@ -263,8 +290,15 @@ impl Batch {
         let Some(seen) = seen else { return };
         let at = env::now_ms();
         for t in write::filtered_out(&seen.targets, plan) {
-            self.filtered
-                .push((seen.id.clone(), t.to_owned(), seen.run, at));
+            self.states.push(Change {
+                id: seen.id.clone(),
+                target: t.to_owned(),
+                state: State::Filtered,
+                run: seen.run,
+                attempts: 0,
+                reason: "where filter, after enrichment",
+                at,
+            });
         }
     }
 
@@ -283,16 +317,16 @@ impl Batch {
                 })
                 .collect();
             let changes: Vec<StateChange<'_>> = self
-                .filtered
+                .states
                 .iter()
-                .map(|(id, target, run, at)| StateChange {
-                    event_id: id,
-                    target,
-                    state: State::Filtered,
-                    run: *run,
-                    attempts: 0,
-                    reason: Some("where filter, after enrichment"),
-                    at_ms: *at,
+                .map(|c| StateChange {
+                    event_id: &c.id,
+                    target: &c.target,
+                    state: c.state,
+                    run: c.run,
+                    attempts: c.attempts,
+                    reason: Some(c.reason),
+                    at_ms: c.at,
                 })
                 .collect();
             let mut ss = write::record_attempts(&records);

@@ -1,7 +1,8 @@
 //! The thin layer over `worker`: performs what `core` decided. Arrows point one way only:
 //! `http` (routes) → handlers (`ingest`, `admin` → `events`, `health`; `consume` for the queue
-//! and `bigcommerce` for the cron) → `b2b_api` → platform access (`kv`, `queue`, `fetch`,
-//! `history` (D1), `env`, `log`, `metrics`, `concurrent`) and `respond` (answers) → `core`.
+//! and `bigcommerce` for the cron) → `b2b_api`, `lane` (each target's Durable Object and its
+//! client) → platform access (`kv`, `queue`, `fetch`, `history` (D1), `env`, `log`, `metrics`,
+//! `concurrent`) and `respond` (answers) → `core`.
 
 pub mod admin;
 pub mod b2b_api;
@@ -16,6 +17,7 @@ pub mod history;
 pub mod http;
 pub mod ingest;
 pub mod kv;
+pub mod lane;
 pub mod log;
 pub mod metrics;
 pub mod queue;

@@ -166,11 +166,16 @@ async function d1Template(toml) {
  * `{ migrate: false }` with the binding but an empty database (as before `migrations apply`).
  */
 export class Relay {
-  /** `args`: extra `wrangler dev` arguments, e.g. `["--test-scheduled"]`. */
-  constructor(env, { args = [], build = true, history = true, migrate = true } = {}) {
+  /**
+   * `args`: extra `wrangler dev` arguments, e.g. `["--test-scheduled"]`. `lanes: false` (with
+   * `build: false`) drops the lane queues from the configuration, as an operator may: every
+   * delivery then goes through b2b-relay-deliveries.
+   */
+  constructor(env, { args = [], build = true, lanes = true, history = true, migrate = true } = {}) {
     this.env = env;
     this.args = args;
     this.build = build;
+    this.lanes = lanes;
     this.history = history;
     this.migrate = migrate;
     this.logs = "";
@@ -185,6 +190,8 @@ export class Relay {
       .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, "build/index.js"))}`)
       .replace(/^migrations_dir = "(.*)"$/m, (_, d) => `migrations_dir = ${JSON.stringify(path.resolve(ROOT, d))}`);
     if (!this.history) toml = toml.replace(D1_BLOCK, "");
+    // Each lane's producer and consumer table: a header, then key lines up to a blank line.
+    if (!this.lanes) toml = toml.replace(/^\[\[queues\.(?:producers|consumers)\]\]\n(?:binding = "LANE_\d+"\n)?queue = "b2b-relay-lane-\d+"\n(?:.+\n)*/gm, "");
     const file = path.join(this.dir, "wrangler.toml");
     fs.writeFileSync(file, toml);
     this.configArgs = ["--config", file];

@@ -254,7 +254,6 @@ describe("bad input", () => {
     ["not JSON", "{not json", "invalid_json"],
     ["an array", "[]", "invalid_json"],
     ["missing scope", (() => { const c = good(); delete c.scope; return c; })(), "missing_field"],
-    ["missing producer", (() => { const c = good(); delete c.producer; return c; })(), "missing_field"],
     ["numeric scope", { ...good(), scope: 5 }, "invalid_field"],
     ["data as array", { ...good(), data: [1] }, "invalid_field"],
     ["created_at as string", { ...good(), created_at: "1700000000" }, "invalid_field"],

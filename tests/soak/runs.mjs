@@ -12,7 +12,7 @@ const TOKEN = "soak-ingest-token-9f3b2c";
 const KEY_A = "whsec_" + Buffer.from("soak-target-a-signing-key-012345").toString("base64");
 const KEY_B = "whsec_" + Buffer.from("soak-target-b-signing-key-012345").toString("base64");
 // created_at ranges per run, so every run's events are distinct.
-const BASE = { faulty: 1_764_000_000, fresh: 1_765_000_000, hostile: 1_766_000_000, dying: 1_767_000_000, crash: 1_768_000_000, big: 1_769_000_000 };
+const BASE = { faulty: 1_764_000_000, fresh: 1_765_000_000, hostile: 1_766_000_000, dying: 1_767_000_000, crash: 1_768_000_000, big: 1_769_000_000, lanes: 1_770_000_000 };
 // The names of the relay's queues (wrangler.toml).
 const MAIN_QUEUE = "b2b-relay-deliveries";
 
@@ -49,10 +49,31 @@ async function poll(fn, timeoutMs, intervalMs = 500) {
   }
 }
 
-/** Waits until no receiver has seen a request for `quietMs` (at most `maxMs`). */
-async function quiet(receivers, quietMs, maxMs = 60_000) {
-  const last = () => Math.max(0, ...receivers.flatMap((r) => (r.requests.length ? [r.requests[r.requests.length - 1].at] : [])));
-  await poll(() => Date.now() - last() >= quietMs, maxMs, 250);
+/**
+ * Waits until the relay reports that all its work is done (at most `maxMs`): every callback it
+ * accepted (an `ingest` line with outcome `accepted`) has, at every target it was routed to, as
+ * many final attempts (`delivered` or `dead_letter`) in the delivery log as it was accepted.
+ * A copy let through by dedup is a second `accepted` line for the same id, so its extra
+ * deliveries are waited for too and then counted: no fixed "nothing more arrives" sleep.
+ * `quietMs` then only covers requests still in flight between the receiver and the log line.
+ */
+async function quiet(relay, quietMs, maxMs = 120_000) {
+  const done = () => {
+    const due = new Map();
+    for (const l of relay.logLines("ingest")) {
+      if (l.outcome !== "accepted") continue;
+      for (const t of l.targets ?? []) due.set(`${l.id} ${t}`, (due.get(`${l.id} ${t}`) ?? 0) + 1);
+    }
+    const final = new Map();
+    for (const a of relay.attempts()) {
+      if (a.outcome !== "delivered" && a.outcome !== "dead_letter") continue;
+      final.set(`${a.id} ${a.target}`, (final.get(`${a.id} ${a.target}`) ?? 0) + 1);
+    }
+    for (const [k, n] of due) if ((final.get(k) ?? 0) < n) return false;
+    return true;
+  };
+  await poll(done, maxMs, 250);
+  await sleep(Math.min(quietMs, 500));
 }
 
 /** Distinct, realistic callbacks: scope i mod 19, store i mod 3, ids from i. */
@@ -121,10 +142,14 @@ export async function setup({ seed = 1, faultRate = 0.3, bTimeoutMs = 1000, retr
     { name: "c", url: url(rx.c, "c"), stores: STORES.slice(1), format: "bigcommerce", max_attempts: 60 },
     { name: "h", url: url(rx.h, "h"), stores: ["hostile"] },
     ...["big-1", "big-2", "big-3", "big-4", "big-5"].map((name) => ({ name, url: url(rx.big, name), stores: ["big"] })),
-    { name: "d-kill", url: url(rx["d-kill"], "d-kill"), stores: ["dying"], timeout_ms: 1000, max_attempts: 5 },
-    { name: "d-hang", url: url(rx["d-hang"], "d-hang"), stores: ["dying"], timeout_ms: 1000, max_attempts: 5 },
-    { name: "d-kill-always", url: url(rx["d-kill-always"], "d-kill-always"), stores: ["dying"], timeout_ms: 1000, max_attempts: 3 },
-    { name: "d-hang-always", url: url(rx["d-hang-always"], "d-hang-always"), stores: ["dying"], timeout_ms: 1000, max_attempts: 2 },
+    // Run 4 is about attempts and dead letters, so its breaker never opens (the breaker would
+    // hold these deliveries instead of using their attempts: run 5 and lanes.test.mjs).
+    ...[
+      ["d-kill", 5],
+      ["d-hang", 5],
+      ["d-kill-always", 3],
+      ["d-hang-always", 2],
+    ].map(([name, max_attempts]) => ({ name, url: url(rx[name], name), stores: ["dying"], timeout_ms: 1000, max_attempts, breaker_failures: 1000 })),
   ];
   const rxOf = Object.fromEntries(targets.map((t) => [t.name, rx[t.name] ?? rx.big]));
   log(`starting wrangler dev with ${targets.length} targets…`);
@@ -245,7 +270,7 @@ export async function runFaulty(ctx, { events = 1000, rate = 50, outageMs = 30_0
   log(`run 1: ${accepted.length}/${events} accepted in ${sendSeconds.toFixed(1)} s; waiting for ${pairs.length} deliveries…`);
   await poll(() => pairs.every(([id, n]) => ctx.rx[n].byId(id).some((q) => q.accepted)), settleMs, 1000);
   const cState = await (ctx.cStarted ?? { ok: false, error: "C never started" });
-  await quiet(Object.values(ctx.rx), quietMs);
+  await quiet(relay, quietMs);
   const settledAt = Date.now();
 
   const figures = deliveryFigures(ctx, accepted, names);
@@ -326,7 +351,7 @@ export async function runDuplicates(ctx, { events = Infinity, lanes = 8, settleM
   await pool(repeated, lanes, async (x) => {
     for (let k = 0; k < 3; k++) seq.push(await ingest(relay, x.cb));
   });
-  await sleep(quietMs); // a forwarded copy would arrive within a batch timeout (1 s) and a send
+  await quiet(relay, quietMs); // a forwarded copy is an `accepted` line whose deliveries are awaited
   const seqForwarded = forwardedSince(before);
 
   log(`run 2: ${repeated.length} callbacks × 3 at once (already seen)…`);
@@ -335,7 +360,7 @@ export async function runDuplicates(ctx, { events = Infinity, lanes = 8, settleM
   await pool(repeated, lanes, async (x) => {
     conc.push(...(await Promise.all([0, 1, 2].map(() => ingest(relay, x.cb)))));
   });
-  await sleep(quietMs);
+  await quiet(relay, quietMs);
   const concForwarded = forwardedSince(before);
 
   log(`run 2: ${repeated.length} new events × 3 copies at once (first arrival)…`);
@@ -358,7 +383,7 @@ export async function runDuplicates(ctx, { events = Infinity, lanes = 8, settleM
   const freshAccepted = fresh.filter((x) => x.accepted > 0);
   const pairs = freshAccepted.flatMap((x) => x.expected.filter((n) => names.includes(n)).map((n) => [x.id, n]));
   await poll(() => pairs.every(([id, n]) => ctx.rx[n].byId(id).some((q) => q.accepted)), settleMs, 1000);
-  await quiet(Object.values(ctx.rx), quietMs);
+  await quiet(relay, quietMs);
   const figures = deliveryFigures(ctx, freshAccepted, names);
   // What a receiver that dedupes by webhook-id keeps: one event per distinct id.
   const dedupe = {};
@@ -435,7 +460,7 @@ export async function runHostile(ctx, { count = 500, concurrency = 4, seed = 3, 
   const after = await ingest(relay, cb);
   if (after.status === 200) ctx.accept(id, targetsFor(cb, ctx.targets), "hostile");
   await poll(() => ctx.rx.h.byId(id).some((q) => q.accepted), 30_000);
-  await quiet(Object.values(ctx.rx), quietMs);
+  await quiet(relay, quietMs);
   const newAtH = ctx.rx.h.requests.slice(before.get("h"));
   const deliveredHostile = Object.values(ctx.rx).flatMap((r) => r.requests.filter((q) => hostileIds.has(q.headers["webhook-id"])));
   const stray = strayIds(ctx);
@@ -507,7 +532,7 @@ export async function runDying(ctx, { events = 20, settleMs = 120_000, quietMs =
     const delivered = accepted.every((x) => ["d-kill", "d-hang"].every((n) => ctx.rx[n].byId(x.id).some((q) => q.accepted)));
     return delivered && wantDead.every((k) => keys.includes(k));
   }, settleMs, 2000);
-  await quiet(Object.values(ctx.rx), quietMs);
+  await quiet(relay, quietMs);
   keys = await dlKeys();
   const figures = deliveryFigures(ctx, accepted, names);
   const attempts = Object.fromEntries(names.map((n) => [n, countBy(accepted, (x) => ctx.rx[n].byId(x.id).length)]));
@@ -556,7 +581,8 @@ export async function startCrashRelay({ log = () => {} } = {}) {
     { name: "y", url: `${rx.url}/y`, stores: ["crash"], events: ["company.*"], format: "bigcommerce" },
   ];
   log("run 4b: starting a relay whose consumer sees every batch as a dead-letter-queue batch…");
-  const relay = new Relay({ INGEST_TOKENS: TOKEN, TARGETS: JSON.stringify(targets), DEAD_LETTER_QUEUE: MAIN_QUEUE, RETRY_SCHEDULE_SECONDS: "1" }, { build: false });
+  // Without lane queues every delivery goes through the main queue, the one named here.
+  const relay = new Relay({ INGEST_TOKENS: TOKEN, TARGETS: JSON.stringify(targets), DEAD_LETTER_QUEUE: MAIN_QUEUE, RETRY_SCHEDULE_SECONDS: "1" }, { build: false, lanes: false });
   const crash = { relay, rx, targets };
   crash.stop = async () => {
     await relay.stop();
@@ -651,6 +677,121 @@ export function logFindings(ctx) {
   report.checks = [
     check("the consumer never crashed (every batch fully acked, no panic)", partial === 0 && report.panics_or_uncaught === 0 && report.moved_to_dead_letter_queue === 0, JSON.stringify(report)),
     check("no token or signing key in the worker's log", secrets.length === 0, `${secrets.length} secrets found`),
+  ];
+  return report;
+}
+
+/**
+ * Run 5: one failing target never slows the others (issue 13). `events` callbacks at `rate`/s
+ * into a healthy target H, alone and beside D (accepts connections, never answers;
+ * `timeout_ms` 5000) and F (30 % of requests answered 500 or 503 at random), each run on a
+ * fresh relay of the same build, both at once (`together`) or one after the other. Figures:
+ * H's ingest → receipt latency in both runs, and D's connections while its breaker is open.
+ * Both relays are warmed up the same way first.
+ */
+export async function runLanes({ events = 600, rate = 20, seed = 5, settleMs = 240_000, together = false, log = () => {} } = {}) {
+  const rng = seededRandom(seed);
+  const once = async (withFaulty) => {
+    const rx = {
+      h: new FaultReceiver("h"),
+      d: new FaultReceiver("d", () => "hang"),
+      f: new FaultReceiver("f", () => (rng() < 0.3 ? { status: rng() < 0.5 ? 500 : 503 } : { status: 200 })),
+    };
+    const connections = [];
+    rx.d.server.on("connection", () => connections.push(Date.now()));
+    for (const r of Object.values(rx)) await r.start();
+    const targets = [{ name: "h", url: `${rx.h.url}/h` }];
+    // D and F take the measured stores only: the warm-up events below reach H alone.
+    if (withFaulty) targets.push({ name: "d", url: `${rx.d.url}/d`, stores: STORES, timeout_ms: 5000 }, { name: "f", url: `${rx.f.url}/f`, stores: STORES, max_attempts: 30 });
+    const relay = new Relay({ INGEST_TOKENS: TOKEN, ADMIN_TOKEN: TOKEN, TARGETS: JSON.stringify(targets), RETRY_SCHEDULE_SECONDS: "1,2,3" }, { build: false });
+    const stop = async () => {
+      // SOAK_RELAY_LOGS=/tmp/x keeps each relay's log (x-alone.log, x-beside.log) for a look.
+      if (process.env.SOAK_RELAY_LOGS) (await import("node:fs")).writeFileSync(`${process.env.SOAK_RELAY_LOGS}-${withFaulty ? "beside" : "alone"}.log`, relay.logs);
+      await relay.stop();
+      for (const r of Object.values(rx)) await r.stop();
+    };
+    try {
+      await relay.start();
+      const label = withFaulty ? "H beside D and F" : "H alone";
+      // Warm-up, the same in both runs: every lane object created (the admin view reads each),
+      // then 20 events through H. Without it, the first second's deliveries wait on cold
+      // starts (three objects and three lanes at once beside D and F), which is startup, not
+      // a failing target.
+      await relay.call("GET", "/admin/targets", { token: TOKEN });
+      const warm = Array.from({ length: 20 }, (_, i) => makeCallback(i, BASE.lanes + 200_000 + (withFaulty ? 1000 : 0), ["warm"]));
+      for (const cb of warm) await ingest(relay, cb);
+      await poll(() => warm.every((cb) => rx.h.byId(eventId(cb)).some((q) => q.accepted)), 30_000, 200);
+      log(`run 5: ${events} callbacks at ${rate}/s, ${label}…`);
+      const cbs = Array.from({ length: events }, (_, i) => makeCallback(i, BASE.lanes + (withFaulty ? 100_000 : 0)));
+      const t0 = Date.now();
+      const inFlight = new Set();
+      const answered = new Array(events);
+      for (let i = 0; i < events; i++) {
+        const due = t0 + (i * 1000) / rate;
+        if (due > Date.now()) await sleep(due - Date.now());
+        const p = ingest(relay, cbs[i]).then((r) => {
+          answered[i] = r;
+          inFlight.delete(p);
+        });
+        inFlight.add(p);
+      }
+      await Promise.all(inFlight);
+      const ids = cbs.map(eventId);
+      const accepted = ids.filter((_, i) => answered[i].status === 200 && answered[i].json?.status === "accepted");
+      const names = withFaulty ? ["h", "f"] : ["h"];
+      await poll(() => names.every((n) => accepted.every((id) => rx[n].byId(id).some((q) => q.accepted))), settleMs, 1000);
+      const settledAt = Date.now();
+      const lags = ids.flatMap((id, i) => {
+        const ok = rx.h.byId(id).find((q) => q.accepted);
+        return ok ? [[ok.at - answered[i].answeredAt, answered[i].answeredAt - t0]] : [];
+      });
+      const lag = lags.map((l) => l[0]);
+      const out = {
+        accepted: accepted.length,
+        h_delivered: accepted.filter((id) => rx.h.byId(id).some((q) => q.accepted)).length,
+        h_p50_ms: percentile(lag, 50),
+        h_p99_ms: percentile(lag, 99),
+        h_max_ms: lag.length ? Math.max(...lag) : null,
+        settled_after_s: Number(((settledAt - t0) / 1000).toFixed(1)),
+        // The slowest ten: [lag ms, ms after the first send].
+        h_slowest: [...lags].sort((a, b) => b[0] - a[0]).slice(0, 10),
+      };
+      if (withFaulty) {
+        out.f_delivered = accepted.filter((id) => rx.f.byId(id).some((q) => q.accepted)).length;
+        out.f_requests = rx.f.requests.length;
+        out.f_faults = rx.f.requests.filter((q) => !q.accepted).length;
+        // D's requests: the first batch's, then the probes; each probe waits out an open period.
+        const at = rx.d.requests.map((q) => q.at - t0);
+        out.d_requests = at.length;
+        out.d_connections = connections.length;
+        out.d_request_times_ms = at;
+        const burst = at.filter((x) => x < at[0] + 1000).length;
+        const probes = at.slice(burst);
+        const gaps = probes.map((x, i) => x - (i ? probes[i - 1] : at[burst - 1]));
+        out.d_first_burst = burst;
+        out.d_probe_gaps_ms = gaps;
+        const dead = (await relay.kvKeys("DEAD_LETTERS")).filter((k) => /^dlq:(h|f):/.test(k));
+        out.dead_letters_h_f = dead.length;
+      }
+      return out;
+    } finally {
+      await stop();
+    }
+  };
+  // One after the other by default: side by side (`together`), two relays on two shared
+  // cores starve each other (measured: H alone's p50 went from 0.13 s to 1 s).
+  const [alone, beside] = together ? await Promise.all([once(false), once(true)]) : [await once(false), await once(true)];
+  const ratio = (a, b) => (a && b ? Number((b / a).toFixed(2)) : null);
+  const report = { events, rate, together, alone, beside, p50_ratio: ratio(alone.h_p50_ms, beside.h_p50_ms), p99_ratio: ratio(alone.h_p99_ms, beside.h_p99_ms) };
+  // The breaker's first open period is 30 s (the default), doubled by each failed probe.
+  const probeGapsOk = beside.d_probe_gaps_ms.every((g) => g >= 29_000);
+  report.checks = [
+    check("every callback is accepted in both runs", alone.accepted === events && beside.accepted === events, `${alone.accepted}, ${beside.accepted}`),
+    check("H gets every event in both runs, F every event despite its 30 % faults", alone.h_delivered === events && beside.h_delivered === events && beside.f_delivered === events, `H ${alone.h_delivered}/${beside.h_delivered}, F ${beside.f_delivered}`),
+    check("no dead letters at H or F", beside.dead_letters_h_f === 0, String(beside.dead_letters_h_f)),
+    check("H's p50 beside D and F is within 1.5× of H alone", report.p50_ratio !== null && report.p50_ratio <= 1.5, `${alone.h_p50_ms} ms alone, ${beside.h_p50_ms} ms beside`),
+    check("H's p99 beside D and F is within 1.5× of H alone", report.p99_ratio !== null && report.p99_ratio <= 1.5, `${alone.h_p99_ms} ms alone, ${beside.h_p99_ms} ms beside`),
+    check("D sees at most one connection per probe interval while open", probeGapsOk && beside.d_connections <= beside.d_requests + 1, `gaps ${beside.d_probe_gaps_ms} ms; ${beside.d_connections} connections for ${beside.d_requests} requests`),
   ];
   return report;
 }

@@ -217,6 +217,7 @@ mod tests {
         for bad in ["0", "91", "7d", "-1"] {
             let e = days(bad).unwrap_err();
             assert!(e[0].starts_with("HISTORY_DAYS"), "{e:?}");
+            assert!(!e[0].contains(bad), "the value is not echoed: {e:?}");
         }
     }
 }

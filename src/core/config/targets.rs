@@ -3,6 +3,7 @@
 
 use super::url::check_url;
 use super::Source;
+use crate::core::deliver::lane::{take_lane_config, LaneConfig};
 use crate::core::deliver::presets::Preset;
 use crate::core::deliver::sign::SigningKey;
 use crate::core::deliver::template::{self, Template};
@@ -116,6 +117,8 @@ pub struct Target {
     pub enrich: bool,
     /// Never deliver without the resource: retry, then dead-letter.
     pub enrich_required: bool,
+    /// Breaker, rate limit, in-flight cap, auto-disable (`deliver::lane`).
+    pub lane: LaneConfig,
     pub shape: Shape,
 }
 
@@ -192,11 +195,20 @@ fn secret(src: &dyn Source, name: &str, what: &str, errors: &mut Vec<String>) ->
     }
 }
 
-fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) -> Option<Target> {
+fn target(
+    index: usize,
+    mut raw: Value,
+    src: &dyn Source,
+    errors: &mut Vec<String>,
+) -> Option<Target> {
     let label = match raw.get("name").and_then(Value::as_str) {
         Some(n) => format!("TARGETS[{index}] \"{n}\""),
         None => format!("TARGETS[{index}]"),
     };
+    let lane = take_lane_config(&mut raw).unwrap_or_else(|e| {
+        errors.extend(e.into_iter().map(|e| format!("{label}: {e}")));
+        LaneConfig::default()
+    });
     // Read from text, not with `from_value`: that second deserializer cost ~8 KB of wasm
     // (BENCHMARKS.md). The message is serde's without the position in this re-encoded text.
     let spec: TargetSpec =
@@ -325,6 +337,7 @@ fn target(index: usize, raw: Value, src: &dyn Source, errors: &mut Vec<String>) 
         max_attempts,
         enrich,
         enrich_required: spec.enrich_required,
+        lane,
         shape,
     })
 }
@@ -506,6 +519,42 @@ mod tests {
         assert!(e[0].contains("enrich cannot be used"), "{e:?}");
         let e = errors("[]", &[("BC_B2B_API_BASE", "http://api.example.com")]);
         assert!(e[0].starts_with("BC_B2B_API_BASE"), "{e:?}");
+    }
+
+    #[test]
+    fn lane_settings_load_and_are_named_when_wrong() {
+        let c = load(&src(&[
+            ("INGEST_TOKENS", "t"),
+            (
+                "TARGETS",
+                r#"[{"name":"a","url":"https://x","rate_limit":"5/s","breaker_failures":3,"breaker_seconds":2,"disable_after_hours":0.01,"max_in_flight":2,"timeout_ms":500}]"#,
+            ),
+        ]))
+        .unwrap();
+        let lane = c.targets[0].lane;
+        assert_eq!(
+            lane.rate_limit.map(|l| l.to_string()).as_deref(),
+            Some("5/s")
+        );
+        assert_eq!(
+            (
+                lane.breaker_failures,
+                lane.breaker_seconds,
+                lane.max_in_flight
+            ),
+            (3, 2, Some(2))
+        );
+        assert_eq!((lane.disable_after_ms, lane.timeout_ms), (36_000, 500));
+        let e = errors(
+            r#"[{"name":"a","url":"https://x","rate_limit":"5/d"},{"name":"b","url":"https://x","rate_limt":"5/s"}]"#,
+            &[],
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(
+            e[0],
+            "TARGETS[0] \"a\": rate_limit period unit must be s, m or h"
+        );
+        assert!(e[1].contains("unknown field `rate_limt`"), "{e:?}");
     }
 
     #[test]

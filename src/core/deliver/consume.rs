@@ -9,6 +9,7 @@
 use crate::core::config::{Config, Target};
 use crate::core::deliver::attempts::{self, Attempt};
 use crate::core::deliver::enrich::{self, Enrichment, Verdict, FAST_ATTEMPTS};
+use crate::core::deliver::lane::Admission;
 use crate::core::deliver::message::{
     DeadLetter, Decoded, Delivery, EnrichJob, Job, Unreadable, MAX_MESSAGE_BYTES,
 };
@@ -153,8 +154,7 @@ pub fn on_message(
         }]));
     };
     match job {
-        Job::Deliver(mut d) => {
-            d.first_attempt_at.get_or_insert(now);
+        Job::Deliver(d) => {
             if cfg.target(&d.target).is_none() {
                 let error = format!("target `{}` is no longer configured", d.target);
                 return Step::Settled(Plan::ack_after(vec![Effect::PutDeadLetter(
@@ -215,6 +215,8 @@ pub fn after_attempt(
     random: u32,
     duration_ms: i64,
 ) -> (Plan, Attempt) {
+    // Set here, not when the message is read: a delivery held by its lane was not attempted.
+    d.first_attempt_at.get_or_insert(now);
     let outcome = redact::outcome(outcome, target);
     let decision = cfg
         .retry
@@ -255,6 +257,65 @@ pub fn after_attempt(
             )]),
         };
     (plan, attempt)
+}
+
+/// `last_error` of a delivery dead-lettered because its target is disabled.
+pub const TARGET_DISABLED: &str = "target disabled";
+
+/// What a delivery's lane (`deliver::lane`) said before its attempt. Lives for one match:
+/// boxing the delivery would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Admitted {
+    /// Attempt it after `wait_ms`, then report the result with `ticket`.
+    Attempt {
+        delivery: Delivery,
+        ticket: u64,
+        wait_ms: u32,
+    },
+    /// Not attempted: the plan, and the log entry if it ended the delivery.
+    Settled(Plan, Option<Attempt>),
+}
+
+/// A held delivery is the same message (same attempt number) re-sent after the delay, which
+/// uses no attempt and no queue retry; a disabled target's delivery becomes a dead letter
+/// (replayable). Either way the message is acked only after that write.
+pub fn on_admission(d: Delivery, admission: Admission, now: i64) -> Admitted {
+    match admission {
+        Admission::Attempt {
+            ticket, wait_ms, ..
+        } => Admitted::Attempt {
+            delivery: d,
+            ticket,
+            wait_ms,
+        },
+        Admission::Hold { delay_seconds, .. } => Admitted::Settled(
+            Plan::ack_after(vec![Effect::SendDelayed {
+                job: Job::Deliver(d),
+                delay_seconds,
+            }]),
+            None,
+        ),
+        Admission::DeadLetter => {
+            let attempt = Attempt {
+                msg: "",
+                id: d.event.id.clone(),
+                target: d.target.clone(),
+                attempt: d.attempt,
+                outcome: attempts::DEAD_LETTER,
+                status: None,
+                error: Some(TARGET_DISABLED.into()),
+                duration_ms: 0,
+                next_retry_seconds: None,
+            };
+            let plan = Plan::ack_after(vec![Effect::PutDeadLetter(d.into_dead_letter(
+                None,
+                TARGET_DISABLED.into(),
+                now,
+            ))]);
+            Admitted::Settled(plan, Some(attempt))
+        }
+    }
 }
 
 /// The enriched event's deliveries to `targets`, less those whose `where` filter now says no
@@ -601,6 +662,79 @@ mod tests {
         let last = after_enrichment(enrich_job(5), retry("HTTP 503"), &c, 9, 0);
         acks_only_after_durable_write(&last, true);
         assert_eq!(names(&last), ["send", "put_dead_letter"]);
+    }
+
+    #[test]
+    fn a_held_delivery_is_re_sent_unchanged_before_the_ack() {
+        let mut d = delivery("crm", 3);
+        d.first_attempt_at = None;
+        let Admitted::Settled(plan, log) = on_admission(
+            d,
+            Admission::Hold {
+                delay_seconds: 30,
+                reason: crate::core::deliver::lane::HoldReason::Open,
+            },
+            9,
+        ) else {
+            panic!()
+        };
+        acks_only_after_durable_write(&plan, true);
+        assert!(log.is_none());
+        let [Effect::SendDelayed {
+            job: Job::Deliver(held),
+            delay_seconds: 30,
+        }] = plan.effects.as_slice()
+        else {
+            panic!("{:?}", names(&plan))
+        };
+        // No attempt used, and none recorded as made.
+        assert_eq!((held.attempt, held.first_attempt_at), (3, None));
+    }
+
+    #[test]
+    fn a_disabled_target_dead_letters_before_the_ack() {
+        let Admitted::Settled(plan, Some(log)) =
+            on_admission(delivery("crm", 2), Admission::DeadLetter, 9)
+        else {
+            panic!()
+        };
+        acks_only_after_durable_write(&plan, true);
+        let [Effect::PutDeadLetter(r)] = plan.effects.as_slice() else {
+            panic!("{:?}", names(&plan))
+        };
+        assert_eq!((r.attempts, r.last_error.as_str()), (2, TARGET_DISABLED));
+        assert_eq!(log.outcome, attempts::DEAD_LETTER);
+        assert_eq!(log.error.as_deref(), Some(TARGET_DISABLED));
+        let Admitted::Attempt {
+            ticket, wait_ms, ..
+        } = on_admission(
+            delivery("crm", 1),
+            Admission::Attempt {
+                ticket: 7,
+                probe: true,
+                wait_ms: 200,
+            },
+            9,
+        )
+        else {
+            panic!()
+        };
+        assert_eq!((ticket, wait_ms), (7, 200));
+    }
+
+    #[test]
+    fn the_first_attempt_time_is_that_of_the_first_attempt() {
+        let mut d = delivery("crm", 1);
+        d.first_attempt_at = None;
+        let plan = attempt_plan(d, status(500));
+        let Effect::SendDelayed {
+            job: Job::Deliver(next),
+            ..
+        } = &plan.effects[0]
+        else {
+            panic!()
+        };
+        assert_eq!(next.first_attempt_at, Some(100));
     }
 
     #[test]

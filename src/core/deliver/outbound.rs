@@ -55,7 +55,12 @@ fn reconstructed_callback(ev: &CloudEvent) -> String {
 
 pub fn render(target: &Target, ev: &EncodedEvent, original: Option<&str>, now: i64) -> Outbound {
     let mut headers: Vec<Header> = Vec::with_capacity(8 + target.headers.len());
-    let body = match target.format {
+    // An operational event has no BigCommerce body to forward: it goes out structured.
+    let format = match target.format {
+        Format::Bigcommerce if ev.is_operational() => Format::Cloudevents,
+        f => f,
+    };
+    let body = match format {
         Format::Cloudevents => {
             headers.push(("content-type".into(), "application/cloudevents+json".into()));
             ev.json().to_owned()

@@ -5,11 +5,14 @@
 //! enriched (company name, buyer, address, quote number…), ids otherwise. Every value from
 //! the event is clipped and escaped for the chat's markup, so a company called `<!channel>` or
 //! `@everyone` pings no one, and every message stays inside the vendor's documented limits.
+//!
+//! One neutral message (headline, sentence, facts, link, footer, colour) is made from a table
+//! per event type, then written by four small writers straight into JSON text: a derived
+//! serializer per vendor struct cost more wasm than all of the words.
 
 use crate::core::catalog::{self, Action, Resource};
-use serde::Serialize;
+use crate::core::deliver::template::escape_into;
 use serde_json::Value;
-use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Preset {
@@ -51,66 +54,54 @@ impl Preset {
     }
 }
 
-/// Characters kept of any one value from the event (a name, an email, an address).
+/// Characters kept of any one value from the event (a name, an email, an address). With at
+/// most two values in a sentence and nine facts, escaping (at most 5 characters for one)
+/// keeps every text inside each vendor's limits, so no escaped text needs clipping again.
 const VALUE_CHARS: usize = 200;
+/// The store hash in the footer: short, so Google Chat's 200-character subtitle holds it.
+const STORE_CHARS: usize = 100;
 /// A console link longer than this is left out rather than sent broken or refused.
 const MAX_LINK: usize = 2000;
 
 /// The message, before a chat's markup.
-struct Message {
+struct Message<'a> {
     headline: String,
-    summary: Vec<Seg>,
+    /// Fixed words with slots: `\x01`..`\x03` a value in bold, `\x04` the third value as
+    /// plain words (a status phrase).
+    sentence: &'static str,
+    slots: [Option<String>; 3],
     facts: Vec<(&'static str, String)>,
     link: Option<String>,
+    /// `b2b-relay · store …`; the line under a message adds the time.
     footer: String,
     /// RFC 3339, only when the event's time is one.
-    time: Option<String>,
+    time: Option<&'a str>,
     color: u32,
 }
-
-/// A piece of the summary sentence: fixed words, or a value from the event (shown bold).
-enum Seg {
-    Words(&'static str),
-    Value(String),
-}
-
-use Seg::{Value as V, Words as W};
 
 /// The message body for `event` (the structured CloudEvent as a JSON object, enriched or not)
 /// in `preset`'s format. `public_url` is the relay's public base URL: with it, the message
 /// links to the event's page in the console. Always valid JSON.
 pub fn render(preset: Preset, event: &Value, public_url: Option<&str>) -> String {
-    let msg = message(event, public_url);
-    match preset {
-        Preset::Slack => slack(&msg),
-        Preset::Teams => teams(&msg),
-        Preset::Discord => discord(&msg),
-        Preset::GoogleChat => google_chat(&msg),
-    }
+    let layout = match preset {
+        Preset::Slack => &SLACK,
+        Preset::Teams => &TEAMS,
+        Preset::Discord => &DISCORD,
+        Preset::GoogleChat => &GOOGLE_CHAT,
+    };
+    write(&message(event, public_url), layout)
 }
 
-fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max.saturating_sub(1)) {
-        Some((cut, _)) if s[cut..].chars().nth(1).is_some() => format!("{}…", &s[..cut]),
-        _ => s.to_owned(),
-    }
-}
-
-/// Clips text whose markup escapes use `&…;` entities without cutting one in half.
-fn clip_escaped(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut cut = s
-        .char_indices()
-        .nth(max.saturating_sub(1))
-        .map_or(s.len(), |(i, _)| i);
-    if let Some(amp) = s[..cut].rfind('&') {
-        if !s[amp..cut].contains(';') {
-            cut = amp;
+/// `s` cut to `max` characters, the last one an ellipsis when anything was cut.
+fn clip(mut s: String, max: usize) -> String {
+    let mut chars = s.char_indices();
+    if let Some((cut, _)) = chars.nth(max - 1) {
+        if chars.next().is_some() {
+            s.truncate(cut);
+            s.push('…');
         }
     }
-    format!("{}…", &s[..cut])
+    s
 }
 
 /// A value from the event as display text: a non-blank string or a number.
@@ -123,7 +114,7 @@ fn text(v: Option<&Value>) -> Option<String> {
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect();
             let line = line.trim();
-            (!line.is_empty()).then(|| clip(line, VALUE_CHARS))
+            (!line.is_empty()).then(|| clip(line.to_owned(), VALUE_CHARS))
         }
         Value::Number(n) => Some(n.to_string()),
         _ => None,
@@ -143,8 +134,9 @@ fn code(v: Option<&Value>) -> Option<u64> {
     }
 }
 
-fn company_status(v: Option<&Value>) -> Option<(&'static str, &'static str)> {
-    Some(match code(v)? {
+/// A company status: its name for the facts and its phrase for the sentence.
+fn company_status(code: Option<u64>) -> Option<(&'static str, &'static str)> {
+    Some(match code? {
         0 => ("Pending approval", "is awaiting approval"),
         1 => ("Approved", "is now approved"),
         2 => ("Rejected", "was rejected"),
@@ -153,8 +145,8 @@ fn company_status(v: Option<&Value>) -> Option<(&'static str, &'static str)> {
     })
 }
 
-fn quote_status(v: Option<&Value>) -> Option<&'static str> {
-    Some(match code(v)? {
+fn quote_status(code: Option<u64>) -> Option<&'static str> {
+    Some(match code? {
         0 => "New",
         2 => "In process",
         3 => "Updated by customer",
@@ -166,396 +158,200 @@ fn quote_status(v: Option<&Value>) -> Option<&'static str> {
     })
 }
 
-fn user_role(res: Option<&Value>) -> Option<String> {
-    text(field(res, "companyRoleName")).or_else(|| {
-        let r = match code(field(res, "role"))? {
-            0 => "Admin",
-            1 => "Senior buyer",
-            2 => "Junior buyer",
-            _ => return None,
-        };
-        Some(r.to_owned())
-    })
+/// A decimal amount padded to `places` decimals (`1495` → `1495.00`); one with more
+/// decimals, or any other text, is shown as it is: no float parsing or formatting is linked,
+/// and no amount is rounded into one the quote does not hold.
+fn amount(t: &str, places: usize) -> String {
+    let body = t.strip_prefix('-').unwrap_or(t);
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let mut out = t.to_owned();
+    if !int.is_empty() && digits(int) && digits(frac) && frac.len() < places {
+        if frac.is_empty() {
+            out.push('.');
+        }
+        out.extend(std::iter::repeat_n('0', places - frac.len()));
+    }
+    out
 }
 
-/// "First Last", else the email.
-fn person(res: Option<&Value>) -> Option<String> {
-    let first = text(field(res, "firstName")).unwrap_or_default();
-    let last = text(field(res, "lastName")).unwrap_or_default();
-    let name = format!("{first} {last}");
-    let name = name.trim();
-    if name.is_empty() {
-        text(field(res, "email"))
-    } else {
-        Some(name.to_owned())
+/// What a fact or a sentence shows, read from the event.
+#[derive(Clone, Copy)]
+enum Get {
+    /// A field of `data.resource`.
+    Res(&'static str),
+    /// An id in `data`, as `#1234`.
+    Id(&'static str),
+    /// "First Last" from `data.resource`, else its email.
+    Person,
+    /// The company role's name, else the built-in role's.
+    Role,
+    /// The address on one line.
+    Address,
+    CompanyStatus,
+    QuoteStatus,
+    /// The buyer's company on a quote.
+    BuyerCompany,
+    /// "Name (email)" of the quote's contact.
+    Buyer,
+    /// The quote's total with its currency.
+    Total,
+    Subject,
+    /// The event's type.
+    Type,
+    /// The company status as a phrase ("is now approved").
+    CompanyPhrase,
+    /// The first of these that has a value.
+    Or(&'static [Get]),
+    Unknown,
+}
+
+use Get::*;
+
+const COMPANY_FACTS: Facts = &[
+    ("Company", Res("companyName")),
+    ("Company ID", Id("company_id")),
+    ("Status", CompanyStatus),
+    ("Email", Res("companyEmail")),
+    // Only assignment events have one.
+    ("Super admin ID", Id("user_id")),
+];
+const USER_FACTS: Facts = &[
+    ("User", Person),
+    ("Email", Res("email")),
+    ("Role", Role),
+    ("User ID", Id("user_id")),
+    ("Company ID", Id("company_id")),
+];
+const ADDRESS_FACTS: Facts = &[
+    ("Address", Address),
+    ("Label", Res("label")),
+    ("Address ID", Id("address_id")),
+    ("Company ID", Id("company_id")),
+];
+const ADMIN_FACTS: Facts = &[
+    ("Super admin", Person),
+    ("Email", Res("email")),
+    ("Super admin ID", Id("user_id")),
+];
+const QUOTE_FACTS: Facts = &[
+    ("Quote", Res("quoteNumber")),
+    ("Title", Res("quoteTitle")),
+    ("Status", QuoteStatus),
+    ("Company", BuyerCompany),
+    ("Buyer", Buyer),
+    ("Total", Total),
+    ("Quote ID", Id("quote_id")),
+];
+
+struct Event<'a> {
+    ev: &'a Value,
+    data: Option<&'a Value>,
+    res: Option<&'a Value>,
+}
+
+impl Event<'_> {
+    fn res(&self, k: &str) -> Option<String> {
+        text(field(self.res, k))
+    }
+
+    /// The fields of `data.resource` that have text, joined by `sep`.
+    fn joined(&self, keys: &[&str], sep: &str) -> Option<String> {
+        let mut out = String::new();
+        for v in keys.iter().filter_map(|k| self.res(k)) {
+            if !out.is_empty() {
+                out.push_str(sep);
+            }
+            out.push_str(&v);
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    fn get(&self, g: Get) -> Option<String> {
+        let res = self.res;
+        let v = match g {
+            Res(k) => self.res(k),
+            Id(k) => text(field(self.data, k)).map(|i| format!("#{i}")),
+            Person => self
+                .joined(&["firstName", "lastName"], " ")
+                .or_else(|| self.res("email")),
+            Role => self.res("companyRoleName").or_else(|| {
+                let r = ["Admin", "Senior buyer", "Junior buyer"];
+                let i = usize::try_from(code(field(res, "role"))?).ok()?;
+                r.get(i).map(|r| (*r).to_owned())
+            }),
+            Address => self.joined(
+                &[
+                    "addressLine1",
+                    "addressLine2",
+                    "city",
+                    "stateName",
+                    "zipCode",
+                    "countryName",
+                ],
+                ", ",
+            ),
+            CompanyStatus => company_status(code(field(res, "companyStatus"))).map(|s| s.0.into()),
+            QuoteStatus => quote_status(code(field(res, "status"))).map(str::to_owned),
+            BuyerCompany => text(field(field(res, "contactInfo"), "companyName")),
+            Buyer => {
+                let c = field(res, "contactInfo");
+                match (text(field(c, "name")), text(field(c, "email"))) {
+                    (Some(n), Some(e)) => Some(format!("{n} ({e})")),
+                    (n, e) => n.or(e),
+                }
+            }
+            Total => {
+                let total = field(res, "grandTotal").or_else(|| field(res, "totalAmount"));
+                let currency = field(res, "currency");
+                let places = code(field(currency, "decimalPlaces")).map_or(2, |p| p.min(6));
+                let amount = amount(&text(total)?, places as usize);
+                Some(match text(field(currency, "currencyCode")) {
+                    Some(c) => format!("{amount} {c}"),
+                    None => amount,
+                })
+            }
+            Subject => text(self.ev.get("subject")),
+            Type => text(self.ev.get("type")),
+            CompanyPhrase => company_status(code(field(res, "companyStatus"))).map(|s| s.1.into()),
+            Or(gs) => gs.iter().find_map(|&g| self.get(g)),
+            Unknown => Some("(unknown)".into()),
+        };
+        // Composite values are clipped like single ones.
+        v.map(|v| clip(v, VALUE_CHARS))
     }
 }
 
-fn address_line(res: Option<&Value>) -> Option<String> {
-    let parts: Vec<String> = [
-        "addressLine1",
-        "addressLine2",
-        "city",
-        "stateName",
-        "zipCode",
-        "countryName",
-    ]
-    .iter()
-    .filter_map(|k| text(field(res, k)))
-    .collect();
-    (!parts.is_empty()).then(|| clip(&parts.join(", "), VALUE_CHARS))
-}
-
-fn money(res: Option<&Value>) -> Option<String> {
-    let total = field(res, "grandTotal").or_else(|| field(res, "totalAmount"))?;
-    let currency = field(res, "currency");
-    let places = code(field(currency, "decimalPlaces")).map_or(2, |p| p.min(6) as usize);
-    let amount = match total {
-        Value::Number(n) => n.as_f64().map(|x| format!("{x:.places$}")),
-        Value::String(s) => match s.trim().parse::<f64>() {
-            Ok(x) if x.is_finite() => Some(format!("{x:.places$}")),
-            _ => text(Some(total)),
-        },
-        _ => None,
-    }?;
-    Some(match text(field(currency, "currencyCode")) {
-        Some(c) => format!("{amount} {c}"),
-        None => amount,
-    })
-}
-
-/// `#1234` for an id in `data`.
-fn id(data: Option<&Value>, k: &str) -> Option<String> {
-    text(field(data, k)).map(|i| format!("#{i}"))
-}
-
 fn percent_encode_id(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
         }
     }
     out
 }
 
+/// `public_url` is `PUBLIC_URL`, which configuration already checked as the worker's https
+/// origin; only the event's id needs care.
 fn console_link(event: &Value, public_url: Option<&str>) -> Option<String> {
-    let base = public_url?.trim().trim_end_matches('/');
-    // A base the chat would refuse as a link (no host, spaces) gives no link, not a 400.
+    let base = public_url?.trim_end_matches('/');
     let host = base
         .strip_prefix("https://")
         .or_else(|| base.strip_prefix("http://"))?;
-    if host.is_empty()
-        || host.starts_with('/')
-        || base.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return None;
-    }
     let id = event.get("id")?.as_str().filter(|s| !s.is_empty())?;
     let link = format!("{base}/console/#/events/{}", percent_encode_id(id));
-    (link.len() <= MAX_LINK).then_some(link)
+    (!host.is_empty() && link.len() <= MAX_LINK).then_some(link)
 }
 
-/// The catalog entry of an event, from `bcscope`, else from its `type`.
+/// The catalog entry of an event, from `bcscope` (every normalized event has one).
 fn kind(event: &Value) -> Option<(Resource, Action)> {
-    if let Some(k) = event
-        .get("bcscope")
-        .and_then(Value::as_str)
-        .and_then(catalog::lookup)
-    {
-        return Some(k);
-    }
-    let ty = event.get("type")?.as_str()?;
-    let short = ty.strip_prefix(catalog::TYPE_PREFIX)?;
-    catalog::lookup(&format!("store/{}", short.replace('.', "/")))
-}
-
-fn message(event: &Value, public_url: Option<&str>) -> Message {
-    use Action::*;
-    use Resource::*;
-    let data = event.get("data");
-    let res = field(data, "resource").filter(|r| r.is_object());
-    let company = || {
-        text(field(res, "companyName"))
-            .or_else(|| id(data, "company_id"))
-            .unwrap_or_else(|| "(unknown)".into())
-    };
-    let company_id = || id(data, "company_id").unwrap_or_else(|| "(unknown)".into());
-    let person_or = |k: &str| {
-        person(res)
-            .or_else(|| id(data, k))
-            .unwrap_or_else(|| "(unknown)".into())
-    };
-    let mut facts: Vec<(&'static str, String)> = Vec::new();
-    let mut fact = |label: &'static str, v: Option<String>| {
-        if let Some(v) = v {
-            facts.push((label, v));
-        }
-    };
-    let kind = kind(event);
-    let (headline, summary, color) = match kind {
-        Some((Company, action)) => {
-            let status = company_status(field(res, "companyStatus"));
-            fact("Company", text(field(res, "companyName")));
-            fact("Company ID", id(data, "company_id"));
-            fact("Status", status.map(|s| s.0.to_owned()));
-            fact("Email", text(field(res, "companyEmail")));
-            match action {
-                Created if status.is_some_and(|s| s.0.starts_with("Pending")) => (
-                    "New company awaiting approval",
-                    vec![
-                        V(company()),
-                        W(" applied for a company account and is awaiting approval"),
-                    ],
-                    GREEN,
-                ),
-                Created => (
-                    "New company",
-                    vec![W("Company "), V(company()), W(" was created")],
-                    GREEN,
-                ),
-                Updated => (
-                    "Company updated",
-                    vec![W("Company "), V(company()), W(" was updated")],
-                    BLUE,
-                ),
-                Deleted => (
-                    "Company deleted",
-                    vec![W("Company "), V(company()), W(" was deleted")],
-                    RED,
-                ),
-                StatusUpdated => match status {
-                    Some((_, phrase)) => (
-                        "Company status changed",
-                        vec![W("Company "), V(company()), W(" "), W(phrase)],
-                        AMBER,
-                    ),
-                    None => (
-                        "Company status changed",
-                        vec![W("The status of company "), V(company()), W(" changed")],
-                        AMBER,
-                    ),
-                },
-                AssignmentUpdated => {
-                    fact("Super admin ID", id(data, "user_id"));
-                    (
-                        "Company super admins changed",
-                        vec![
-                            W("The super admins (sales staff) assigned to company "),
-                            V(company()),
-                            W(" changed"),
-                        ],
-                        PURPLE,
-                    )
-                }
-            }
-        }
-        Some((CompanyUser, action)) => {
-            let user = person_or("user_id");
-            fact("User", person(res));
-            fact("Email", text(field(res, "email")));
-            fact("Role", user_role(res));
-            fact("User ID", id(data, "user_id"));
-            fact("Company ID", id(data, "company_id"));
-            match action {
-                Created => (
-                    "New company user",
-                    vec![V(user), W(" was added to company "), V(company_id())],
-                    GREEN,
-                ),
-                Deleted => (
-                    "Company user deleted",
-                    vec![
-                        W("User "),
-                        V(user),
-                        W(" was removed from company "),
-                        V(company_id()),
-                    ],
-                    RED,
-                ),
-                _ => (
-                    "Company user updated",
-                    vec![
-                        W("User "),
-                        V(user),
-                        W(" of company "),
-                        V(company_id()),
-                        W(" was updated"),
-                    ],
-                    BLUE,
-                ),
-            }
-        }
-        Some((CompanyAddress, action)) => {
-            let line = address_line(res);
-            let addr = line
-                .clone()
-                .or_else(|| id(data, "address_id"))
-                .unwrap_or_else(|| "(unknown)".into());
-            fact("Address", line);
-            fact("Label", text(field(res, "label")));
-            fact("Address ID", id(data, "address_id"));
-            fact("Company ID", id(data, "company_id"));
-            match action {
-                Created => (
-                    "New company address",
-                    vec![
-                        W("New address for company "),
-                        V(company_id()),
-                        W(": "),
-                        V(addr),
-                    ],
-                    GREEN,
-                ),
-                Deleted => (
-                    "Company address deleted",
-                    vec![
-                        W("Address "),
-                        V(addr),
-                        W(" of company "),
-                        V(company_id()),
-                        W(" was deleted"),
-                    ],
-                    RED,
-                ),
-                _ => (
-                    "Company address updated",
-                    vec![
-                        W("Address "),
-                        V(addr),
-                        W(" of company "),
-                        V(company_id()),
-                        W(" was updated"),
-                    ],
-                    BLUE,
-                ),
-            }
-        }
-        Some((SuperAdmin, action)) => {
-            let admin = person_or("user_id");
-            fact("Super admin", person(res));
-            fact("Email", text(field(res, "email")));
-            fact("Super admin ID", id(data, "user_id"));
-            match action {
-                Created => (
-                    "New super admin",
-                    vec![W("New super admin (sales staff) "), V(admin)],
-                    GREEN,
-                ),
-                Deleted => (
-                    "Super admin deleted",
-                    vec![W("Super admin "), V(admin), W(" was deleted")],
-                    RED,
-                ),
-                AssignmentUpdated => (
-                    "Super admin assignments changed",
-                    vec![
-                        W("The companies assigned to super admin "),
-                        V(admin),
-                        W(" changed"),
-                    ],
-                    PURPLE,
-                ),
-                _ => (
-                    "Super admin updated",
-                    vec![W("Super admin "), V(admin), W(" was updated")],
-                    BLUE,
-                ),
-            }
-        }
-        Some((Quote, action)) => {
-            let number = text(field(res, "quoteNumber"));
-            let quote = number
-                .clone()
-                .or_else(|| id(data, "quote_id"))
-                .unwrap_or_else(|| "(unknown)".into());
-            let status = quote_status(field(res, "status"));
-            let contact = field(res, "contactInfo");
-            let buyer_company = text(field(contact, "companyName"));
-            fact("Quote", number);
-            fact("Title", text(field(res, "quoteTitle")));
-            fact("Status", status.map(str::to_owned));
-            fact("Company", buyer_company.clone());
-            let buyer = match (text(field(contact, "name")), text(field(contact, "email"))) {
-                (Some(n), Some(e)) => Some(format!("{n} ({e})")),
-                (n, e) => n.or(e),
-            };
-            fact("Buyer", buyer);
-            fact("Total", money(res));
-            fact("Quote ID", id(data, "quote_id"));
-            match action {
-                Created => {
-                    let mut s = vec![W("New quote "), V(quote)];
-                    if let Some(c) = buyer_company {
-                        s.extend([W(" from "), V(c)]);
-                    }
-                    ("New quote", s, GREEN)
-                }
-                StatusUpdated => match status {
-                    Some(st) => (
-                        "Quote status changed",
-                        vec![W("Quote "), V(quote), W(" is now "), V(st.to_owned())],
-                        AMBER,
-                    ),
-                    None => (
-                        "Quote status changed",
-                        vec![W("The status of quote "), V(quote), W(" changed")],
-                        AMBER,
-                    ),
-                },
-                Deleted => (
-                    "Quote deleted",
-                    vec![W("Quote "), V(quote), W(" was deleted")],
-                    RED,
-                ),
-                _ => (
-                    "Quote updated",
-                    vec![W("Quote "), V(quote), W(" was updated")],
-                    BLUE,
-                ),
-            }
-        }
-        None => {
-            let ty = text(event.get("type")).unwrap_or_else(|| "(unknown)".into());
-            let subject = text(event.get("subject"));
-            fact("Subject", subject.clone());
-            let mut s = vec![W("BigCommerce event "), V(ty)];
-            if let Some(sub) = subject {
-                s.extend([W(" about "), V(sub)]);
-            }
-            ("BigCommerce event", s, GREY)
-        }
-    };
-    if field(data, "enrichment").and_then(Value::as_str) == Some("failed") {
-        let why = text(field(data, "enrichment_error")).unwrap_or_else(|| "unknown error".into());
-        fact("Details", Some(format!("unavailable ({why})")));
-    }
-    let store = text(event.get("storehash"));
-    fact("Store", store.clone());
-    let mut headline = headline.to_owned();
-    if event.get("bctest") == Some(&Value::Bool(true)) {
-        headline.push_str(" (test event)");
-    }
-    let time = event
-        .get("time")
-        .and_then(Value::as_str)
-        .filter(|t| crate::core::time::parse_rfc3339(t).is_some())
-        .map(str::to_owned);
-    let footer = match &store {
-        Some(s) => format!("b2b-relay · store {s}"),
-        None => "b2b-relay".to_owned(),
-    };
-    Message {
-        headline,
-        summary,
-        facts,
-        link: console_link(event, public_url),
-        footer,
-        time,
-        color,
-    }
+    catalog::lookup(event.get("bcscope")?.as_str()?)
 }
 
 const GREEN: u32 = 0x2e_b6_7d;
@@ -565,471 +361,472 @@ const AMBER: u32 = 0xec_b2_2e;
 const PURPLE: u32 = 0x8e_44_ad;
 const GREY: u32 = 0x95_a5_a6;
 
-/// The summary with each value escaped by `esc` and wrapped in `strong`.
-fn sentence(segs: &[Seg], esc: impl Fn(&str) -> String, strong: &str) -> String {
-    let mut out = String::new();
-    for seg in segs {
-        match seg {
-            W(w) => out.push_str(w),
-            V(v) => {
-                out.push_str(strong);
-                out.push_str(&esc(v));
-                out.push_str(strong);
+/// The words per event type: headline, sentence, the sentence used when a slot it names has
+/// no value, colour. Slots: see `Message::sentence`. A table, not a `match` returning
+/// tuples: data costs less wasm than code.
+type Phrase = (&'static str, &'static str, &'static str, u32);
+
+const PHRASES: [Phrase; 21] = [
+    (
+        "New company awaiting approval",
+        "\x01 applied for a company account and is awaiting approval",
+        "",
+        GREEN,
+    ),
+    ("New company", "Company \x01 was created", "", GREEN),
+    ("Company updated", "Company \x01 was updated", "", BLUE),
+    ("Company deleted", "Company \x01 was deleted", "", RED),
+    (
+        "Company status changed",
+        "Company \x01 \x04",
+        "The status of company \x01 changed",
+        AMBER,
+    ),
+    (
+        "Company super admins changed",
+        "The super admins (sales staff) assigned to company \x01 changed",
+        "",
+        PURPLE,
+    ),
+    (
+        "New company user",
+        "\x01 was added to company \x02",
+        "",
+        GREEN,
+    ),
+    (
+        "Company user deleted",
+        "User \x01 was removed from company \x02",
+        "",
+        RED,
+    ),
+    (
+        "Company user updated",
+        "User \x01 of company \x02 was updated",
+        "",
+        BLUE,
+    ),
+    (
+        "New company address",
+        "New address for company \x02: \x01",
+        "",
+        GREEN,
+    ),
+    (
+        "Company address deleted",
+        "Address \x01 of company \x02 was deleted",
+        "",
+        RED,
+    ),
+    (
+        "Company address updated",
+        "Address \x01 of company \x02 was updated",
+        "",
+        BLUE,
+    ),
+    (
+        "New super admin",
+        "New super admin (sales staff) \x01",
+        "",
+        GREEN,
+    ),
+    (
+        "Super admin deleted",
+        "Super admin \x01 was deleted",
+        "",
+        RED,
+    ),
+    (
+        "Super admin assignments changed",
+        "The companies assigned to super admin \x01 changed",
+        "",
+        PURPLE,
+    ),
+    (
+        "Super admin updated",
+        "Super admin \x01 was updated",
+        "",
+        BLUE,
+    ),
+    (
+        "New quote",
+        "New quote \x01 from \x02",
+        "New quote \x01",
+        GREEN,
+    ),
+    (
+        "Quote status changed",
+        "Quote \x01 is now \x03",
+        "The status of quote \x01 changed",
+        AMBER,
+    ),
+    ("Quote deleted", "Quote \x01 was deleted", "", RED),
+    ("Quote updated", "Quote \x01 was updated", "", BLUE),
+    (
+        "BigCommerce event",
+        "BigCommerce event \x01 about \x02",
+        "BigCommerce event \x01",
+        GREY,
+    ),
+];
+
+/// The row of `PHRASES` per resource (catalog order) and action (created, updated, deleted,
+/// status updated, assignment updated); a company created while pending approval is row 0.
+const ROWS: [[u8; 5]; 5] = [
+    [1, 2, 3, 4, 5],
+    [6, 8, 7, 8, 8],
+    [9, 11, 10, 11, 11],
+    [12, 15, 13, 15, 14],
+    [16, 19, 18, 17, 19],
+];
+
+fn phrase(kind: Option<(Resource, Action)>, pending: bool) -> Phrase {
+    let row = match kind {
+        Some((Resource::Company, Action::Created)) if pending => 0,
+        Some((r, a)) => usize::from(ROWS[r as usize][a as usize]),
+        None => PHRASES.len() - 1,
+    };
+    PHRASES[row]
+}
+
+/// Per resource (catalog order, then unknown events): the facts, and the sentence's slots.
+/// Labelled getters: the facts of a message.
+type Facts = &'static [(&'static str, Get)];
+
+const KINDS: [(Facts, [Get; 3]); 6] = [
+    (
+        COMPANY_FACTS,
+        [
+            Or(&[Res("companyName"), Id("company_id"), Unknown]),
+            Or(&[]),
+            CompanyPhrase,
+        ],
+    ),
+    (
+        USER_FACTS,
+        [
+            Or(&[Person, Id("user_id"), Unknown]),
+            Or(&[Id("company_id"), Unknown]),
+            Or(&[]),
+        ],
+    ),
+    (
+        ADDRESS_FACTS,
+        [
+            Or(&[Address, Id("address_id"), Unknown]),
+            Or(&[Id("company_id"), Unknown]),
+            Or(&[]),
+        ],
+    ),
+    (
+        ADMIN_FACTS,
+        [Or(&[Person, Id("user_id"), Unknown]), Or(&[]), Or(&[])],
+    ),
+    (
+        QUOTE_FACTS,
+        [
+            Or(&[Res("quoteNumber"), Id("quote_id"), Unknown]),
+            BuyerCompany,
+            QuoteStatus,
+        ],
+    ),
+    (
+        &[("Subject", Subject)],
+        [Or(&[Type, Unknown]), Subject, Or(&[])],
+    ),
+];
+
+fn message<'a>(event: &'a Value, public_url: Option<&str>) -> Message<'a> {
+    let data = event.get("data");
+    let e = Event {
+        ev: event,
+        data,
+        res: field(data, "resource").filter(|r| r.is_object()),
+    };
+    let kind = kind(event);
+    let (facts, slots) = KINDS[kind.map_or(KINDS.len() - 1, |(r, _)| r as usize)];
+    let slots = slots.map(|g| e.get(g));
+    let pending = code(field(e.res, "companyStatus")) == Some(0);
+    let (headline, mut sentence, alt, color) = phrase(kind, pending);
+    // A slot without a value takes the other wording.
+    if sentence
+        .bytes()
+        .any(|b| matches!(b, 1..=4) && slots[usize::from(b.min(3) - 1)].is_none())
+    {
+        sentence = alt;
+    }
+    let mut facts: Vec<(&'static str, String)> = facts
+        .iter()
+        .filter_map(|&(label, g)| Some((label, e.get(g)?)))
+        .collect();
+    if field(data, "enrichment").and_then(Value::as_str) == Some("failed") {
+        let why = text(field(data, "enrichment_error")).unwrap_or_else(|| "unknown error".into());
+        facts.push(("Details", format!("unavailable ({why})")));
+    }
+    let store = text(event.get("storehash")).map(|s| clip(s, STORE_CHARS));
+    let footer = match &store {
+        Some(s) => format!("b2b-relay · store {s}"),
+        None => "b2b-relay".to_owned(),
+    };
+    if let Some(s) = store {
+        facts.push(("Store", s));
+    }
+    let mut headline = headline.to_owned();
+    if event.get("bctest").and_then(Value::as_bool) == Some(true) {
+        headline.push_str(" (test event)");
+    }
+    Message {
+        headline,
+        sentence,
+        slots,
+        facts,
+        link: console_link(event, public_url),
+        footer,
+        time: event
+            .get("time")
+            .and_then(Value::as_str)
+            .filter(|t| crate::core::time::parse_rfc3339(t).is_some()),
+        color,
+    }
+}
+
+/// How a chat's markup wants text from the event escaped.
+#[derive(Clone, Copy, PartialEq)]
+enum Esc {
+    Plain,
+    /// `&`, `<` and `>` as entities: Slack mrkdwn (links, mentions) and the HTML subset of
+    /// Google Chat's card widgets.
+    Entities,
+    /// Discord markdown: a backslash before punctuation shows it as itself. Values are one
+    /// line inside `**…**`, so only inline markup (and `<@…>` mentions) needs escaping.
+    Discord,
+    /// Google Chat text: `<users/all>` would mention everyone, so a `<` is followed by a
+    /// zero-width space.
+    ChatText,
+}
+
+fn escape(s: &str, esc: Esc) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match (esc, c) {
+            (Esc::Entities, '&') => out.push_str("&amp;"),
+            (Esc::Entities, '<') => out.push_str("&lt;"),
+            (Esc::Entities, '>') => out.push_str("&gt;"),
+            (Esc::Discord, c) if c.is_ascii() && b"\\*_~`|<>[]()".contains(&(c as u8)) => {
+                out.push('\\');
+                out.push(c);
+            }
+            (Esc::ChatText, '<') => out.push_str("<\u{200b}"),
+            (_, c) => out.push(c),
+        }
+    }
+    out
+}
+
+impl Message<'_> {
+    /// The sentence with each value escaped by `esc` and wrapped in `strong`.
+    fn sentence(&self, esc: Esc, strong: &str) -> String {
+        let mut out = String::new();
+        for c in self.sentence.chars() {
+            match c {
+                '\x01'..='\x04' => {
+                    let i = (c as usize).min(3) - 1;
+                    let v = escape(self.slots[i].as_deref().unwrap_or(""), esc);
+                    if c == '\x04' {
+                        out.push_str(&v);
+                    } else {
+                        out.push_str(strong);
+                        out.push_str(&v);
+                        out.push_str(strong);
+                    }
+                }
+                c => out.push(c),
             }
         }
+        out
     }
-    out
-}
 
-fn plain(s: &str) -> String {
-    s.to_owned()
-}
-
-/// `footer · time`, the line under each message.
-fn footer_line(m: &Message) -> String {
-    match &m.time {
-        Some(t) => format!("{} · {t}", m.footer),
-        None => m.footer.clone(),
-    }
-}
-
-/// Escapes `&`, `<` and `>` as entities, for Slack mrkdwn (links, mentions) and for the HTML
-/// subset of Google Chat's card widgets.
-fn entity_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-// The bodies below are serialized from borrowed structs rather than built as `Value`s: a
-// message then costs a few allocations instead of a map per JSON object.
-
-#[derive(Serialize)]
-struct SlackText<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    text: Cow<'a, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    emoji: Option<bool>,
-}
-
-impl<'a> SlackText<'a> {
-    fn mrkdwn(text: impl Into<Cow<'a, str>>) -> Self {
-        SlackText {
-            ty: "mrkdwn",
-            text: text.into(),
-            emoji: None,
+    /// `footer · time`, the line under each message.
+    fn footer_line(&self) -> String {
+        match self.time {
+            Some(t) => format!("{} · {t}", self.footer),
+            None => self.footer.clone(),
         }
     }
 }
 
-#[derive(Serialize)]
-struct SlackButton<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    text: SlackText<'a>,
-    url: &'a str,
+/// A chat's body: its JSON with marks where the message goes, and how text is escaped.
+/// Marks (bytes that never occur in the JSON itself): `\x01` headline, `\x02` sentence,
+/// `\x03` footer line (with the time), `\x04` footer, `\x05` the facts, `\x06` the link,
+/// `\x07` the colour, `\x08` the time, all as JSON strings but the colour. Sections kept only
+/// when there is a link (`\x0e`…`\x0f`), a time (`\x10`…`\x11`), facts (`\x12`…`\x13`), facts
+/// or a link (`\x14`…`\x15`); `\x16` is a comma when there are facts.
+struct Layout {
+    json: &'static str,
+    /// Escaping of the sentence's values, and the markup around each.
+    esc: Esc,
+    strong: &'static str,
+    /// Each fact as `open label mid value close`.
+    fact: [&'static str; 3],
+    fact_esc: Esc,
+    footer_esc: Esc,
 }
 
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum SlackBlock<'a> {
-    Header {
-        text: SlackText<'a>,
-    },
-    Section {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        text: Option<SlackText<'a>>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        fields: Option<Vec<SlackText<'a>>>,
-    },
-    Context {
-        elements: [SlackText<'a>; 1],
-    },
-    Actions {
-        elements: [SlackButton<'a>; 1],
-    },
-}
-
-#[derive(Serialize)]
-struct SlackBody<'a> {
-    text: &'a str,
-    blocks: Vec<SlackBlock<'a>>,
-}
-
-/// Slack: section text ≤ 3000 chars, header ≤ 150, ≤ 10 fields of ≤ 2000, button text ≤ 75,
-/// URLs ≤ 3000.
-fn slack(m: &Message) -> String {
-    let summary = clip_escaped(&sentence(&m.summary, entity_escape, "*"), 3000);
-    let mut blocks = Vec::with_capacity(5);
-    blocks.push(SlackBlock::Header {
-        text: SlackText {
-            ty: "plain_text",
-            text: clip(&m.headline, 150).into(),
-            emoji: Some(true),
-        },
-    });
-    blocks.push(SlackBlock::Section {
-        text: Some(SlackText::mrkdwn(summary.as_str())),
-        fields: None,
-    });
-    if !m.facts.is_empty() {
-        let fields = m.facts.iter().take(10).map(|(k, v)| {
-            SlackText::mrkdwn(clip_escaped(&format!("*{k}*\n{}", entity_escape(v)), 2000))
-        });
-        blocks.push(SlackBlock::Section {
-            text: None,
-            fields: Some(fields.collect()),
-        });
-    }
-    blocks.push(SlackBlock::Context {
-        elements: [SlackText::mrkdwn(clip_escaped(
-            &entity_escape(&footer_line(m)),
-            3000,
-        ))],
-    });
-    if let Some(link) = &m.link {
-        blocks.push(SlackBlock::Actions {
-            elements: [SlackButton {
-                ty: "button",
-                text: SlackText {
-                    ty: "plain_text",
-                    text: "Open in console".into(),
-                    emoji: None,
-                },
-                url: link,
-            }],
-        });
-    }
-    to_json(&SlackBody {
-        text: &summary,
-        blocks,
-    })
-}
-
-#[derive(Serialize)]
-struct TeamsFact<'a> {
-    title: &'a str,
-    value: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type")]
-enum TeamsElement<'a> {
-    TextBlock {
-        text: Cow<'a, str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        weight: Option<&'static str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        size: Option<&'static str>,
-        #[serde(rename = "isSubtle", skip_serializing_if = "Option::is_none")]
-        is_subtle: Option<bool>,
-        wrap: bool,
-    },
-    FactSet {
-        facts: Vec<TeamsFact<'a>>,
-    },
-}
-
-#[derive(Serialize)]
-struct TeamsAction<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    title: &'static str,
-    url: &'a str,
-}
-
-#[derive(Serialize)]
-struct AdaptiveCard<'a> {
-    #[serde(rename = "$schema")]
-    schema: &'static str,
-    #[serde(rename = "type")]
-    ty: &'static str,
-    version: &'static str,
-    body: Vec<TeamsElement<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    actions: Option<[TeamsAction<'a>; 1]>,
-}
-
-#[derive(Serialize)]
-struct TeamsAttachment<'a> {
-    #[serde(rename = "contentType")]
-    content_type: &'static str,
-    #[serde(rename = "contentUrl")]
-    content_url: Option<&'static str>,
-    content: AdaptiveCard<'a>,
-}
-
-#[derive(Serialize)]
-struct TeamsBody<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    attachments: [TeamsAttachment<'a>; 1],
-}
+/// Slack incoming webhook, Block Kit: section text ≤ 3000 chars, header ≤ 150, ≤ 10 fields
+/// (at most 9 facts) of ≤ 2000, button text ≤ 75, URLs ≤ 3000.
+const SLACK: Layout = Layout {
+    json: concat!(
+        r#"{"text":"#,
+        "\x02",
+        r#","blocks":[{"type":"header","text":{"type":"plain_text","emoji":true,"text":"#,
+        "\x01",
+        r#"}},{"type":"section","text":{"type":"mrkdwn","text":"#,
+        "\x02}}\x12",
+        r#",{"type":"section","fields":["#,
+        "\x05]}\x13",
+        r#",{"type":"context","elements":[{"type":"mrkdwn","text":"#,
+        "\x03}]}\x0e",
+        r#",{"type":"actions","elements":[{"type":"button","text":{"type":"plain_text","text":"Open in console"},"url":"#,
+        "\x06}]}\x0f]}",
+    ),
+    esc: Esc::Entities,
+    strong: "*",
+    fact: [r#"{"type":"mrkdwn","text":"*"#, r#"*\n"#, r#""}"#],
+    fact_esc: Esc::Entities,
+    footer_esc: Esc::Entities,
+};
 
 /// Teams: an Adaptive Card 1.4 in a `message`, as Workflows' "post to a channel when a webhook
 /// request is received" expects.
-fn teams(m: &Message) -> String {
-    let mut body = Vec::with_capacity(4);
-    body.push(TeamsElement::TextBlock {
-        text: m.headline.as_str().into(),
-        weight: Some("Bolder"),
-        size: Some("Medium"),
-        is_subtle: None,
-        wrap: true,
-    });
-    body.push(TeamsElement::TextBlock {
-        text: sentence(&m.summary, plain, "**").into(),
-        weight: None,
-        size: None,
-        is_subtle: None,
-        wrap: true,
-    });
-    if !m.facts.is_empty() {
-        let facts = m
-            .facts
-            .iter()
-            .map(|(k, v)| TeamsFact { title: k, value: v });
-        body.push(TeamsElement::FactSet {
-            facts: facts.collect(),
-        });
-    }
-    body.push(TeamsElement::TextBlock {
-        text: footer_line(m).into(),
-        weight: None,
-        size: Some("Small"),
-        is_subtle: Some(true),
-        wrap: true,
-    });
-    to_json(&TeamsBody {
-        ty: "message",
-        attachments: [TeamsAttachment {
-            content_type: "application/vnd.microsoft.card.adaptive",
-            content_url: None,
-            content: AdaptiveCard {
-                schema: "http://adaptivecards.io/schemas/adaptive-card.json",
-                ty: "AdaptiveCard",
-                version: "1.4",
-                body,
-                actions: m.link.as_deref().map(|url| {
-                    [TeamsAction {
-                        ty: "Action.OpenUrl",
-                        title: "Open in console",
-                        url,
-                    }]
-                }),
-            },
-        }],
-    })
-}
-
-/// Discord markdown: a backslash before punctuation shows it as itself. Values are one line
-/// inside `**…**`, so only inline markup (and `<@…>` mentions) needs escaping.
-fn discord_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\*_~`|<>[]()".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[derive(Serialize)]
-struct DiscordField<'a> {
-    name: &'a str,
-    value: String,
-    inline: bool,
-}
-
-#[derive(Serialize)]
-struct DiscordFooter {
-    text: String,
-}
-
-#[derive(Serialize)]
-struct DiscordEmbed<'a> {
-    title: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<&'a str>,
-    color: u32,
-    fields: Vec<DiscordField<'a>>,
-    footer: DiscordFooter,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timestamp: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct DiscordMentions {
-    parse: [&'static str; 0],
-}
-
-#[derive(Serialize)]
-struct DiscordBody<'a> {
-    content: String,
-    embeds: [DiscordEmbed<'a>; 1],
-    allowed_mentions: DiscordMentions,
-}
+const TEAMS: Layout = Layout {
+    json: concat!(
+        r#"{"type":"message","attachments":[{"contentType":"application/vnd.microsoft.card.adaptive","contentUrl":null,"content":{"$schema":"http://adaptivecards.io/schemas/adaptive-card.json","type":"AdaptiveCard","version":"1.4","body":[{"type":"TextBlock","weight":"Bolder","size":"Medium","wrap":true,"text":"#,
+        "\x01",
+        r#"},{"type":"TextBlock","wrap":true,"text":"#,
+        "\x02}\x12",
+        r#",{"type":"FactSet","facts":["#,
+        "\x05]}\x13",
+        r#",{"type":"TextBlock","size":"Small","isSubtle":true,"wrap":true,"text":"#,
+        "\x03}]\x0e",
+        r#","actions":[{"type":"Action.OpenUrl","title":"Open in console","url":"#,
+        "\x06}]\x0f}}]}",
+    ),
+    esc: Esc::Plain,
+    strong: "**",
+    fact: [r#"{"title":""#, r#"","value":""#, r#""}"#],
+    fact_esc: Esc::Plain,
+    footer_esc: Esc::Plain,
+};
 
 /// Discord: content ≤ 2000 chars; embed title ≤ 256, ≤ 25 fields (name ≤ 256, value ≤ 1024),
 /// footer ≤ 2048, all of an embed's text ≤ 6000; `allowed_mentions` empty, so no text pings.
-fn discord(m: &Message) -> String {
-    let title = clip(&m.headline, 256);
-    let footer = clip(&m.footer, 2048);
-    let mut budget = 6000usize.saturating_sub(title.chars().count() + footer.chars().count());
-    let mut fields = Vec::with_capacity(m.facts.len());
-    for (k, v) in m.facts.iter().take(25) {
-        let value = clip(&discord_escape(v), 1024);
-        let cost = k.chars().count() + value.chars().count();
-        if cost > budget {
-            break;
+const DISCORD: Layout = Layout {
+    json: concat!(
+        r#"{"allowed_mentions":{"parse":[]},"content":"#,
+        "\x02",
+        r#","embeds":[{"title":"#,
+        "\x01\x0e",
+        r#","url":"#,
+        "\x06\x0f",
+        r#","color":"#,
+        "\x07",
+        r#","fields":["#,
+        "\x05",
+        r#"],"footer":{"text":"#,
+        "\x04}\x10",
+        r#","timestamp":"#,
+        "\x08\x11}]}",
+    ),
+    esc: Esc::Discord,
+    strong: "**",
+    fact: [r#"{"inline":true,"name":""#, r#"","value":""#, r#""}"#],
+    fact_esc: Esc::Discord,
+    footer_esc: Esc::Plain,
+};
+
+/// Google Chat: `text` ≤ 4096 chars, plus one `cardsV2` card (header ≤ 200 chars, decorated
+/// texts, a button to the console).
+const GOOGLE_CHAT: Layout = Layout {
+    json: concat!(
+        r#"{"text":"#,
+        "\x02",
+        r#","cardsV2":[{"cardId":"b2b-relay-event","card":{"header":{"title":"#,
+        "\x01",
+        r#","subtitle":"#,
+        "\x03}\x14",
+        r#","sections":[{"widgets":["#,
+        "\x05\x0e\x16",
+        r#"{"buttonList":{"buttons":[{"text":"Open in console","onClick":{"openLink":{"url":"#,
+        "\x06}}}]}}\x0f]}]\x15}}]}",
+    ),
+    esc: Esc::ChatText,
+    strong: "*",
+    fact: [
+        r#"{"decoratedText":{"topLabel":""#,
+        r#"","text":""#,
+        r#""}}"#,
+    ],
+    fact_esc: Esc::Entities,
+    footer_esc: Esc::Plain,
+};
+
+/// Appends `s` as a JSON string.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escape_into(out, s.as_bytes());
+    out.push(b'"');
+}
+
+/// The message in `l`'s JSON. Only UTF-8 goes in: the layout's ASCII and escaped UTF-8.
+fn write(m: &Message, l: &Layout) -> String {
+    let sentence = m.sentence(l.esc, l.strong);
+    let footer_line = escape(&m.footer_line(), l.footer_esc);
+    let mut out = Vec::with_capacity(1024);
+    let b = l.json.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        let keep = match c {
+            0x0e => m.link.is_some(),
+            0x10 => m.time.is_some(),
+            0x12 => !m.facts.is_empty(),
+            0x14 => !m.facts.is_empty() || m.link.is_some(),
+            _ => true,
+        };
+        if !keep {
+            // Sections of one kind never nest: skip to this one's end mark.
+            while b.get(i).is_some_and(|&x| x != c + 1) {
+                i += 1;
+            }
+            i += 1;
+            continue;
         }
-        budget -= cost;
-        fields.push(DiscordField {
-            name: k,
-            value,
-            inline: true,
-        });
+        match c {
+            1 => json_str(&mut out, &m.headline),
+            2 => json_str(&mut out, &sentence),
+            3 => json_str(&mut out, &footer_line),
+            4 => json_str(&mut out, &m.footer),
+            5 => {
+                for (n, (label, v)) in m.facts.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(l.fact[0].as_bytes());
+                    out.extend_from_slice(label.as_bytes());
+                    out.extend_from_slice(l.fact[1].as_bytes());
+                    escape_into(&mut out, escape(v, l.fact_esc).as_bytes());
+                    out.extend_from_slice(l.fact[2].as_bytes());
+                }
+            }
+            6 => json_str(&mut out, m.link.as_deref().unwrap_or_default()),
+            7 => out.extend_from_slice(m.color.to_string().as_bytes()),
+            8 => json_str(&mut out, m.time.unwrap_or_default()),
+            0x16 if !m.facts.is_empty() => out.push(b','),
+            0x0e..=0x16 => {}
+            c => out.push(c),
+        }
     }
-    to_json(&DiscordBody {
-        content: clip(&sentence(&m.summary, discord_escape, "**"), 2000),
-        embeds: [DiscordEmbed {
-            title,
-            url: m.link.as_deref(),
-            color: m.color,
-            fields,
-            footer: DiscordFooter { text: footer },
-            timestamp: m.time.as_deref(),
-        }],
-        allowed_mentions: DiscordMentions { parse: [] },
-    })
-}
-
-/// Google Chat text: `<users/all>` would mention everyone, so a `<` from the event is followed
-/// by a zero-width space.
-fn gchat_text_escape(s: &str) -> String {
-    s.replace('<', "<\u{200b}")
-}
-
-#[derive(Serialize)]
-struct ChatDecorated<'a> {
-    #[serde(rename = "topLabel")]
-    top_label: &'a str,
-    text: String,
-}
-
-#[derive(Serialize)]
-struct ChatOpenLink<'a> {
-    url: &'a str,
-}
-
-#[derive(Serialize)]
-struct ChatOnClick<'a> {
-    #[serde(rename = "openLink")]
-    open_link: ChatOpenLink<'a>,
-}
-
-#[derive(Serialize)]
-struct ChatButton<'a> {
-    text: &'static str,
-    #[serde(rename = "onClick")]
-    on_click: ChatOnClick<'a>,
-}
-
-#[derive(Serialize)]
-struct ChatButtons<'a> {
-    buttons: [ChatButton<'a>; 1],
-}
-
-#[derive(Serialize)]
-enum ChatWidget<'a> {
-    #[serde(rename = "decoratedText")]
-    DecoratedText(ChatDecorated<'a>),
-    #[serde(rename = "buttonList")]
-    ButtonList(ChatButtons<'a>),
-}
-
-#[derive(Serialize)]
-struct ChatSection<'a> {
-    widgets: Vec<ChatWidget<'a>>,
-}
-
-#[derive(Serialize)]
-struct ChatHeader {
-    title: String,
-    subtitle: String,
-}
-
-#[derive(Serialize)]
-struct ChatCard<'a> {
-    header: ChatHeader,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sections: Option<[ChatSection<'a>; 1]>,
-}
-
-#[derive(Serialize)]
-struct ChatCardV2<'a> {
-    #[serde(rename = "cardId")]
-    card_id: &'static str,
-    card: ChatCard<'a>,
-}
-
-#[derive(Serialize)]
-struct ChatBody<'a> {
-    text: String,
-    #[serde(rename = "cardsV2")]
-    cards_v2: [ChatCardV2<'a>; 1],
-}
-
-/// Google Chat: `text` ≤ 4096 chars, plus one `cardsV2` card (header, decorated texts, a
-/// button to the console).
-fn google_chat(m: &Message) -> String {
-    let mut widgets: Vec<ChatWidget> = m
-        .facts
-        .iter()
-        .map(|(k, v)| {
-            ChatWidget::DecoratedText(ChatDecorated {
-                top_label: k,
-                text: entity_escape(v),
-            })
-        })
-        .collect();
-    if let Some(url) = &m.link {
-        widgets.push(ChatWidget::ButtonList(ChatButtons {
-            buttons: [ChatButton {
-                text: "Open in console",
-                on_click: ChatOnClick {
-                    open_link: ChatOpenLink { url },
-                },
-            }],
-        }));
-    }
-    to_json(&ChatBody {
-        text: clip(&sentence(&m.summary, gchat_text_escape, "*"), 4096),
-        cards_v2: [ChatCardV2 {
-            card_id: "b2b-relay-event",
-            card: ChatCard {
-                header: ChatHeader {
-                    title: clip(&m.headline, 200),
-                    subtitle: clip(&footer_line(m), 200),
-                },
-                sections: (!widgets.is_empty()).then_some([ChatSection { widgets }]),
-            },
-        }],
-    })
-}
-
-/// Strings, numbers and bools only: serializing cannot fail.
-fn to_json(body: &impl Serialize) -> String {
-    serde_json::to_string(body).unwrap_or_default()
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -1135,12 +932,18 @@ mod tests {
 
     #[test]
     fn clipping() {
-        assert_eq!(clip("abcdef", 3), "ab…");
-        assert_eq!(clip("abc", 3), "abc");
-        assert_eq!(clip("ééé", 2), "é…");
-        assert_eq!(clip_escaped("a&amp;b", 4), "a…");
-        assert_eq!(clip_escaped("a&amp;bcdef", 7), "a&amp;…");
-        assert_eq!(clip_escaped("short", 10), "short");
+        assert_eq!(clip("abcdef".into(), 3), "ab…");
+        assert_eq!(clip("abc".into(), 3), "abc");
+        assert_eq!(clip("ééé".into(), 2), "é…");
+        assert_eq!(amount("1495", 2), "1495.00");
+        assert_eq!(amount("1495.0", 2), "1495.00");
+        assert_eq!(amount("-0.5", 2), "-0.50");
+        assert_eq!(amount("9.995", 2), "9.995");
+        assert_eq!(amount("99", 0), "99");
+        assert_eq!(amount("12.3456", 6), "12.345600");
+        assert_eq!(amount("1e21", 2), "1e21");
+        assert_eq!(amount("12 EUR", 2), "12 EUR");
+        assert_eq!(amount(".5", 2), ".5");
     }
 
     #[test]

@@ -14,9 +14,8 @@
 //! a few slices and lookups; values are written with serde_json or escaped, never spliced in
 //! raw, so the body is valid JSON whatever the event's data holds.
 
-use crate::core::route::path::{Needs, Path};
+use crate::core::route::path::{check_size, shown, Needs, Path};
 use serde_json::Value;
-use std::fmt::Write as _;
 
 /// Compact JSON text of a template, at most: a body shape, not a document store.
 pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
@@ -44,7 +43,7 @@ impl Hole {
 #[derive(Debug, Clone, PartialEq)]
 enum Op {
     /// Literal JSON text (possibly the inside of a string).
-    Raw(Box<str>),
+    Raw(Vec<u8>),
     /// A string that is a whole placeholder: the value as JSON.
     Value(Hole),
     /// A placeholder inside a string: the value as escaped text.
@@ -54,7 +53,7 @@ enum Op {
 /// A checked template, ready to render.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
-    ops: Box<[Op]>,
+    ops: Vec<Op>,
     /// Bytes of literal text: the output's size when no placeholder writes anything.
     literal_len: usize,
     needs_enrichment: bool,
@@ -105,17 +104,10 @@ pub fn compile_text(text: &str, enrich: bool) -> Result<Template, String> {
 /// without it, `data.resource`, `data.enrichment` and `data.enrichment_error` are refused,
 /// since they would never be there. Errors name the place in the template (a JSON pointer).
 pub fn compile(template: &Value, enrich: bool) -> Result<Template, String> {
-    // Depth first: serializing (for the size) and walking both recurse.
-    check_depth(template, 0)?;
-    let size = serde_json::to_string(template).map_or(usize::MAX, |s| s.len());
-    if size > MAX_TEMPLATE_BYTES {
-        return Err(format!(
-            "template is {size} bytes of JSON, over the limit of {MAX_TEMPLATE_BYTES}"
-        ));
-    }
+    check_size(template, "template", MAX_DEPTH, MAX_TEMPLATE_BYTES)?;
     let mut b = Builder {
         ops: Vec::new(),
-        raw: String::new(),
+        raw: Vec::new(),
         literal_len: 0,
         holes: 0,
         enrich,
@@ -125,27 +117,16 @@ pub fn compile(template: &Value, enrich: bool) -> Result<Template, String> {
     b.value(template)?;
     b.flush();
     Ok(Template {
-        ops: b.ops.into_boxed_slice(),
+        ops: b.ops,
         literal_len: b.literal_len,
         needs_enrichment: b.needs_enrichment,
     })
 }
 
-fn check_depth(v: &Value, depth: usize) -> Result<(), String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("template nested deeper than {MAX_DEPTH} levels"));
-    }
-    match v {
-        Value::Array(a) => a.iter().try_for_each(|x| check_depth(x, depth + 1)),
-        Value::Object(m) => m.values().try_for_each(|x| check_depth(x, depth + 1)),
-        _ => Ok(()),
-    }
-}
-
 struct Builder {
     ops: Vec<Op>,
     /// Literal JSON text not yet pushed as an `Op::Raw`.
-    raw: String,
+    raw: Vec<u8>,
     literal_len: usize,
     holes: usize,
     enrich: bool,
@@ -154,23 +135,12 @@ struct Builder {
     pointer: String,
 }
 
-/// What a template string is made of.
-enum Piece {
-    Lit(String),
-    Hole(Hole),
-}
-
 impl Builder {
     fn flush(&mut self) {
         if !self.raw.is_empty() {
             self.literal_len += self.raw.len();
-            self.ops.push(Op::Raw(std::mem::take(&mut self.raw).into()));
+            self.ops.push(Op::Raw(std::mem::take(&mut self.raw)));
         }
-    }
-
-    fn hole(&mut self, op: Op) {
-        self.flush();
-        self.ops.push(op);
     }
 
     fn at(&self, why: String) -> String {
@@ -182,124 +152,118 @@ impl Builder {
     }
 
     fn value(&mut self, v: &Value) -> Result<(), String> {
+        let len = self.pointer.len();
         match v {
-            Value::Null | Value::Bool(_) | Value::Number(_) => {
-                let _ = write!(self.raw, "{v}");
-            }
+            Value::Null => self.raw.extend_from_slice(b"null"),
+            Value::Bool(b) => self
+                .raw
+                .extend_from_slice(if *b { b"true" } else { b"false" }),
+            Value::Number(n) => self.raw.extend_from_slice(n.to_string().as_bytes()),
             Value::String(s) => self.string(s)?,
             Value::Array(a) => {
-                self.raw.push('[');
+                self.raw.push(b'[');
                 for (i, x) in a.iter().enumerate() {
                     if i > 0 {
-                        self.raw.push(',');
+                        self.raw.push(b',');
                     }
-                    let len = self.pointer.len();
-                    let _ = write!(self.pointer, "/{i}");
+                    self.pointer.push('/');
+                    self.pointer.push_str(&i.to_string());
                     self.value(x)?;
                     self.pointer.truncate(len);
                 }
-                self.raw.push(']');
+                self.raw.push(b']');
             }
             Value::Object(m) => {
-                self.raw.push('{');
+                self.raw.push(b'{');
                 for (i, (k, x)) in m.iter().enumerate() {
                     if i > 0 {
-                        self.raw.push(',');
+                        self.raw.push(b',');
                     }
-                    let len = self.pointer.len();
                     self.pointer.push('/');
-                    self.pointer
-                        .push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    for c in k.chars() {
+                        match c {
+                            '~' => self.pointer.push_str("~0"),
+                            '/' => self.pointer.push_str("~1"),
+                            c => self.pointer.push(c),
+                        }
+                    }
                     if k.contains("{{") {
                         return Err(self.at(
                             "object keys are literal: placeholders are only replaced in values"
                                 .into(),
                         ));
                     }
-                    push_json_str(&mut self.raw, k);
-                    self.raw.push(':');
+                    self.raw.push(b'"');
+                    escape_into(&mut self.raw, k.as_bytes());
+                    self.raw.extend_from_slice(b"\":");
                     self.value(x)?;
                     self.pointer.truncate(len);
                 }
-                self.raw.push('}');
+                self.raw.push(b'}');
             }
         }
         Ok(())
     }
 
+    /// A template string: literal text and placeholders, in one pass.
     fn string(&mut self, s: &str) -> Result<(), String> {
-        let pieces = parse_string(s).map_err(|e| self.at(e))?;
-        for p in &pieces {
-            if let Piece::Hole(h) = p {
-                self.holes += 1;
-                if self.holes > MAX_PLACEHOLDERS {
-                    return Err(format!("more than {MAX_PLACEHOLDERS} placeholders"));
+        let b = s.as_bytes();
+        let quote = self.raw.len();
+        self.raw.push(b'"');
+        let (mut i, mut run) = (0, 0);
+        while i < b.len() {
+            let rest = &b[i..];
+            if rest.starts_with(b"\\{{") || rest.starts_with(b"\\}}") {
+                escape_into(&mut self.raw, &b[run..i]);
+                self.raw.extend_from_slice(&b[i + 1..i + 3]);
+                i += 3;
+                run = i;
+            } else if rest.starts_with(b"{{") {
+                escape_into(&mut self.raw, &b[run..i]);
+                let (hole, end) = self.placeholder(s, i + 2)?;
+                // A string that is one placeholder and nothing else keeps the value's type:
+                // no quotes around it (only the opening one was written).
+                if i == 0 && end == b.len() {
+                    self.raw.truncate(quote);
+                    self.flush();
+                    self.ops.push(Op::Value(hole));
+                    return Ok(());
                 }
-                if h.path.needs_enrichment() && h.path.steps().len() > 1 {
-                    if !self.enrich {
-                        return Err(self.at(format!(
-                            "`{}` is only there on enriched events: set `enrich = true` on the target",
-                            h.path
-                        )));
-                    }
-                    self.needs_enrichment = true;
-                }
+                self.flush();
+                self.ops.push(Op::Text(hole));
+                i = end;
+                run = i;
+            } else if rest.starts_with(b"}}") {
+                return Err(self.at(format!(
+                    "`}}}}` at byte {i} closes no placeholder (write `\\}}}}` for literal braces)"
+                )));
+            } else {
+                i += 1;
             }
         }
-        match <[Piece; 1]>::try_from(pieces) {
-            Ok([Piece::Hole(h)]) => self.hole(Op::Value(h)),
-            Ok([Piece::Lit(l)]) => push_json_str(&mut self.raw, &l),
-            Err(pieces) => {
-                self.raw.push('"');
-                for p in pieces {
-                    match p {
-                        Piece::Lit(l) => push_escaped(&mut self.raw, &l),
-                        Piece::Hole(h) => self.hole(Op::Text(h)),
-                    }
-                }
-                self.raw.push('"');
-            }
-        }
+        escape_into(&mut self.raw, &b[run..]);
+        self.raw.push(b'"');
         Ok(())
     }
-}
 
-/// Splits a template string into literal text and placeholders.
-fn parse_string(s: &str) -> Result<Vec<Piece>, String> {
-    let b = s.as_bytes();
-    let mut pieces = Vec::new();
-    let mut lit = String::new();
-    let mut i = 0;
-    let mut run = 0;
-    while i < b.len() {
-        let rest = &b[i..];
-        if rest.starts_with(b"\\{{") || rest.starts_with(b"\\}}") {
-            lit.push_str(&s[run..i]);
-            lit.push_str(&s[i + 1..i + 3]);
-            i += 3;
-            run = i;
-        } else if rest.starts_with(b"{{") {
-            lit.push_str(&s[run..i]);
-            if !lit.is_empty() {
-                pieces.push(Piece::Lit(std::mem::take(&mut lit)));
-            }
-            let (hole, end) = parse_placeholder(s, i + 2)?;
-            pieces.push(Piece::Hole(hole));
-            i = end;
-            run = i;
-        } else if rest.starts_with(b"}}") {
-            return Err(format!(
-                "`}}}}` at byte {i} closes no placeholder (write `\\}}}}` for literal braces)"
-            ));
-        } else {
-            i += 1;
+    /// A placeholder from byte `start` (just after `{{`), counted and checked against
+    /// `enrich`; the byte after its `}}`.
+    fn placeholder(&mut self, s: &str, start: usize) -> Result<(Hole, usize), String> {
+        let (hole, path, end) = parse_placeholder(s, start).map_err(|e| self.at(e))?;
+        self.holes += 1;
+        if self.holes > MAX_PLACEHOLDERS {
+            return Err(format!("more than {MAX_PLACEHOLDERS} placeholders"));
         }
+        if hole.path.needs_enrichment() && hole.path.steps().len() > 1 {
+            if !self.enrich {
+                return Err(self.at(format!(
+                    "`{path}` is only there on enriched events: set `enrich = true` on the target"
+                )));
+            }
+            self.needs_enrichment = true;
+        }
+        Ok((hole, end))
     }
-    lit.push_str(&s[run..]);
-    if !lit.is_empty() || pieces.is_empty() {
-        pieces.push(Piece::Lit(lit));
-    }
-    Ok(pieces)
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -310,8 +274,8 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Reads `path [?? literal]` and the closing `}}` from byte `start` (just after `{{`);
-/// returns the placeholder and the byte after its `}}`.
-fn parse_placeholder(s: &str, start: usize) -> Result<(Hole, usize), String> {
+/// returns the placeholder, its path as written and the byte after its `}}`.
+fn parse_placeholder(s: &str, start: usize) -> Result<(Hole, &str, usize), String> {
     let b = s.as_bytes();
     let open = start - 2;
     let unterminated = || format!("placeholder opened at byte {open} is not closed with `}}}}`");
@@ -369,36 +333,21 @@ fn parse_placeholder(s: &str, start: usize) -> Result<(Hole, usize), String> {
         ));
     }
     if b[i..].starts_with(b"}}") {
-        Ok((Hole { path, fallback }, i + 2))
+        Ok((Hole { path, fallback }, path_text, i + 2))
     } else if i >= b.len() {
         Err(unterminated())
     } else {
         Err(format!(
             "unexpected `{}` at byte {i} in the placeholder opened at byte {open}: expected `}}}}`",
-            s[i..].chars().next().unwrap_or(' ').escape_default()
+            shown(b[i])
         ))
     }
-}
-
-/// `s` as a JSON string, quotes included (what serde_json writes).
-fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    push_escaped(out, s);
-    out.push('"');
-}
-
-/// `s` escaped for the inside of a JSON string, byte for byte as serde_json escapes.
-fn push_escaped(out: &mut String, s: &str) {
-    let mut bytes = Vec::with_capacity(s.len());
-    escape_into(&mut bytes, s.as_bytes());
-    // Escaping only replaces ASCII bytes with ASCII: still UTF-8.
-    out.push_str(&String::from_utf8(bytes).unwrap_or_default());
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends the UTF-8 text `s` escaped for the inside of a JSON string.
-fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
+pub(crate) fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
     let mut run = 0;
     for (i, &c) in s.iter().enumerate() {
         let esc: &[u8] = match c {
@@ -432,7 +381,7 @@ impl Template {
         let mut out: Vec<u8> = Vec::with_capacity(self.literal_len + 16 * self.ops.len());
         for op in self.ops.iter() {
             match op {
-                Op::Raw(s) => out.extend_from_slice(s.as_bytes()),
+                Op::Raw(s) => out.extend_from_slice(s),
                 Op::Value(h) => match h.resolve(event) {
                     // Writing a Value into a Vec cannot fail.
                     Some(v) => {

@@ -7,6 +7,7 @@
 use super::{cut, Bind, State, Statement, MAX_JSON_BYTES};
 use crate::core::deliver::attempts::Attempt;
 use crate::core::deliver::consume::{Disposition, Effect, Plan};
+use crate::core::deliver::lane::HoldReason;
 use crate::core::deliver::message::{DeadLetter, Job};
 use crate::core::event::EncodedEvent;
 use crate::core::time::parse_rfc3339;
@@ -383,4 +384,15 @@ pub fn filtered_out<'a>(targets: &'a [String], plan: &Plan) -> Vec<&'a str> {
         .map(String::as_str)
         .filter(|t| !kept.contains(t))
         .collect()
+}
+
+/// Why a lane holds a delivery, as history's `reason` says it.
+pub fn hold_reason(why: HoldReason) -> &'static str {
+    match why {
+        HoldReason::Open => "breaker open",
+        HoldReason::Probing => "breaker probing",
+        HoldReason::Paused => "target paused",
+        HoldReason::RateLimited => "rate limit",
+        HoldReason::InFlight => "in-flight limit",
+    }
 }

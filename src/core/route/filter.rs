@@ -23,8 +23,11 @@
 //! `data.enrichment_error`), and tests on `data` as a whole, are unknown before enrichment:
 //! `may_match` answers whether an event still could match once enriched, so the relay can drop
 //! it at ingest without an API call, and `matches` on the enriched event gives the final answer.
+//!
+//! The filter is kept as the JSON it was written in, checked once at load, and read again
+//! for every event: a compiled tree of nodes cost more wasm than walking the JSON does.
 
-use crate::core::route::path::{check_has_fields, check_root, Needs, ENRICHED_FIELDS};
+use crate::core::route::path::{check_has_fields, check_root, check_size, Needs, ENRICHED_FIELDS};
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
 
@@ -36,46 +39,9 @@ pub const MAX_DEPTH: usize = 32;
 /// A checked filter, ready to evaluate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
-    root: Node,
+    /// The filter as written, checked: every key and operand is known to be well-formed.
+    src: Map<String, Value>,
     needs_enrichment: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Node {
-    All(Box<[Node]>),
-    Any(Box<[Node]>),
-    Not(Box<Node>),
-    /// Descend into a field of the current value.
-    Field(Box<str>, Box<Node>),
-    /// Only known once the event is enriched.
-    Enriched(Box<Node>),
-    Test(Test),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Test {
-    Eq(Value),
-    Neq(Value),
-    In(Box<[Value]>),
-    Nin(Box<[Value]>),
-    Cmp(Cmp, Bound),
-    Exist(bool),
-    StartsWith(Box<str>),
-    EndsWith(Box<str>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cmp {
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Bound {
-    Num(Number),
-    Str(Box<str>),
 }
 
 /// Three-valued answer, ordered so that "and" is the minimum and "or" the maximum.
@@ -86,191 +52,139 @@ enum Tri {
     Yes,
 }
 
-impl From<bool> for Tri {
-    fn from(b: bool) -> Tri {
-        if b {
-            Tri::Yes
-        } else {
-            Tri::No
+use Tri::{No, Unknown, Yes};
+
+/// Where in the event a filter object applies: what its keys may be, and which tests wait
+/// for enrichment.
+#[derive(Clone, Copy, PartialEq)]
+enum At {
+    /// The event: keys are attributes.
+    Top,
+    /// `data` itself: tests on it see the enriched `data` after enrichment.
+    Data,
+    Below,
+}
+
+impl At {
+    /// The level below field `k`, and whether that field only exists once enriched.
+    fn enter(self, k: &str) -> (At, bool) {
+        match self {
+            At::Top if k == "data" => (At::Data, false),
+            At::Data => (At::Below, ENRICHED_FIELDS.contains(&k)),
+            _ => (At::Below, false),
         }
     }
 }
 
 /// Checks `filter` and prepares it. Errors name the field they are about.
 pub fn compile(filter: &Value) -> Result<Filter, String> {
-    check_depth(filter, 0)?;
-    let size = serde_json::to_string(filter).map_or(usize::MAX, |s| s.len());
-    if size > MAX_FILTER_BYTES {
-        return Err(format!(
-            "filter is {size} bytes of JSON, over the limit of {MAX_FILTER_BYTES}"
-        ));
-    }
+    check_size(filter, "filter", MAX_DEPTH, MAX_FILTER_BYTES)?;
     let Value::Object(m) = filter else {
         return Err(
             "a filter is a JSON object, e.g. {\"type\":\"com.bigcommerce.company.created\"}".into(),
         );
     };
-    let mut c = Compiler {
+    let mut c = Checker {
         path: Vec::new(),
         needs_enrichment: false,
     };
-    let root = c.object(m)?;
+    c.object(m)?;
     Ok(Filter {
-        root,
         needs_enrichment: c.needs_enrichment,
+        src: m.clone(),
     })
 }
 
-fn check_depth(v: &Value, depth: usize) -> Result<(), String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("filter nested deeper than {MAX_DEPTH} levels"));
-    }
-    match v {
-        Value::Array(a) => a.iter().try_for_each(|x| check_depth(x, depth + 1)),
-        Value::Object(m) => m.values().try_for_each(|x| check_depth(x, depth + 1)),
-        _ => Ok(()),
-    }
-}
-
-struct Compiler {
-    /// Field names from the event's root to where the compiler is.
-    path: Vec<String>,
+struct Checker<'a> {
+    /// Field names from the event's root to where the check is.
+    path: Vec<&'a str>,
     needs_enrichment: bool,
 }
 
-fn all(mut nodes: Vec<Node>) -> Node {
-    if nodes.len() == 1 {
-        nodes.pop().unwrap_or(Node::All(Box::new([])))
-    } else {
-        Node::All(nodes.into())
-    }
-}
-
-impl Compiler {
-    fn at(&self, why: impl std::fmt::Display) -> String {
+impl<'a> Checker<'a> {
+    fn at(&self, why: &str) -> String {
         if self.path.is_empty() {
-            why.to_string()
-        } else {
-            format!("at `{}`: {why}", self.path.join("."))
+            return why.to_owned();
         }
+        let mut at = String::from("at `");
+        for (i, k) in self.path.iter().enumerate() {
+            if i > 0 {
+                at.push('.');
+            }
+            at.push_str(k);
+        }
+        at.push_str("`: ");
+        at.push_str(why);
+        at
     }
 
-    /// Tests on `data` as a whole see the enriched `data` after enrichment, so they wait for
-    /// it; they do not make the filter need enrichment (they work on any target).
-    fn guard(&mut self, node: Node) -> Node {
-        if self.path.len() == 1 && self.path[0] == "data" {
-            Node::Enriched(Box::new(node))
-        } else {
-            node
-        }
+    fn object(&mut self, m: &'a Map<String, Value>) -> Result<(), String> {
+        m.iter().try_for_each(|(k, v)| self.entry(k, v))
     }
 
-    fn object(&mut self, m: &Map<String, Value>) -> Result<Node, String> {
-        let mut nodes = Vec::with_capacity(m.len());
-        for (k, v) in m {
-            nodes.push(self.entry(k, v)?);
-        }
-        Ok(all(nodes))
-    }
-
-    fn filters(&mut self, op: &str, v: &Value) -> Result<Vec<Node>, String> {
-        match v {
-            Value::Array(a) if !a.is_empty() => a
-                .iter()
-                .map(|x| match x {
+    fn entry(&mut self, k: &'a str, v: &'a Value) -> Result<(), String> {
+        match (k, v) {
+            ("$and" | "$or", Value::Array(a)) if !a.is_empty() => {
+                a.iter().try_for_each(|x| match x {
                     Value::Object(m) => self.object(m),
-                    _ => Err(self.at(format!("`{op}` takes an array of filter objects"))),
+                    _ => Err(self.at(&format!("`{k}` takes an array of filter objects"))),
                 })
-                .collect(),
-            _ => Err(self.at(format!("`{op}` takes a non-empty array of filter objects"))),
-        }
-    }
-
-    fn entry(&mut self, k: &str, v: &Value) -> Result<Node, String> {
-        match k {
-            "$and" => return Ok(Node::All(self.filters(k, v)?.into())),
-            "$or" => return Ok(Node::Any(self.filters(k, v)?.into())),
-            "$not" => {
-                return match v {
-                    Value::Object(m) => Ok(Node::Not(Box::new(self.object(m)?))),
-                    _ => Err(self.at("`$not` takes a filter object")),
+            }
+            ("$and" | "$or", _) => {
+                Err(self.at(&format!("`{k}` takes a non-empty array of filter objects")))
+            }
+            ("$not", Value::Object(m)) => self.object(m),
+            ("$not", _) => Err(self.at("`$not` takes a filter object")),
+            _ if k.starts_with('$') => {
+                self.operator(k, v)?;
+                if self.path.is_empty() {
+                    return Err(format!(
+                        "`{k}` at the top compares the whole event: put it under a field, e.g. {{\"type\":{{\"{k}\":…}}}}"
+                    ));
                 }
+                Ok(())
             }
-            _ => {}
-        }
-        if k.starts_with('$') {
-            let test = self.operator(k, v)?;
-            if self.path.is_empty() {
-                return Err(format!(
-                    "`{k}` at the top compares the whole event: put it under a field, e.g. {{\"type\":{{\"{k}\":…}}}}"
-                ));
-            }
-            return Ok(self.guard(Node::Test(test)));
-        }
-        match self.path.as_slice() {
-            [] => check_root(k)?,
-            [root] => check_has_fields(root).map_err(|e| self.at(e))?,
-            _ => {}
-        }
-        let enriched = self.path.len() == 1 && ENRICHED_FIELDS.contains(&k);
-        self.path.push(k.to_owned());
-        let child = self.value(v);
-        self.path.pop();
-        let node = Node::Field(k.into(), Box::new(child?));
-        if enriched {
-            self.needs_enrichment = true;
-            Ok(Node::Enriched(Box::new(node)))
-        } else {
-            Ok(node)
-        }
-    }
-
-    /// What a field's filter value means: a nested filter, or equality.
-    fn value(&mut self, v: &Value) -> Result<Node, String> {
-        match v {
-            Value::Object(m) if m.is_empty() => Err(self.at(
-                "an empty object matches anything: write {\"$exist\":true}, or {\"$eq\":{}} for an empty object",
-            )),
-            Value::Object(m) => self.object(m),
-            _ => Ok(self.guard(Node::Test(Test::Eq(v.clone())))),
-        }
-    }
-
-    fn operator(&self, op: &str, v: &Value) -> Result<Test, String> {
-        let cmp = |c: Cmp| match v {
-            Value::Number(n) => Ok(Test::Cmp(c, Bound::Num(n.clone()))),
-            Value::String(s) => Ok(Test::Cmp(c, Bound::Str(s.as_str().into()))),
-            _ => Err(self.at(format!("`{op}` takes a number or a string"))),
-        };
-        let list = || match v {
-            Value::Array(a) => Ok(a.clone().into_boxed_slice()),
-            _ => Err(self.at(format!("`{op}` takes an array of values"))),
-        };
-        let text = || match v {
-            Value::String(s) => Ok(Box::<str>::from(s.as_str())),
-            _ => Err(self.at(format!("`{op}` takes a string"))),
-        };
-        Ok(match op {
-            "$eq" => Test::Eq(v.clone()),
-            "$neq" => Test::Neq(v.clone()),
-            "$in" => Test::In(list()?),
-            "$nin" => Test::Nin(list()?),
-            "$gt" => cmp(Cmp::Gt)?,
-            "$gte" => cmp(Cmp::Gte)?,
-            "$lt" => cmp(Cmp::Lt)?,
-            "$lte" => cmp(Cmp::Lte)?,
-            "$exist" | "$exists" => match v {
-                Value::Bool(b) => Test::Exist(*b),
-                _ => return Err(self.at(format!("`{op}` takes true or false"))),
-            },
-            "$startsWith" => Test::StartsWith(text()?),
-            "$endsWith" => Test::EndsWith(text()?),
             _ => {
-                return Err(self.at(format!(
+                match self.path[..] {
+                    [] => check_root(k)?,
+                    [root] => {
+                        check_has_fields(root).map_err(|e| self.at(&e))?;
+                        self.needs_enrichment |= ENRICHED_FIELDS.contains(&k);
+                    }
+                    _ => {}
+                }
+                self.path.push(k);
+                let r = match v {
+                    Value::Object(m) if m.is_empty() => Err(self.at(
+                        "an empty object matches anything: write {\"$exist\":true}, or {\"$eq\":{}} for an empty object",
+                    )),
+                    Value::Object(m) => self.object(m),
+                    _ => Ok(()),
+                };
+                self.path.pop();
+                r
+            }
+        }
+    }
+
+    fn operator(&self, op: &str, v: &Value) -> Result<(), String> {
+        let want = match (op, v) {
+            ("$eq" | "$neq", _)
+            | ("$in" | "$nin", Value::Array(_))
+            | ("$gt" | "$gte" | "$lt" | "$lte", Value::Number(_) | Value::String(_))
+            | ("$exist" | "$exists", Value::Bool(_))
+            | ("$startsWith" | "$endsWith", Value::String(_)) => return Ok(()),
+            ("$in" | "$nin", _) => "an array of values",
+            ("$gt" | "$gte" | "$lt" | "$lte", _) => "a number or a string",
+            ("$exist" | "$exists", _) => "true or false",
+            ("$startsWith" | "$endsWith", _) => "a string",
+            _ => {
+                return Err(self.at(&format!(
                     "unknown operator `{op}`: use $eq, $neq, $in, $nin, $gt, $gte, $lt, $lte, $exist, $startsWith, $endsWith, $and, $or or $not"
                 )))
             }
-        })
+        };
+        Err(self.at(&format!("`{op}` takes {want}")))
     }
 }
 
@@ -289,23 +203,42 @@ fn cmp_num(a: &Number, b: &Number) -> Option<Ordering> {
 }
 
 /// A whole number and its decimal digits (`-12` and `"-12"`; not `"012"`, `"+12"`, `" 12"`,
-/// `"-0"`). Checked without allocating: filters run per target and event.
+/// `"-0"`). Checked without allocating (filters run per target and event), and in u64: an
+/// i128 parse links 128-bit multiplication.
 fn digits_eq(n: &Number, s: &str) -> bool {
-    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
     let canonical = !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
         && (digits == "0" || !digits.starts_with('0'))
         && s != "-0";
-    canonical && as_i128(n).is_some_and(|i| s.parse::<i128>() == Ok(i))
+    if !canonical {
+        return false;
+    }
+    let magnitude = digits.bytes().try_fold(0u64, |acc, b| {
+        acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    });
+    let want = match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => (false, u),
+        (None, Some(i)) => (true, i.unsigned_abs()),
+        _ => return false,
+    };
+    magnitude == Some(want.1) && neg == want.0
 }
 
 /// JSON equality with numbers compared by value, and whole numbers equal to their digits.
+/// Written out rather than `Value == Value`, which would link a second equality.
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => cmp_num(x, y) == Some(Ordering::Equal),
         (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
             digits_eq(n, s)
         }
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Null, Value::Null) => true,
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y))
         }
@@ -314,93 +247,126 @@ fn json_eq(a: &Value, b: &Value) -> bool {
                 && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
-        _ => a == b,
+        _ => false,
     }
 }
 
-impl Test {
-    fn eval(&self, cur: Option<&Value>) -> bool {
-        let or_null = || cur.unwrap_or(&Value::Null);
-        match self {
-            Test::Eq(x) => json_eq(or_null(), x),
-            Test::Neq(x) => !json_eq(or_null(), x),
-            Test::In(xs) => xs.iter().any(|x| json_eq(or_null(), x)),
-            Test::Nin(xs) => !xs.iter().any(|x| json_eq(or_null(), x)),
-            Test::Exist(want) => cur.is_some() == *want,
-            Test::StartsWith(p) => cur
-                .and_then(Value::as_str)
-                .is_some_and(|s| s.starts_with(&**p)),
-            Test::EndsWith(p) => cur
-                .and_then(Value::as_str)
-                .is_some_and(|s| s.ends_with(&**p)),
-            Test::Cmp(c, bound) => {
-                let ord = match (cur, bound) {
-                    (Some(Value::Number(n)), Bound::Num(b)) => cmp_num(n, b),
-                    (Some(Value::String(s)), Bound::Str(b)) => Some(s.as_str().cmp(b)),
-                    _ => None,
-                };
-                ord.is_some_and(|o| match c {
-                    Cmp::Gt => o == Ordering::Greater,
-                    Cmp::Gte => o != Ordering::Less,
-                    Cmp::Lt => o == Ordering::Less,
-                    Cmp::Lte => o != Ordering::Greater,
-                })
+static NULL: Value = Value::Null;
+
+/// Operator `op` (checked at load) with operand `v` on the current value.
+fn test(op: &str, v: &Value, cur: Option<&Value>) -> bool {
+    let or_null = cur.unwrap_or(&NULL);
+    let text = || match cur {
+        Some(Value::String(s)) => v.as_str().map(|p| (s.as_bytes(), p.as_bytes())),
+        _ => None,
+    };
+    match op {
+        "$eq" => json_eq(or_null, v),
+        "$neq" => !json_eq(or_null, v),
+        "$in" | "$nin" => {
+            let hit = v
+                .as_array()
+                .is_some_and(|xs| xs.iter().any(|x| json_eq(or_null, x)));
+            hit == (op == "$in")
+        }
+        "$exist" | "$exists" => v.as_bool() == Some(cur.is_some()),
+        "$startsWith" => text().is_some_and(|(s, p)| s.starts_with(p)),
+        "$endsWith" => text().is_some_and(|(s, p)| s.ends_with(p)),
+        _ => {
+            let ord = match (cur, v) {
+                (Some(Value::Number(n)), Value::Number(b)) => cmp_num(n, b),
+                (Some(Value::String(s)), Value::String(b)) => Some(s.as_str().cmp(b)),
+                _ => None,
+            };
+            ord.is_some_and(|o| match op {
+                "$gt" => o == Ordering::Greater,
+                "$gte" => o != Ordering::Less,
+                "$lt" => o == Ordering::Less,
+                _ => o != Ordering::Greater,
+            })
+        }
+    }
+}
+
+/// A filter object on the current value: all of its keys must match.
+fn object(m: &Map<String, Value>, cur: Option<&Value>, at: At, pending: bool) -> Tri {
+    let mut acc = Yes;
+    for (k, v) in m {
+        acc = acc.min(entry(k, v, cur, at, pending));
+        if acc == No {
+            break;
+        }
+    }
+    acc
+}
+
+/// The objects of a `$and` (`any` false) or `$or` (`any` true).
+fn list(v: &Value, any: bool, cur: Option<&Value>, at: At, pending: bool) -> Tri {
+    let (mut acc, stop) = if any { (No, Yes) } else { (Yes, No) };
+    for m in v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+    {
+        let t = object(m, cur, at, pending);
+        acc = if any { acc.max(t) } else { acc.min(t) };
+        if acc == stop {
+            break;
+        }
+    }
+    acc
+}
+
+/// A test on `data` as a whole waits for enrichment.
+fn guard(at: At, pending: bool, yes: bool) -> Tri {
+    match (at == At::Data && pending, yes) {
+        (true, _) => Unknown,
+        (false, true) => Yes,
+        (false, false) => No,
+    }
+}
+
+fn entry(k: &str, v: &Value, cur: Option<&Value>, at: At, pending: bool) -> Tri {
+    match k {
+        "$and" => list(v, false, cur, at, pending),
+        "$or" => list(v, true, cur, at, pending),
+        "$not" => match v.as_object().map(|m| object(m, cur, at, pending)) {
+            Some(Yes) => No,
+            Some(No) => Yes,
+            _ => Unknown,
+        },
+        _ if k.starts_with('$') => guard(at, pending, test(k, v, cur)),
+        _ => {
+            let child = cur.and_then(Value::as_object).and_then(|m| m.get(k));
+            let (below, enriched) = at.enter(k);
+            match v {
+                _ if enriched && pending => Unknown,
+                Value::Object(m) => object(m, child, below, pending),
+                _ => guard(below, pending, json_eq(child.unwrap_or(&NULL), v)),
             }
         }
     }
 }
 
-impl Node {
-    fn eval(&self, cur: Option<&Value>, pending: bool) -> Tri {
-        match self {
-            Node::All(nodes) => {
-                let mut acc = Tri::Yes;
-                for n in nodes.iter() {
-                    acc = acc.min(n.eval(cur, pending));
-                    if acc == Tri::No {
-                        break;
-                    }
-                }
-                acc
-            }
-            Node::Any(nodes) => {
-                let mut acc = Tri::No;
-                for n in nodes.iter() {
-                    acc = acc.max(n.eval(cur, pending));
-                    if acc == Tri::Yes {
-                        break;
-                    }
-                }
-                acc
-            }
-            Node::Not(n) => match n.eval(cur, pending) {
-                Tri::Yes => Tri::No,
-                Tri::No => Tri::Yes,
-                Tri::Unknown => Tri::Unknown,
-            },
-            Node::Field(k, n) => {
-                let child = cur.and_then(Value::as_object).and_then(|m| m.get(&**k));
-                n.eval(child, pending)
-            }
-            Node::Enriched(_) if pending => Tri::Unknown,
-            Node::Enriched(n) => n.eval(cur, pending),
-            Node::Test(t) => t.eval(cur).into(),
-        }
-    }
-}
-
-impl Node {
-    /// Adds what this node reads, `at` being the field names from the event's root.
-    fn needs<'a>(&'a self, at: &mut Vec<&'a str>, out: &mut Needs) {
-        match self {
-            Node::All(nodes) | Node::Any(nodes) => nodes.iter().for_each(|n| n.needs(at, out)),
-            Node::Not(n) | Node::Enriched(n) => n.needs(at, out),
-            Node::Field(k, n) => {
+/// Adds what filter object `m` reads, `at` being the field names from the event's root.
+fn needs<'a>(m: &'a Map<String, Value>, at: &mut Vec<&'a str>, out: &mut Needs) {
+    for (k, v) in m {
+        match (k.as_str(), v) {
+            ("$and" | "$or", Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_object)
+                .for_each(|m| needs(m, at, out)),
+            ("$not", Value::Object(m)) => needs(m, at, out),
+            (k, _) if k.starts_with('$') => out.add_keys(at.iter().copied()),
+            (k, v) => {
                 at.push(k);
-                n.needs(at, out);
+                match v {
+                    Value::Object(m) => needs(m, at, out),
+                    _ => out.add_keys(at.iter().copied()),
+                }
                 at.pop();
             }
-            Node::Test(_) => out.add_keys(at.iter().copied()),
         }
     }
 }
@@ -410,21 +376,21 @@ impl Filter {
     /// the whole `event_value(ev)` to skip building what it ignores.
     pub fn needs(&self) -> Needs {
         let mut out = Needs::default();
-        self.root.needs(&mut Vec::new(), &mut out);
+        needs(&self.src, &mut Vec::new(), &mut out);
         out
     }
 
     /// Whether `event` (the structured CloudEvent as a JSON object, enriched when the target
     /// is) matches.
     pub fn matches(&self, event: &Value) -> bool {
-        self.root.eval(Some(event), false) == Tri::Yes
+        object(&self.src, Some(event), At::Top, false) == Yes
     }
 
     /// Before enrichment: false only when `event` cannot match whatever enrichment adds, so
     /// the event can be dropped for this target without calling the API. Equals `matches` for
     /// a filter that reads neither enriched fields nor `data` as a whole; `matches` implies it.
     pub fn may_match(&self, event: &Value) -> bool {
-        self.root.eval(Some(event), true) != Tri::No
+        object(&self.src, Some(event), At::Top, true) != No
     }
 
     /// Whether the filter reads `data.resource`, `data.enrichment` or `data.enrichment_error`:

@@ -28,6 +28,9 @@ pub const ATTRIBUTES: [&str; 14] = [
     "data",
 ];
 
+/// `ATTRIBUTES` as a list for messages (a literal: `join` would link one more copy of itself).
+const ATTRIBUTE_LIST: &str = "specversion, id, source, type, subject, time, datacontenttype, storehash, storeid, bcscope, bchash, bctest, bcwebhookid, data";
+
 /// The fields of `data` that only enrichment writes (see `deliver::enrich::apply`).
 pub const ENRICHED_FIELDS: [&str; 3] = ["resource", "enrichment", "enrichment_error"];
 
@@ -51,8 +54,7 @@ pub fn check_root(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "unknown attribute `{name}`: a path starts with one of {}",
-            ATTRIBUTES.join(", ")
+            "unknown attribute `{name}`: a path starts with one of {ATTRIBUTE_LIST}"
         ))
     }
 }
@@ -71,6 +73,39 @@ pub fn check_has_fields(root: &str) -> Result<(), String> {
 
 fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// A byte of a text for an error message: itself when printable ASCII, else `\xNN`.
+pub fn shown(b: u8) -> String {
+    if b.is_ascii_graphic() || b == b' ' {
+        char::from(b).to_string()
+    } else {
+        format!("\\x{b:02x}")
+    }
+}
+
+/// Checks the nesting (at most `max_depth`) and the compact JSON size (at most `max_bytes`)
+/// of a template or filter; `what` names it in the error.
+pub fn check_size(v: &Value, what: &str, max_depth: usize, max_bytes: usize) -> Result<(), String> {
+    // Depth first: serializing (for the size) recurses.
+    fn depth(v: &Value, left: usize) -> bool {
+        match v {
+            _ if left == 0 => false,
+            Value::Array(a) => a.iter().all(|x| depth(x, left - 1)),
+            Value::Object(m) => m.values().all(|x| depth(x, left - 1)),
+            _ => true,
+        }
+    }
+    if !depth(v, max_depth + 1) {
+        return Err(format!("{what} nested deeper than {max_depth} levels"));
+    }
+    let size = serde_json::to_vec(v).map_or(usize::MAX, |s| s.len());
+    if size > max_bytes {
+        return Err(format!(
+            "{what} is {size} bytes of JSON, over the limit of {max_bytes}"
+        ));
+    }
+    Ok(())
 }
 
 impl Path {
@@ -129,7 +164,7 @@ impl Path {
                 other => {
                     return Err(format!(
                         "`{text}`: unexpected `{}` at byte {i}",
-                        char::from(other).escape_default()
+                        shown(other)
                     ))
                 }
             }
@@ -195,37 +230,53 @@ impl fmt::Display for Path {
 /// attributes are copied, which is cheaper than parsing the event's whole JSON text.
 /// `data` that is not valid JSON (never the case for a normalized event) becomes `null`.
 pub fn event_value(ev: &CloudEvent) -> Value {
+    pick(
+        ev,
+        &Need {
+            whole: true,
+            fields: Vec::new(),
+        },
+    )
+}
+
+/// The attributes `need` names (all when it is whole) and the needed parts of `data`.
+/// Attributes BigCommerce did not send (`None`, or an empty store hash, store id or hash) are
+/// left out, as in the event's JSON.
+fn pick(ev: &CloudEvent, need: &Need) -> Value {
     let mut m = Map::new();
-    let mut put = |k: &str, v: &str| {
-        m.insert(k.to_owned(), Value::String(v.to_owned()));
-    };
-    put("specversion", &ev.specversion);
-    put("id", &ev.id);
-    put("source", &ev.source);
-    put("type", &ev.ty);
-    if let Some(s) = &ev.subject {
-        put("subject", s);
-    }
-    put("time", &ev.time);
-    put("datacontenttype", &ev.datacontenttype);
-    // Empty means BigCommerce did not send it: absent from the JSON too.
-    for (k, v) in [("storehash", &ev.storehash), ("storeid", &ev.storeid)] {
-        if !v.is_empty() {
-            put(k, v);
+    let wants = |k: &str| need.whole || need.child(k).is_some();
+    // Checked before the value is built: an unneeded attribute costs no allocation.
+    let mut text = |k: &str, v: Option<&str>| {
+        if let Some(v) = v.filter(|_| wants(k)) {
+            m.insert(k.to_owned(), Value::String(v.to_owned()));
         }
+    };
+    fn present(v: &str) -> Option<&str> {
+        (!v.is_empty()).then_some(v)
     }
-    put("bcscope", &ev.bcscope);
-    if !ev.bchash.is_empty() {
-        put("bchash", &ev.bchash);
-    }
-    if let Some(w) = &ev.bcwebhookid {
-        put("bcwebhookid", w);
-    }
-    if let Some(t) = ev.bctest {
+    text("specversion", Some(&ev.specversion));
+    text("id", Some(&ev.id));
+    text("source", Some(&ev.source));
+    text("type", Some(&ev.ty));
+    text("subject", ev.subject.as_deref());
+    text("time", Some(&ev.time));
+    text("datacontenttype", Some(&ev.datacontenttype));
+    text("storehash", present(&ev.storehash));
+    text("storeid", present(&ev.storeid));
+    text("bcscope", Some(&ev.bcscope));
+    text("bchash", present(&ev.bchash));
+    text("bcwebhookid", ev.bcwebhookid.as_deref());
+    if let Some(t) = ev.bctest.filter(|_| wants("bctest")) {
         m.insert("bctest".to_owned(), Value::Bool(t));
     }
-    let data = serde_json::from_str(ev.data.get()).unwrap_or(Value::Null);
-    m.insert("data".to_owned(), data);
+    let data = if need.whole {
+        Some(need)
+    } else {
+        need.child("data")
+    };
+    if let Some(n) = data {
+        m.insert("data".to_owned(), pick_text(ev.data.get(), n));
+    }
     Value::Object(m)
 }
 
@@ -292,38 +343,7 @@ impl Needs {
 
     /// The needed parts of `ev`: attributes are copied, `data` is read selectively.
     pub fn pick(&self, ev: &CloudEvent) -> Value {
-        let root = &self.root;
-        if root.whole {
-            return event_value(ev);
-        }
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Option<&str>| {
-            if let (Some(v), Some(_)) = (v, root.child(k)) {
-                m.insert(k.to_owned(), Value::String(v.to_owned()));
-            }
-        };
-        put("specversion", Some(&ev.specversion));
-        put("id", Some(&ev.id));
-        put("source", Some(&ev.source));
-        put("type", Some(&ev.ty));
-        put("subject", ev.subject.as_deref());
-        put("time", Some(&ev.time));
-        put("datacontenttype", Some(&ev.datacontenttype));
-        fn present(v: &str) -> Option<&str> {
-            (!v.is_empty()).then_some(v)
-        }
-        put("storehash", present(&ev.storehash));
-        put("storeid", present(&ev.storeid));
-        put("bcscope", Some(&ev.bcscope));
-        put("bchash", present(&ev.bchash));
-        put("bcwebhookid", ev.bcwebhookid.as_deref());
-        if let (Some(t), Some(_)) = (ev.bctest, root.child("bctest")) {
-            m.insert("bctest".to_owned(), Value::Bool(t));
-        }
-        if let Some(need) = root.child("data") {
-            m.insert("data".to_owned(), pick_text(ev.data.get(), need));
-        }
-        Value::Object(m)
+        pick(ev, &self.root)
     }
 
     /// The needed parts of an event given as its JSON text (e.g. `EncodedEvent::json`).
@@ -479,6 +499,13 @@ mod tests {
         }
         assert!(Path::parse(&format!("data{}", ".a".repeat(200))).is_err());
         assert!(Path::parse(&format!("data{}", ".a".repeat(40))).is_err());
+    }
+
+    #[test]
+    fn attribute_list() {
+        assert_eq!(ATTRIBUTE_LIST, ATTRIBUTES.join(", "));
+        assert_eq!(shown(b'x'), "x");
+        assert_eq!(shown(b'\n'), "\\x0a");
     }
 
     #[test]
