@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs what building and running the relay needs, skipping what is already there:
-# the wasm32 target, worker-build, wasm-bindgen-cli at the exact Cargo.lock version, and the
+# the wasm32 target and rust-src, worker-build, wasm-bindgen-cli at the exact Cargo.lock version, and the
 # npm packages of package-lock.json (wrangler with workerd, binaryen's wasm-opt).
 set -eu
 cd "$(dirname "$0")/.."
@@ -9,6 +9,8 @@ WORKER_BUILD_VERSION=0.8.7
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown \
   || rustup target add wasm32-unknown-unknown
+# The standard library's source: scripts/build-worker.sh rebuilds std for the worker.
+rustup component list --installed | grep -qx rust-src || rustup component add rust-src
 
 if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
   cargo install worker-build --version "$WORKER_BUILD_VERSION"
