@@ -5,7 +5,7 @@
 //
 //   node tests/soak/run.mjs [--events 1000] [--rate 50] [--bad 500] [--outage 30]
 //        [--dying 20] [--crash 10] [--lanes-events 600] [--lanes-rate 20] [--seed 1]
-//        [--lanes-together] [--lanes-batch N] [--budget 840] [--json PATH] [--only lanes]
+//        [--lanes-together] [--lanes-batch N] [--lanes-repeat 2] [--budget 1020] [--json PATH] [--only lanes]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -26,8 +26,9 @@ const { values: opt } = parseArgs({
     only: { type: "string" },
     "lanes-together": { type: "boolean" },
     "lanes-batch": { type: "string" },
+    "lanes-repeat": { type: "string", default: "2" },
     seed: { type: "string", default: "1" },
-    budget: { type: "string", default: "840" },
+    budget: { type: "string", default: "1020" },
     json: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -35,7 +36,7 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(
     "usage: node tests/soak/run.mjs [--events N] [--rate PER_S] [--bad N] [--outage SECONDS] " +
-      "[--dying N] [--crash N] [--lanes-events N] [--lanes-rate PER_S] [--lanes-together] [--lanes-batch N] [--seed N] [--budget SECONDS] [--json PATH] [--only lanes]",
+      "[--dying N] [--crash N] [--lanes-events N] [--lanes-rate PER_S] [--lanes-together] [--lanes-batch N] [--lanes-repeat 2] [--seed N] [--budget SECONDS] [--json PATH] [--only lanes]",
   );
   process.exit(0);
 }
@@ -101,7 +102,7 @@ const budgetTimer = setTimeout(() => {
 
 try {
   // Run 5 first: its latency figures are the ones that matter, taken before the long runs.
-  if (params.lanesEvents > 0) report.lanes = await runLanes({ events: params.lanesEvents, rate: params.lanesRate, seed: params.seed + 4, together: Boolean(opt["lanes-together"]), batchSize: opt["lanes-batch"] ? Number(opt["lanes-batch"]) : null, log });
+  if (params.lanesEvents > 0) report.lanes = await runLanes({ events: params.lanesEvents, rate: params.lanesRate, seed: params.seed + 4, together: Boolean(opt["lanes-together"]), batchSize: opt["lanes-batch"] ? Number(opt["lanes-batch"]) : null, repeat: num("lanes-repeat"), log });
   if (opt.only === "lanes") throw Symbol.for("done");
   ctx = await setup({ seed: params.seed, log });
   report.faulty = await runFaulty(ctx, { events: params.events, rate: params.rate, outageMs: params.outageSeconds * 1000 });

@@ -25,22 +25,25 @@ export function formatSummary(report) {
   const out = [];
   const r5 = report.lanes;
   if (r5) {
-    const a = r5.alone;
-    const b = r5.beside;
-    out.push(`Run 5: one failing target never slows the others — ${r5.events} events at ${r5.rate}/s into H alone and into H beside D (never answers, timeout 5 s) and F (30 % 500/503), two relays ${r5.together ? "side by side" : "one after the other"}`);
     out.push(
-      table(
-        ["run", "H delivered", "H p50 ms", "H p99 ms", "H max ms", "settled s"],
-        [
-          ["H alone", a.h_delivered, a.h_p50_ms, a.h_p99_ms, a.h_max_ms, a.settled_after_s],
-          ["H beside D and F", b.h_delivered, b.h_p50_ms, b.h_p99_ms, b.h_max_ms, b.settled_after_s],
-        ],
-      ),
+      `Run 5: one failing target never slows the others — ${r5.events} events at ${r5.rate}/s into H alone and into H beside D (never answers, timeout 5 s) ` +
+        `and F (30 % 500/503), two relays ${r5.together ? "side by side" : "one after the other"}, ${r5.pairs.length} pair(s)${r5.batch_size ? `, lane max_batch_size ${r5.batch_size}` : ""}`,
     );
-    out.push(
-      `ratio beside/alone: p50 ${r5.p50_ratio}, p99 ${r5.p99_ratio}; F delivered ${b.f_delivered}/${r5.events} in ${b.f_requests} requests (${b.f_faults} faults); ` +
-        `D: ${b.d_requests} requests on ${b.d_connections} connections (first batch ${b.d_first_burst}, then probes ${b.d_probe_gaps_ms.map((g) => `${(g / 1000).toFixed(1)} s`).join(", ")} apart)`,
+    const rows = r5.pairs.flatMap((p, i) =>
+      [
+        [`${i + 1}: H alone`, p.alone],
+        [`${i + 1}: H beside D and F`, p.beside],
+      ].map(([name, x]) => [name, x.h_delivered, x.h_p50_ms, x.h_p99_ms, x.h_max_ms, x.settled_after_s, x.workerd_cpu_s, x.load_average?.[0]]),
     );
+    out.push(table(["run", "H delivered", "H p50 ms", "H p99 ms", "H max ms", "settled s", "workerd CPU s", "load avg (1 min)"], rows));
+    for (const [i, p] of r5.pairs.entries()) {
+      const b = p.beside;
+      out.push(
+        `pair ${i + 1}: ratio beside/alone p50 ${p.p50_ratio}, p99 ${p.p99_ratio}; F delivered ${b.f_delivered}/${r5.events} in ${b.f_requests} requests (${b.f_faults} faults); ` +
+          `D: ${b.d_requests} requests on ${b.d_connections} connections (first batch ${b.d_first_burst}, then probes ${b.d_probe_gaps_ms.map((g) => `${(g / 1000).toFixed(1)} s`).join(", ")} apart)`,
+      );
+    }
+    out.push(`median ratio beside/alone: p50 ${r5.p50_ratio}, p99 ${r5.p99_ratio}`);
     out.push(checks(r5.checks));
   }
   const r1 = report.faulty;
