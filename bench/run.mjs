@@ -8,12 +8,15 @@
 // - Cold start: each deploy bundle in Miniflare (workerd), time to ready and to a first answer.
 // - Size: what `wrangler deploy --dry-run` would upload.
 // - Core: the criterion benchmark benches/hot_path.rs.
+// - Cost: Cloudflare operations per callback (KV, Queues, D1 rows, requests, CPU), counted by a
+//   wrapper around the relay's bindings in Miniflare, for 1 and 3 targets; priced per million.
 //
 // Everything is bounded: fixed request counts, timeouts on every wait.
 // Settings (environment): BENCH_N callbacks per CPU run (1000), BENCH_REPS runs (5),
 // BENCH_RATE per second (20) for BENCH_SECONDS (60), BENCH_COLD_REPS (5), BENCH_ONLY
-// (comma-separated subset of cpu,latency,cold,size,core; a partial run does not touch
-// BENCHMARKS.md), BENCH_QUEUE ("size,timeout": consumer settings for the relay's runs).
+// (comma-separated subset of cpu,latency,cold,size,core,cost; a partial run does not touch
+// BENCHMARKS.md), BENCH_QUEUE ("size,timeout": consumer settings for the relay's runs),
+// BENCH_COST_N (callbacks per cost run, 300).
 import { execFileSync, execSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -28,9 +31,10 @@ const REPS = Number(process.env.BENCH_REPS ?? 5);
 const RATE = Number(process.env.BENCH_RATE ?? 20);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const COLD_REPS = Number(process.env.BENCH_COLD_REPS ?? 5);
-const ONLY = new Set((process.env.BENCH_ONLY ?? "cpu,latency,cold,size,core").split(","));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "cpu,latency,cold,size,core,cost").split(","));
 const FULL =
-  ["cpu", "latency", "cold", "size", "core"].every((k) => ONLY.has(k)) && !process.env.BENCH_WORKERS && !process.env.BENCH_CASES;
+  ["cpu", "latency", "cold", "size", "core", "cost"].every((k) => ONLY.has(k)) && !process.env.BENCH_WORKERS && !process.env.BENCH_CASES;
+const COST_N = Number(process.env.BENCH_COST_N ?? 300);
 const QUEUE = process.env.BENCH_QUEUE?.split(",").map(Number);
 // For trying things out: only some workers and cases (a partial run never writes BENCHMARKS.md).
 const ONLY_WORKERS = new Set((process.env.BENCH_WORKERS ?? "relay,io,io-log,bare").split(","));
@@ -62,25 +66,64 @@ const pct = (xs, p) => {
 const f = (x, d = 2) => (x === undefined || Number.isNaN(x) ? "–" : x.toFixed(d));
 const spread = (xs, d = 2) => (xs?.length ? `${f(median(xs), d)} (${f(Math.min(...xs), d)}–${f(Math.max(...xs), d)})` : "–");
 
+const D1_BLOCK = /^\[\[d1_databases\]\]\n(?:(?!\[).*\n)*/m;
+/** Whether a worker's wrangler.toml binds a D1 database (history). */
+const hasHistory = (name) => D1_BLOCK.test(fs.readFileSync(path.join(WORKERS[name].dir, "wrangler.toml"), "utf8"));
+/** The worker's Durable Object bindings (the relay's TargetLane): `{ NAME: "Class" }`. */
+function durableObjects(name) {
+  const text = fs.readFileSync(path.join(WORKERS[name].dir, "wrangler.toml"), "utf8");
+  const out = {};
+  for (const m of text.matchAll(/^\[\[durable_objects\.bindings\]\]\nname = "([^"]+)"\nclass_name = "([^"]+)"/gm)) out[m[1]] = m[2];
+  return out;
+}
+
 /**
  * A copy of a worker's wrangler.toml without its [build] step (the builds ran before, and
- * wrangler dev would otherwise rebuild on every start), `main` made absolute, and optionally
- * other queue consumer settings.
+ * wrangler dev would otherwise rebuild on every start), `main` and `migrations_dir` made
+ * absolute, optionally other queue consumer settings, and `history: false` without its D1
+ * binding (the relay as it runs without history).
  */
-function config(name, { queue } = {}) {
+function config(name, { queue, history = true } = {}) {
   const { dir } = WORKERS[name];
   let text = fs.readFileSync(path.join(dir, "wrangler.toml"), "utf8");
   text = text.replace(/^main = "(.*)"$/m, (_, m) => `main = "${path.join(dir, m)}"`);
+  text = text.replace(/^migrations_dir = "(.*)"$/m, (_, m) => `migrations_dir = "${path.resolve(dir, m)}"`);
   text = text.replace(/^\[build\]\ncommand = .*\n/m, "");
+  if (!history) text = text.replace(D1_BLOCK, "");
   if (queue) {
     // Only the first consumer (deliveries), not the dead-letter queue's.
     text = text.replace(/max_batch_size = \d+/, `max_batch_size = ${queue[0]}`);
     text = text.replace(/max_batch_timeout = \d+/, `max_batch_timeout = ${queue[1]}`);
   }
   fs.mkdirSync(TMP, { recursive: true });
-  const file = path.join(TMP, `${name}${queue ? `-${queue.join("-")}` : ""}.wrangler.toml`);
+  const file = path.join(TMP, `${name}${queue ? `-${queue.join("-")}` : ""}${history ? "" : "-nohistory"}.wrangler.toml`);
   fs.writeFileSync(file, text);
   return file;
+}
+
+/** The statements of migrations/*.sql, in order, for a Miniflare D1 (which has no migrations runner). */
+function schemaStatements() {
+  const dir = path.join(ROOT, "migrations");
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort()
+    .flatMap((f) =>
+      fs
+        .readFileSync(path.join(dir, f), "utf8")
+        .split("\n")
+        .filter((l) => !l.trim().startsWith("--"))
+        .join("\n")
+        .split(/;\s*\n/)
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+}
+
+/** Applies the history schema to a Miniflare instance's D1 `HISTORY`. */
+async function migrate(mf) {
+  const db = await mf.getD1Database("HISTORY");
+  for (const sql of schemaStatements()) await db.prepare(sql).run();
 }
 
 /** Every process below `root`, from /proc: pid → { ppid, comm, cpuMs }. */
@@ -158,15 +201,26 @@ async function start(name, receivers, opts = {}) {
   return new Relay(workerEnv(name, receivers), { args: ["--config", config(name, opts)] }).start();
 }
 
-/** Miniflare options for an upload bundle (`dryRun`'s outdir): its modules, KV, queue producer. */
-function bundleOptions(outdir, queue, bindings) {
+/**
+ * Miniflare options for an upload bundle (`dryRun`'s outdir): its modules, KV, queue producer,
+ * and D1 `HISTORY` when the worker has it. `script`: another entry module in the outdir.
+ */
+function bundleOptions(outdir, queue, bindings, { history = false, script = "index.js", objects = {} } = {}) {
   return {
     modules: true,
-    scriptPath: path.join(outdir, "index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    scriptPath: path.join(outdir, script),
+    // The bundle's index.js is an ES module (when the counting entry imports it, too).
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
     queueProducers: { DELIVERIES: { queueName: queue } },
+    ...(history ? { d1Databases: ["HISTORY"] } : {}),
+    // Lane queues are not bound here: every delivery goes through the one queue, as the
+    // floors' do; the lanes' Durable Object is.
+    ...(Object.keys(objects).length ? { durableObjects: objects } : {}),
     bindings,
   };
 }
@@ -187,9 +241,11 @@ function myWorkerd() {
  * consumer settings as in the worker's wrangler.toml, KV and queues in memory.
  */
 class MiniflareSubject {
-  constructor(name, env) {
+  /** `counting`: through the wrapper that counts the relay's binding calls (`costCase`). */
+  constructor(name, env, { counting = false } = {}) {
     this.name = name;
     this.env = env;
+    this.counting = counting;
     this.logs = "";
   }
   async start() {
@@ -197,8 +253,14 @@ class MiniflareSubject {
     const queue = this.name === "relay" ? "b2b-relay-deliveries" : "floor-io-deliveries";
     const [batch, timeout] = this.name === "relay" && QUEUE ? QUEUE : [6, 1];
     const before = new Set(myWorkerd());
+    const history = hasHistory(this.name);
+    const outdir = this.counting ? countingBundle(UPLOAD[this.name]) : UPLOAD[this.name];
     this.mf = new Miniflare({
-      ...bundleOptions(UPLOAD[this.name], queue, this.env),
+      ...bundleOptions(outdir, queue, this.env, {
+        history,
+        script: this.counting ? COUNTING_SCRIPT : "index.js",
+        objects: durableObjects(this.name),
+      }),
       queueConsumers: { [queue]: { maxBatchSize: batch, maxBatchTimeout: timeout, maxRetries: 5 } },
       handleRuntimeStdio: (stdout, stderr) => {
         // Kept short: only the tail explains an odd answer.
@@ -208,6 +270,7 @@ class MiniflareSubject {
       },
     });
     this.url = (await this.mf.ready).href.replace(/\/$/, "");
+    if (history) await migrate(this.mf);
     this.pids = myWorkerd().filter((pid) => !before.has(pid));
     if (this.pids.length !== 1) throw new Error(`${this.name} in Miniflare: ${this.pids.length} new workerd processes`);
     return this;
@@ -340,9 +403,9 @@ async function cpuCase(names, targetCount) {
   }
 }
 
-async function latency(queue) {
+async function latency(queue, { history = true } = {}) {
   const receivers = await Promise.all([0, 1, 2].map((i) => new Receiver(`r${i}`).start()));
-  const relay = await start("relay", receivers, { queue });
+  const relay = await start("relay", receivers, { queue, history });
   try {
     // Warm-up so the first measured events do not pay for the isolate's start.
     for (let i = 0; i < 20; i++) await post(relay, callback(SCOPE, DATA));
@@ -376,6 +439,7 @@ async function latency(queue) {
     const deliveries = receivers.flatMap((r) => r.requests.map((q) => q.at - sentAt.get(q.headers["webhook-id"])));
     return {
       queue: queue ?? [6, 1],
+      history,
       answer: { p50: pct(answers, 50), p99: pct(answers, 99) },
       delivery: { p50: pct(deliveries, 50), p99: pct(deliveries, 99), max: Math.max(...deliveries) },
       count: deliveries.length,
@@ -384,6 +448,186 @@ async function latency(queue) {
     await relay.stop();
     for (const r of receivers) await r.stop();
   }
+}
+
+/**
+ * The entry module of the cost runs: the relay's own default export, with every binding it
+ * uses wrapped to count calls (KV reads, writes, lists, deletes; queue messages; D1 batches and
+ * the rows D1 says each read and wrote, `meta.rows_read` / `rows_written`, and the database size
+ * after, `meta.size_after`), plus requests and consumer invocations. `GET /__counts` answers
+ * the totals. Only the bench uses it; the relay is unchanged.
+ */
+const COUNTING_SCRIPT = "counting.mjs";
+const COUNTING = `import Relay from "./index.js";
+import { WorkerEntrypoint } from "cloudflare:workers";
+export { TargetLane } from "./index.js";
+const c = { requests: 0, consumerInvocations: 0, messagesConsumed: 0, kvReads: 0, kvWrites: 0, kvLists: 0, kvDeletes: 0,
+  queueSends: 0, queueMessages: 0, d1Batches: 0, d1Statements: 0, d1RowsRead: 0, d1RowsWritten: 0, d1SizeAfter: 0,
+  doRequests: 0 };
+const kv = (ns) => ({
+  get: (...a) => (c.kvReads++, ns.get(...a)),
+  getWithMetadata: (...a) => (c.kvReads++, ns.getWithMetadata(...a)),
+  put: (...a) => (c.kvWrites++, ns.put(...a)),
+  list: (...a) => (c.kvLists++, ns.list(...a)),
+  delete: (...a) => (c.kvDeletes++, ns.delete(...a)),
+});
+const queue = (q) => ({
+  send: (b, o) => (c.queueSends++, c.queueMessages++, q.send(b, o)),
+  sendBatch: (ms, o) => (c.queueSends++, (c.queueMessages += ms.length), q.sendBatch(ms, o)),
+});
+const d1 = (db) => ({
+  prepare: (sql) => db.prepare(sql),
+  batch: async (stmts) => {
+    c.d1Batches++;
+    c.d1Statements += stmts.length;
+    const rs = await db.batch(stmts);
+    for (const r of rs) {
+      c.d1RowsRead += r.meta?.rows_read ?? 0;
+      c.d1RowsWritten += r.meta?.rows_written ?? 0;
+      c.d1SizeAfter = Math.max(c.d1SizeAfter, r.meta?.size_after ?? 0);
+    }
+    return rs;
+  },
+});
+const objects = (ns) => ({
+  idFromName: (n) => ns.idFromName(n),
+  get: (id) => {
+    const stub = ns.get(id);
+    return { fetch: (...a) => (c.doRequests++, stub.fetch(...a)) };
+  },
+});
+const wrap = (env) => {
+  const w = { DEDUP: kv(env.DEDUP), DEAD_LETTERS: kv(env.DEAD_LETTERS), DELIVERIES: queue(env.DELIVERIES) };
+  if (env.HISTORY) w.HISTORY = d1(env.HISTORY);
+  if (env.TARGET_LANES) w.TARGET_LANES = objects(env.TARGET_LANES);
+  return new Proxy(env, { get: (t, k) => (k in w ? w[k] : t[k]) });
+};
+export default class extends WorkerEntrypoint {
+  fetch(req) {
+    if (new URL(req.url).pathname === "/__counts") return Response.json(c);
+    c.requests++;
+    return new Relay(this.ctx, wrap(this.env)).fetch(req);
+  }
+  queue(batch) {
+    c.consumerInvocations++;
+    c.messagesConsumed += batch.messages.length;
+    return new Relay(this.ctx, wrap(this.env)).queue(batch);
+  }
+}
+`;
+
+/** A copy of an upload bundle with the counting entry module beside it. */
+function countingBundle(outdir) {
+  const dir = `${outdir}-counting`;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.cpSync(outdir, dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, COUNTING_SCRIPT), COUNTING);
+  return dir;
+}
+
+/**
+ * Operations per callback: `COST_N` distinct callbacks (8 in flight) to the relay in Miniflare
+ * with `targetCount` healthy targets, counted by the wrapper, after a warm-up; CPU from /proc
+ * as in the CPU runs (the wrapper's few JS calls included).
+ */
+async function costCase(targetCount) {
+  const receivers = await Promise.all(Array.from({ length: targetCount }, (_, i) => new Receiver(`c${i}`).start()));
+  const subject = await new MiniflareSubject("relay", workerEnv("relay", receivers), { counting: true }).start();
+  const counts = async () => (await fetch(`${subject.url}/__counts`)).json();
+  const run = async (n, sent) => {
+    await pool(n, 8, () => post(subject, callback(SCOPE, DATA)));
+    await waitFor(() => receivers.every((r) => r.requests.length >= sent + n), { timeoutMs: 180_000, intervalMs: 20, what: `cost run deliveries` });
+    // The consumer's D1 batch follows its last delivery; the ingest writes follow the answers.
+    await sleep(2000);
+  };
+  try {
+    await run(50, 0);
+    const before = await counts();
+    const cpu0 = cpuMs(subject.pids);
+    await run(COST_N, 50);
+    const cpu = (cpuMs(subject.pids) - cpu0) / COST_N;
+    const after = await counts();
+    const per = {};
+    for (const k of Object.keys(after)) per[k] = k === "d1SizeAfter" ? (after[k] - before[k]) / COST_N : (after[k] - before[k]) / COST_N;
+    per.cpuMs = cpu;
+    per.redelivered = receivers.reduce((n, r) => n + r.requests.length, 0) - (COST_N + 50) * targetCount;
+    return per;
+  } finally {
+    await subject.stop();
+    for (const r of receivers) await r.stop();
+  }
+}
+
+/**
+ * Cloudflare's published prices (Workers paid plan, 2025; check the pricing pages) applied to
+ * a million callbacks a month; `per`: the operations of one callback (costCase).
+ */
+const PRICES = {
+  base: 5, // Workers paid plan, per month: includes what follows
+  requests: { included: 10e6, perMillion: 0.3 },
+  cpuMs: { included: 30e6, perMillion: 0.02 },
+  kvReads: { included: 10e6, perMillion: 0.5 },
+  kvWrites: { included: 1e6, perMillion: 5 },
+  queueOps: { included: 1e6, perMillion: 0.4 },
+  d1RowsRead: { included: 25e9, perMillion: 0.001 },
+  d1RowsWritten: { included: 50e6, perMillion: 1 },
+  d1GBMonth: { included: 5, perGB: 0.75 },
+  doRequests: { included: 1e6, perMillion: 0.15 },
+};
+const over = (used, { included, perMillion }) => (Math.max(0, used - included) / 1e6) * perMillion;
+function monthly(per, callbacks = 1e6, days = 7) {
+  const requests = (per.requests + per.consumerInvocations) * callbacks;
+  // Each message is written, read and deleted: three operations (each up to 64 KB).
+  const queueOps = per.queueMessages * 3 * callbacks;
+  // Rows live `days` days: about days/30 of a month's callbacks are stored at any time.
+  const storedGB = (per.d1SizeAfter * callbacks * Math.min(days, 30)) / 30 / 2 ** 30;
+  const items = {
+    requests: over(requests, PRICES.requests),
+    cpu: over(per.cpuMs * callbacks, PRICES.cpuMs),
+    kv: over((per.kvReads + per.kvLists) * callbacks, PRICES.kvReads) + over((per.kvWrites + per.kvDeletes) * callbacks, PRICES.kvWrites),
+    queues: over(queueOps, PRICES.queueOps),
+    d1: over(per.d1RowsRead * callbacks, PRICES.d1RowsRead) + over(per.d1RowsWritten * callbacks, PRICES.d1RowsWritten) + Math.max(0, storedGB - PRICES.d1GBMonth.included) * PRICES.d1GBMonth.perGB,
+    durableObjects: over(per.doRequests * callbacks, PRICES.doRequests),
+  };
+  return { items, storedGB, total: PRICES.base + Object.values(items).reduce((a, b) => a + b, 0) };
+}
+
+function costTable(C) {
+  const one = C[1];
+  const three = C[3];
+  const rows = [
+    "| per callback (Miniflare, counted) | 1 target | 3 targets |",
+    "|---|---|---|",
+  ];
+  const r = (label, f, d = 2) => rows.push(`| ${label} | ${f(one).toFixed(d)} | ${f(three).toFixed(d)} |`);
+  r("Workers requests: the callback + queue consumer invocations (batches of up to 6)", (x) => x.requests + x.consumerInvocations);
+  r("CPU ms (ingest and its deliveries)", (x) => x.cpuMs);
+  r("KV reads (dedup look-up)", (x) => x.kvReads + x.kvLists, 0);
+  r("KV writes (dedup mark)", (x) => x.kvWrites + x.kvDeletes, 0);
+  r("Queues messages (×3 operations: write, read, delete)", (x) => x.queueMessages, 0);
+  r("D1 batches (one per ingest, one per consumer batch)", (x) => x.d1Batches);
+  r("D1 rows written (index entries included, as D1 counts them)", (x) => x.d1RowsWritten, 1);
+  r("D1 rows read", (x) => x.d1RowsRead, 1);
+  r("D1 bytes stored", (x) => x.d1SizeAfter, 0);
+  r("Durable Object requests (TargetLane: admit and report, per target per consumer batch)", (x) => x.doRequests);
+  const m1 = monthly(one);
+  const m3 = monthly(three);
+  rows.push("", "| one million callbacks a month | 1 target | 3 targets |", "|---|---|---|");
+  const money = (x) => `$${x.toFixed(2)}`;
+  rows.push(`| Workers paid plan (base) | ${money(PRICES.base)} | ${money(PRICES.base)} |`);
+  for (const [k, label] of [
+    ["requests", "Workers requests beyond 10 M"],
+    ["cpu", "Workers CPU beyond 30 M ms"],
+    ["kv", "KV beyond 10 M reads, 1 M writes"],
+    ["queues", "Queues beyond 1 M operations"],
+    ["d1", "D1 rows and storage beyond 25 B read, 50 M written, 5 GB"],
+    ["durableObjects", "Durable Objects beyond 1 M requests"],
+  ]) {
+    rows.push(`| ${label} | ${money(m1.items[k])} | ${money(m3.items[k])} |`);
+  }
+  rows.push(`| D1 storage held (HISTORY_DAYS = 7) | ${m1.storedGB.toFixed(2)} GB | ${m3.storedGB.toFixed(2)} GB |`);
+  rows.push(`| **total, Cloudflare** | **${money(m1.total)}** | **${money(m3.total)}** |`);
+  return rows.join("\n");
 }
 
 /** `wrangler deploy --dry-run` of a built worker: upload size and the bundle it would upload. */
@@ -408,7 +652,12 @@ async function coldStart(name, outdir) {
   const body = JSON.stringify(callback(SCOPE, DATA));
   const t0 = performance.now();
     const mf = new Miniflare({
-      ...bundleOptions(outdir, "bench-deliveries", { INGEST_TOKENS: TOKEN, TARGET_URLS: "" }),
+      // D1 bound but without its schema: history is written after the answer, which is what
+      // this measures, and a failed write only logs.
+      ...bundleOptions(outdir, "bench-deliveries", { INGEST_TOKENS: TOKEN, TARGET_URLS: "" }, {
+        history: hasHistory(name),
+        objects: durableObjects(name),
+      }),
       // The workers' own log lines are not part of the table.
       handleRuntimeStdio: (stdout, stderr) => (stdout.resume(), stderr.resume()),
     });
@@ -509,6 +758,15 @@ function table(R) {
     row(`ingest answer p50 / p99 ms (${RATE}/s for ${SECONDS} s, 3 targets, queue batch ${L.queue[0]}, timeout ${L.queue[1]} s)`, [`${f(L.answer.p50, 1)} / ${f(L.answer.p99, 1)}`, "–", "–", "–"]);
     row(`ingest → target receipt p50 / p99 ms (${L.count} deliveries)`, [`${f(L.delivery.p50, 0)} / ${f(L.delivery.p99, 0)}`, "–", "–", "–"]);
   }
+  if (R.latencyNoHistory) {
+    const L = R.latencyNoHistory;
+    row(
+      "ingest answer p50 / p99 ms, the same relay without the HISTORY binding (run right after)",
+      [`${f(L.answer.p50, 1)} / ${f(L.answer.p99, 1)}`, "–", "–", "–"],
+      [R.latency ? `history / none, p50: **${f(R.latency.answer.p50 / L.answer.p50, 2)}**` : "", ""],
+    );
+    row(`ingest → target receipt p50 / p99 ms without history (${L.count} deliveries)`, [`${f(L.delivery.p50, 0)} / ${f(L.delivery.p99, 0)}`, "–", "–", "–"]);
+  }
   if (R.cold) {
     const c = (k) => cols.map((w) => (R.cold[w] ? spread(R.cold[w].map((r) => r[k]), 0) : "–"));
     row(`cold start: Miniflare (workerd) ready, ms, median (min–max) of ${COLD_REPS}`, c("ready"));
@@ -595,12 +853,22 @@ if (ONLY.has("cpu")) {
 if (ONLY.has("latency")) {
   log(`latency: relay, ${RATE}/s for ${SECONDS} s`);
   R.latency = await latency(QUEUE);
+  log(`latency: relay without history, ${RATE}/s for ${SECONDS} s`);
+  R.latencyNoHistory = await latency(QUEUE, { history: false });
+}
+if (ONLY.has("cost")) {
+  if (!UPLOAD.relay) UPLOAD.relay = dryRun("relay").outdir;
+  R.cost = {};
+  for (const targets of [1, 3]) {
+    log(`cost: operations per callback, ${targets} target(s), ${COST_N} callbacks in Miniflare`);
+    R.cost[targets] = await costCase(targets);
+  }
 }
 if (!ONLY.has("size")) delete R.size;
 
 const M = machine();
 const when = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-const text = table(R);
+const text = table(R) + (R.cost ? `\n\nCost per callback and per million callbacks a month (prices as published in 2025; check the pricing pages):\n\n${costTable(R.cost)}` : "");
 console.log(text);
 console.log();
 console.log(details(R));

@@ -15,9 +15,9 @@ mod edge;
 async fn fetch(
     req: worker::Request,
     env: worker::Env,
-    _ctx: worker::Context,
+    ctx: worker::Context,
 ) -> worker::Result<worker::Response> {
-    Ok(edge::http::handle(req, env).await)
+    Ok(edge::http::handle(req, env, ctx).await)
 }
 
 /// Deliveries and their dead-letter queue. Never returns `Err`: the generated glue would panic.
@@ -33,7 +33,8 @@ async fn queue(
 }
 
 /// The daily cron (`[triggers]` in wrangler.toml): re-activates the store's hooks of ours that
-/// BigCommerce deactivated. Logs its outcome and never fails.
+/// BigCommerce deactivated, then deletes history older than `HISTORY_DAYS`. Logs its outcome
+/// and never fails.
 #[cfg(target_arch = "wasm32")]
 #[worker::event(scheduled)]
 async fn scheduled(
@@ -42,4 +43,5 @@ async fn scheduled(
     _ctx: worker::ScheduleContext,
 ) {
     edge::bigcommerce::on_schedule(&env).await;
+    edge::history::on_schedule(&env).await;
 }

@@ -321,7 +321,7 @@ fn urls_the_runtime_cannot_fetch_are_configuration_errors() {
         "INGEST_TOKENS" => Some(lines[1].to_owned()),
         "DEDUP_TTL_SECONDS" => Some(lines[2].to_owned()),
         "RETRY_SCHEDULE_SECONDS" => Some(lines[3].to_owned()),
-        "BC_B2B_API_BASE" | "LOG_DELIVERIES" => None,
+        "BC_B2B_API_BASE" | "LOG_DELIVERIES" | "HISTORY_DAYS" => None,
         n if n.starts_with("BC_") || n == "PUBLIC_URL" => None,
         _ => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()),
     };

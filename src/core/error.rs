@@ -29,6 +29,8 @@ pub enum ErrorCode {
     // 409: a setting must change first.
     NotConfigured,
     BigcommerceRejected,
+    /// History keeps only the start of an event over 32 KiB: it cannot be sent again from there.
+    NotReplayable,
     // 413, 415
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -58,6 +60,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::NotConfigured => "not_configured",
             ErrorCode::BigcommerceRejected => "bigcommerce_rejected",
+            ErrorCode::NotReplayable => "not_replayable",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::Misconfigured => "misconfigured",
@@ -76,7 +79,7 @@ impl ErrorCode {
             Unauthorized | InvalidSignature | StaleSignature => 401,
             NotFound => 404,
             MethodNotAllowed => 405,
-            NotConfigured | BigcommerceRejected => 409,
+            NotConfigured | BigcommerceRejected | NotReplayable => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             Internal => 500,
@@ -236,6 +239,7 @@ mod tests {
             MethodNotAllowed,
             NotConfigured,
             BigcommerceRejected,
+            NotReplayable,
             PayloadTooLarge,
             UnsupportedMediaType,
             Misconfigured,

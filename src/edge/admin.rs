@@ -7,10 +7,11 @@ use crate::core::admin::{
 use crate::core::config::Config;
 use crate::core::deliver::lanes::Op;
 use crate::core::deliver::message::{
-    dead_letter_key, unreadable_key, Delivery, EnrichJob, Job, UNREADABLE_PREFIX,
+    dead_letter_key, replay_job, unreadable_key, UNREADABLE_PREFIX,
 };
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::event::{self, EncodedEvent};
+use crate::core::history::write;
 use crate::core::ingest::accept::IngestAnswer;
 use crate::core::ingest::auth::bearer_matches;
 use crate::core::ingest::callback;
@@ -18,7 +19,9 @@ use crate::core::route;
 use crate::core::secret::Secret;
 use crate::core::subscriptions::Mode;
 use crate::edge::respond::ok;
-use crate::edge::{bigcommerce, concurrent, env, health, kv, lane, log, queue, respond};
+use crate::edge::{
+    bigcommerce, concurrent, env, events, health, history, kv, lane, log, queue, respond,
+};
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
 
@@ -58,7 +61,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
     // Before the configuration check: here the operator reads what is wrong with it.
     if path.trim_end_matches('/') == "/admin/health" {
         return match req.method() {
-            Method::Get | Method::Head => health::detailed(env),
+            Method::Get | Method::Head => health::detailed(env).await,
             _ => Err(RelayError::method_not_allowed("GET")),
         };
     }
@@ -169,6 +172,9 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
             Err(RelayError::method_not_allowed("POST"))
         }
         (["dead-letters", _, _], _) => Err(RelayError::method_not_allowed("GET, DELETE")),
+        (["events", ..] | ["recover"] | ["stats"], _) => {
+            events::handle(req, env, cfg, &segments).await
+        }
         _ => Err(RelayError::not_found()),
     }
 }
@@ -340,6 +346,7 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
         ));
     }
     let now_ms = env::now_ms();
+    let mut replays = history::Replays::new(now_ms);
     let records = concurrent::map(keys, concurrent::CONNECTIONS, |key| async move {
         let record = kv::get_dead_letter(env, &key).await;
         (key, record)
@@ -368,23 +375,8 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
             ));
             continue;
         };
-        jobs.push(if target.enrich {
-            Job::Enrich(EnrichJob {
-                targets: vec![target.name.clone()],
-                attempt: 1,
-                received_at_ms: now_ms,
-                first_attempt_at: None,
-                last_error: None,
-                event: record.event,
-            })
-        } else {
-            Job::Deliver(Delivery::first(
-                &target.name,
-                record.event,
-                record.original,
-                now_ms,
-            ))
-        });
+        replays.add(&record.event, &target.name, record.received_at_ms);
+        jobs.push(replay_job(target, record.event, record.original, now_ms));
         replayed_keys.push(key);
     }
     let sent = if jobs.is_empty() {
@@ -397,6 +389,7 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
     match sent {
         Ok(()) => {
             report.replayed += replayed_keys.len();
+            replays.record(env).await;
             let deleted =
                 concurrent::map(replayed_keys, concurrent::CONNECTIONS, |key| async move {
                     kv::delete_dead_letter(env, &key).await
@@ -456,6 +449,7 @@ async fn test_event(
         .await
         .map_err(|e| RelayError::new(ErrorCode::QueueUnavailable, e))?;
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    history::write(env, || write::record_accepted(&ev, &names, now_ms)).await;
     ok(&IngestAnswer {
         status: "accepted",
         id: &ev.id,

@@ -18,7 +18,7 @@ use crate::core::deliver::outbound;
 use crate::core::deliver::retry::Outcome;
 use crate::edge::fetch::{self, Answer, Body};
 use crate::edge::metrics::{self, Point};
-use crate::edge::{b2b_api, concurrent, env, kv, lane, log, queue};
+use crate::edge::{b2b_api, concurrent, env, history, kv, lane, log, queue};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::time::Duration;
@@ -30,6 +30,8 @@ struct Batch<'a> {
     source: Source,
     requeue_seconds: u32,
     log: RefCell<attempts::Log>,
+    /// Written in one D1 batch when the batch is done.
+    history: RefCell<history::Batch>,
 }
 
 pub async fn consume(batch: MessageBatch<String>, env: Env) {
@@ -56,6 +58,7 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
         log: RefCell::new(attempts::Log::new(
             cfg.map_or_else(attempts::Mode::default, |c| c.log_deliveries),
         )),
+        history: RefCell::new(history::Batch::new(&env)),
     };
     // Read every message first: a target's deliveries are admitted by its lane together,
     // one call per target per batch, and their results reported together afterwards.
@@ -70,6 +73,7 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
         log::write(&line);
     }
     lane::report(&env, results.into_iter().flatten().collect()).await;
+    b.history.into_inner().finish(&env).await;
 }
 
 /// A message read, with its next step and (for a delivery) what its lane admitted.
@@ -154,6 +158,9 @@ async fn one(b: &Batch<'_>, item: Item) -> Option<(String, u64, AttemptResult)> 
                 probe: false,
                 wait_ms: 0,
             });
+            if let Admission::Hold { reason, .. } = admission {
+                b.history.borrow_mut().held(&d, reason);
+            }
             match on_admission(d, admission, now) {
                 Admitted::Attempt {
                     delivery,
@@ -180,7 +187,10 @@ async fn one(b: &Batch<'_>, item: Item) -> Option<(String, u64, AttemptResult)> 
             let started = env::now_ms();
             let verdict = b2b_api::call(b.env, cfg, &job.event.storehash, &path).await;
             log_enrichment(&job, &verdict, env::now_ms() - started);
-            after_enrichment(job, verdict, cfg, now, env::random_u32())
+            let seen = b.history.borrow().enriching(&job);
+            let plan = after_enrichment(job, verdict, cfg, now, env::random_u32());
+            b.history.borrow_mut().enriched(seen, &plan);
+            plan
         }
         // on_message only asks for a call when the configuration is loaded.
         (_, None) => Plan {
@@ -232,6 +242,7 @@ async fn attempt(
     let duration_ms = env::now_ms() - started;
     let ty = d.event.short_type().to_owned();
     let store = d.event.storehash.clone();
+    let run = d.received_at_ms;
     let (plan, record) =
         after_attempt(d, target, outcome, cfg, now, env::random_u32(), duration_ms);
     metrics::record(
@@ -246,6 +257,7 @@ async fn attempt(
         },
     );
     let result = Some(attempt_result(&record));
+    b.history.borrow_mut().attempt(&record, run);
     if let Some(line) = b.log.borrow_mut().record(record) {
         log::write(&line);
     }
@@ -278,9 +290,11 @@ async fn settle(b: &Batch<'_>, m: &RawMessage, body: Option<String>, plan: Plan)
                 if env::fault(b.env, "dead_letter_put") {
                     Err("injected fault: dead_letter_put".into())
                 } else {
-                    kv::put_dead_letter(b.env, &record)
-                        .await
-                        .map_err(|e| e.to_string())
+                    let put = kv::put_dead_letter(b.env, &record).await;
+                    if put.is_ok() {
+                        b.history.borrow_mut().dead_letter(&record);
+                    }
+                    put.map_err(|e| e.to_string())
                 }
             }
             Effect::PutUnreadable(record) => {

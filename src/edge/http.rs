@@ -2,14 +2,15 @@
 
 use crate::core::error::RelayError;
 use crate::edge::{admin, health, ingest, respond};
-use worker::{Env, Method, Request, Response};
+use worker::{Context, Env, Method, Request, Response};
 
-pub async fn handle(req: Request, env: Env) -> Response {
+/// `ctx` lets ingest write history after its answer (`wait_until`).
+pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     let path = req.path();
     let method = req.method();
     let result = match path.as_str() {
         "/webhooks/bigcommerce" => match method {
-            Method::Post => ingest::handle(req, &env).await,
+            Method::Post => ingest::handle(req, &env, &ctx).await,
             _ => Err(RelayError::method_not_allowed("POST")),
         },
         "/health" => match method {

@@ -11,8 +11,8 @@ use crate::core::ingest::auth::bearer_matches;
 use crate::core::ingest::callback::{self, MAX_BODY_BYTES};
 use crate::core::route;
 use crate::edge::metrics::{self, Point};
-use crate::edge::{env, kv, log, queue, respond};
-use worker::{Env, Request, Response};
+use crate::edge::{env, history, kv, log, queue, respond};
+use worker::{Context, Env, Request, Response};
 
 fn check_content_type(req: &Request) -> Result<(), RelayError> {
     let Some(ct) = req.headers().get("content-type").ok().flatten() else {
@@ -51,9 +51,9 @@ impl IngestStore for Storage<'_> {
     }
 }
 
-pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
+pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Result<Response, RelayError> {
     let started = env::now_ms();
-    let result = accept(req, env, started).await;
+    let result = accept(req, env, ctx, started).await;
     if let Err(e) = &result {
         log::ingest(&log::Ingest {
             msg: "ingest",
@@ -81,7 +81,12 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response, RelayError> {
     result
 }
 
-async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, RelayError> {
+async fn accept(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    started: i64,
+) -> Result<Response, RelayError> {
     let loaded = env::config(env);
     let cfg: &Config = loaded
         .as_ref()
@@ -129,6 +134,12 @@ async fn accept(mut req: Request, env: &Env, started: i64) -> Result<Response, R
     }
     let outcome = done.outcome.as_str();
     let accepted = done.outcome == Outcome::Accepted;
+    // After the answer: BigCommerce never waits for D1.
+    if accepted {
+        history::accepted(env, ctx, &event, &names, started);
+    } else {
+        history::duplicate(env, ctx, &event.id, started);
+    }
 
     let duration_ms = env::now_ms() - started;
     log::ingest(&log::Ingest {

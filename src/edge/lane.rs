@@ -15,7 +15,8 @@ use crate::core::deliver::lanes::{self, Answer, LaneCall, Op, Stored};
 use crate::core::deliver::message::Job;
 use crate::core::deliver::operational;
 use crate::core::error::{ErrorCode, RelayError};
-use crate::edge::{env, log, queue, respond};
+use crate::core::history::write;
+use crate::edge::{env, history, log, queue, respond};
 use futures_util::future::{select, Either};
 use js_sys::{Function, Object, Promise, Reflect};
 use serde::Serialize;
@@ -298,6 +299,8 @@ async fn notify(env: &Env, cfg: &Config, transitions: &[(&str, Transition)]) {
     let source = operational::source(env::text(env, "PUBLIC_URL").as_deref());
     let now_ms = env::now_ms();
     let mut jobs = Vec::new();
+    // Also kept in history (D1), beside the event's deliveries.
+    let mut entries = Vec::new();
     for (target, t) in transitions {
         let these = operational::jobs(&cfg.targets, target, t, &source, now_ms);
         let notified = these
@@ -322,8 +325,16 @@ async fn notify(env: &Env, cfg: &Config, transitions: &[(&str, Transition)]) {
         if let Ok(s) = serde_json::to_string(&line) {
             log::write(&s);
         }
+        entries.push(write::log_entry(
+            t.event_type(),
+            t.at_ms,
+            Some(target),
+            None,
+            &line,
+        ));
         jobs.extend(these);
     }
+    history::write(env, || entries).await;
     if let Err(e) = queue::send(env, jobs).await {
         log::problem("operational events not enqueued", &e);
     }

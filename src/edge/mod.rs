@@ -1,8 +1,8 @@
 //! The thin layer over `worker`: performs what `core` decided. Arrows point one way only:
-//! `http` (routes) → handlers (`ingest`, `admin`, `health`; `consume` for the queue and
-//! `bigcommerce` for the cron) → `b2b_api`, `lane` (each target's Durable Object and its
-//! client) → platform access (`kv`, `queue`, `fetch`, `env`, `log`, `metrics`, `concurrent`)
-//! and `respond` (answers) → `core`.
+//! `http` (routes) → handlers (`ingest`, `admin` → `events`, `health`; `consume` for the queue
+//! and `bigcommerce` for the cron) → `b2b_api`, `lane` (each target's Durable Object and its
+//! client) → platform access (`kv`, `queue`, `fetch`, `history` (D1), `env`, `log`, `metrics`,
+//! `concurrent`) and `respond` (answers) → `core`.
 
 pub mod admin;
 pub mod b2b_api;
@@ -10,8 +10,10 @@ pub mod bigcommerce;
 pub mod concurrent;
 pub mod consume;
 pub mod env;
+pub mod events;
 pub mod fetch;
 pub mod health;
+pub mod history;
 pub mod http;
 pub mod ingest;
 pub mod kv;

@@ -108,10 +108,62 @@ async function throughDevProxy(send) {
   }
 }
 
+/** The `[[d1_databases]]` block of a wrangler.toml text (up to the next table), if any. */
+const D1_BLOCK = /^\[\[d1_databases\]\]\n(?:(?!\[).*\n)*/m;
+
+/** A D1 database's local state with every migration applied, made once per set of migrations. */
+const d1Templates = new Map();
+
+/**
+ * `wrangler d1 migrations apply --local` costs several seconds per run, so it runs once per set
+ * of migrations and database id, into a directory under the system's temp dir that later runs
+ * (and other test files) copy: a relay's D1 starts as `make dev` leaves it.
+ */
+async function d1Template(toml) {
+  const block = D1_BLOCK.exec(toml)[0];
+  const field = (name) => new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, "m").exec(block)?.[1];
+  const migrations = path.resolve(ROOT, field("migrations_dir") ?? "migrations");
+  const files = fs.readdirSync(migrations).filter((f) => f.endsWith(".sql")).sort();
+  const key = createHash("sha256");
+  for (const f of files) key.update(f).update(fs.readFileSync(path.join(migrations, f)));
+  key.update(field("database_id") ?? "").update(field("binding") ?? "");
+  const dir = path.join(os.tmpdir(), `b2b-relay-d1-${key.digest("hex").slice(0, 16)}`);
+  if (fs.existsSync(path.join(dir, "done"))) return dir;
+  if (!d1Templates.has(dir)) {
+    d1Templates.set(
+      dir,
+      (async () => {
+        const work = fs.mkdtempSync(`${dir}.tmp-`);
+        const config = path.join(work, "wrangler.toml");
+        // Only what the migration needs: no [build], no other bindings.
+        const d1 = block.replace(/^migrations_dir = .*\n/m, "") + `migrations_dir = ${JSON.stringify(migrations)}\n`;
+        fs.writeFileSync(config, `name = "d1-template"\ncompatibility_date = "2026-04-01"\n${d1}`);
+        await promisify(execFile)(
+          WRANGLER,
+          ["d1", "migrations", "apply", field("binding"), "--local", "--persist-to", path.join(work, "state"), "--config", config],
+          { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" } },
+        );
+        fs.writeFileSync(path.join(work, "done"), "");
+        try {
+          fs.renameSync(work, dir);
+        } catch {
+          // Another test process made it meanwhile: theirs is as good.
+          fs.rmSync(work, { recursive: true, force: true });
+        }
+        return dir;
+      })(),
+    );
+  }
+  return d1Templates.get(dir);
+}
+
 /**
  * The relay under test: `wrangler dev` with its own env file and state directory.
  * `{ build: false }` skips wrangler.toml's [build] step and serves the build/ already there
  * (from `make build` or a relay started before), so it can start while another relay runs.
+ * With a D1 binding in the configuration, its migrations are applied to the relay's local
+ * database before it starts; `{ history: false }` (with `build: false`) runs it without one, and
+ * `{ migrate: false }` with the binding but an empty database (as before `migrations apply`).
  */
 export class Relay {
   /**
@@ -120,12 +172,14 @@ export class Relay {
    * delivery then goes through b2b-relay-deliveries. `editConfig(toml)` (with `build: false`)
    * changes the copied wrangler.toml further, e.g. a consumer setting under measurement.
    */
-  constructor(env, { args = [], build = true, lanes = true, editConfig = (toml) => toml } = {}) {
+  constructor(env, { args = [], build = true, lanes = true, history = true, migrate = true, editConfig = (toml) => toml } = {}) {
     this.env = env;
     this.args = args;
     this.build = build;
     this.lanes = lanes;
     this.editConfig = editConfig;
+    this.history = history;
+    this.migrate = migrate;
     this.logs = "";
     this.configArgs = [];
   }
@@ -136,7 +190,9 @@ export class Relay {
       .readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
       .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
       .replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(ROOT, "build/index.js"))}`)
-      .replace(/^directory = .*$/m, `directory = ${JSON.stringify(path.join(ROOT, "console/dist"))}`);
+      .replace(/^directory = .*$/m, `directory = ${JSON.stringify(path.join(ROOT, "console/dist"))}`)
+      .replace(/^migrations_dir = "(.*)"$/m, (_, d) => `migrations_dir = ${JSON.stringify(path.resolve(ROOT, d))}`);
+    if (!this.history) toml = toml.replace(D1_BLOCK, "");
     // Each lane's producer and consumer table: a header, then key lines up to a blank line.
     if (!this.lanes) toml = toml.replace(/^\[\[queues\.(?:producers|consumers)\]\]\n(?:binding = "LANE_\d+"\n)?queue = "b2b-relay-lane-\d+"\n(?:.+\n)*/gm, "");
     const file = path.join(this.dir, "wrangler.toml");
@@ -144,10 +200,19 @@ export class Relay {
     this.configArgs = ["--config", file];
   }
 
+  /** The configuration wrangler dev reads: an explicit `--config`, or ROOT's wrangler.toml. */
+  #configText() {
+    const args = [...this.args, ...this.configArgs];
+    const at = args.lastIndexOf("--config");
+    return fs.readFileSync(at >= 0 ? args[at + 1] : path.join(ROOT, "wrangler.toml"), "utf8");
+  }
+
   async start({ timeoutMs = 180_000 } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "b2b-relay-e2e-"));
     this.state = path.join(this.dir, "state");
     if (!this.build) this.#writeConfigWithoutBuild();
+    const toml = this.#configText();
+    if (this.migrate && D1_BLOCK.test(toml)) fs.cpSync(path.join(await d1Template(toml), "state"), this.state, { recursive: true });
     const envFile = path.join(this.dir, "test.env");
     // .env values: one line each; JSON is written unquoted (dotenv keeps it as is), with `$`
     // escaped: wrangler expands `$NAME` in env files, which would eat `where` operators.
@@ -287,6 +352,20 @@ export class Relay {
         await sleep(500 * attempt);
       }
     }
+  }
+  /** Runs SQL on the relay's local D1 from another process (`wrangler d1 execute`); its JSON. */
+  async d1(sql, binding = "HISTORY") {
+    const { stdout } = await promisify(execFile)(
+      WRANGLER,
+      ["d1", "execute", binding, "--local", "--persist-to", this.state, "--json", "--command", sql, ...this.#configArgsFor()],
+      { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" } },
+    );
+    return JSON.parse(stdout.slice(stdout.indexOf("[")));
+  }
+  #configArgsFor() {
+    const args = [...this.args, ...this.configArgs];
+    const at = args.lastIndexOf("--config");
+    return at >= 0 ? ["--config", args[at + 1]] : [];
   }
   async kvKeys(binding, prefix = "") {
     const out = await this.kv(binding, "list", ...(prefix ? ["--prefix", prefix] : []));

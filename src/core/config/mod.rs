@@ -1,5 +1,5 @@
 //! Configuration: `TARGETS`, `INGEST_TOKENS`, `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`,
-//! `LOG_DELIVERIES`, `BC_B2B_API_BASE`, the sync's `BC_*` and `PUBLIC_URL`, validated once, up
+//! `LOG_DELIVERIES`, `BC_B2B_API_BASE`, `HISTORY_DAYS`, the sync's `BC_*` and `PUBLIC_URL`, validated once, up
 //! front, by [`load`]. Every problem is collected and named (`TARGETS[1] "crm": …`), never
 //! echoing a secret, so `/health` and the log say exactly what to fix.
 //!
@@ -51,6 +51,8 @@ pub struct Config {
     pub store_hash: Option<String>,
     /// The subscription sync's settings, or why it is not configured.
     pub sync: Result<Settings, SettingsError>,
+    /// `HISTORY_DAYS`: how long D1 history is kept (used only with the `HISTORY` binding).
+    pub history_days: u32,
 }
 
 impl Config {
@@ -92,6 +94,7 @@ pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
     let b2b_api_base = b2b_api_base(src, &mut errors);
     let store_hash = sync::store_hash(src, &mut errors);
     let sync = sync::settings(src, store_hash.as_deref(), &ingest_tokens, &mut errors);
+    let history_days = settings::history_days(src, &mut errors);
     if errors.is_empty() {
         Ok(Config {
             ingest_tokens,
@@ -102,6 +105,7 @@ pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
             log_deliveries,
             store_hash,
             sync,
+            history_days,
         })
     } else {
         Err(errors)
@@ -199,5 +203,22 @@ mod tests {
         assert!(c
             .sync_status()
             .starts_with("not configured: BC_ACCESS_TOKEN is not set"));
+    }
+
+    #[test]
+    fn history_days_default_range_and_error() {
+        let days = |v: &str| load(&src(&[("INGEST_TOKENS", "t"), ("HISTORY_DAYS", v)]));
+        assert_eq!(
+            load(&src(&[("INGEST_TOKENS", "t")])).unwrap().history_days,
+            7
+        );
+        assert_eq!(days(" 90 ").unwrap().history_days, 90);
+        assert_eq!(days("").unwrap().history_days, 7);
+        for bad in ["0", "91", "7d", "-1", "whsec_notanumber"] {
+            let e = days(bad).unwrap_err();
+            assert!(e[0].starts_with("HISTORY_DAYS"), "{e:?}");
+        }
+        let e = days("whsec_notanumber").unwrap_err();
+        assert!(!e[0].contains("whsec"), "the value is not echoed: {e:?}");
     }
 }

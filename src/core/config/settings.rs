@@ -1,5 +1,5 @@
 //! The scalar settings: `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`, `LOG_DELIVERIES`,
-//! `BC_B2B_API_BASE`. Unset or blank means the default.
+//! `BC_B2B_API_BASE`, `HISTORY_DAYS`. Unset or blank means the default.
 
 use super::url::check_base;
 use super::Source;
@@ -60,5 +60,15 @@ pub(super) fn b2b_api_base(src: &dyn Source, errors: &mut Vec<String>) -> String
     check_base("BC_B2B_API_BASE", &base).unwrap_or_else(|e| {
         errors.push(e);
         base
+    })
+}
+
+/// `HISTORY_DAYS`: whole days, 1 to 90, default 7. Checked even without the `HISTORY`
+/// binding, like every other setting: a typo should not wait for the database to show.
+pub(super) fn history_days(src: &dyn Source, errors: &mut Vec<String>) -> u32 {
+    use crate::core::history::retention;
+    retention::parse_history_days(src.text("HISTORY_DAYS").as_deref()).unwrap_or_else(|e| {
+        errors.push(e);
+        retention::DEFAULT_HISTORY_DAYS
     })
 }

@@ -36,7 +36,7 @@ pub const RETRY: &str = "retry";
 pub const DEAD_LETTER: &str = "dead_letter";
 
 /// One attempt: ids, names and outcomes, never a secret, signature or URL.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
     /// `"delivery"` on a line of its own; empty (left out) inside a batch line.
     #[serde(skip_serializing_if = "str::is_empty")]

@@ -84,6 +84,9 @@ pub struct DeadLetter {
     /// RFC 3339.
     pub first_attempt_at: String,
     pub last_attempt_at: String,
+    /// The Delivery's `received_at_ms`: its run in history (0 in records written before).
+    #[serde(default)]
+    pub received_at_ms: i64,
     pub event: EncodedEvent,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
@@ -143,6 +146,29 @@ pub fn plan_jobs(
         }
     }
     jobs
+}
+
+/// A delivery made again by the operator (a dead letter's replay, history's replay and
+/// recover): attempt 1 of a new run starting `now_ms`, a fresh enrichment for an enriching
+/// target. Same event, so the same `webhook-id`.
+pub fn replay_job(
+    target: &Target,
+    event: EncodedEvent,
+    original: Option<String>,
+    now_ms: i64,
+) -> Job {
+    if target.enrich {
+        Job::Enrich(EnrichJob {
+            targets: vec![target.name.clone()],
+            attempt: 1,
+            received_at_ms: now_ms,
+            first_attempt_at: None,
+            last_error: None,
+            event,
+        })
+    } else {
+        Job::Deliver(Delivery::first(&target.name, event, original, now_ms))
+    }
 }
 
 /// The message schema version this relay writes. During a gradual deployment two versions
@@ -322,6 +348,7 @@ impl Delivery {
             last_error,
             first_attempt_at: rfc3339(self.first_attempt_at.unwrap_or(now)),
             last_attempt_at: rfc3339(now),
+            received_at_ms: self.received_at_ms,
             event: self.event,
             original: self.original,
         }

@@ -271,6 +271,79 @@ impl EventsQuery {
     }
 }
 
+/// Each event of [`EventsQuery::statement`] as its [`EventSummary`] JSON, made by D1: the
+/// worker joins the texts ([`events_page_json`]) instead of carrying a row type and a
+/// serializer per answer (about 9 KiB of gzipped wasm for the three read routes). The states
+/// come in target order from the `deliveries` key, as [`events_page`] sorts them.
+const EVENT_JSON: &str = "SELECT json_object('id', id, 'type', type, 'store', store, \
+     'subject', subject, 'time', time, 'received_at', received_at, \
+     'targets', json(CASE WHEN json_valid(targets) THEN targets ELSE '[]' END), \
+     'truncated', json(CASE WHEN truncated != 0 THEN 'true' ELSE 'false' END), \
+     'duplicates', duplicates, 'states', json(coalesce(states, '[]'))) AS j, received_at, id \
+     FROM (";
+
+impl EventsQuery {
+    /// [`Self::statement`] with each row made into its answer's JSON: rows [`JsonRow`].
+    pub fn json_statement(&self) -> Statement {
+        let inner = self.statement();
+        Statement::new(
+            format!(
+                "{EVENT_JSON}{}) ORDER BY received_at DESC, id DESC",
+                inner.sql
+            ),
+            inner.binds,
+        )
+    }
+}
+
+/// A row of [`EventsQuery::json_statement`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct JsonRow {
+    pub j: String,
+    pub received_at: i64,
+    pub id: String,
+}
+
+/// The one row of [`event_detail_json`] and [`super::stats::StatsQuery::json_statement`].
+#[cfg(test)]
+#[derive(Debug, Clone, Deserialize)]
+pub struct JsonRow2 {
+    pub j: String,
+}
+
+/// `GET /admin/events`'s answer text from [`EventsQuery::json_statement`]'s rows: the same
+/// JSON as [`events_page`] gives.
+pub fn events_page_json(rows: &[JsonRow], limit: u32) -> String {
+    let limit = limit as usize;
+    let page = rows.get(..limit).unwrap_or(rows);
+    let mut out = String::with_capacity(32 + page.iter().map(|r| r.j.len() + 1).sum::<usize>());
+    out.push_str("{\"events\":[");
+    for (i, r) in page.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&r.j);
+    }
+    out.push_str("],\"next_cursor\":");
+    match page.last().filter(|_| rows.len() > limit) {
+        // base64url: nothing to escape.
+        Some(r) => {
+            out.push('"');
+            out.push_str(
+                &Cursor {
+                    received_at: r.received_at,
+                    id: r.id.clone(),
+                }
+                .encode(),
+            );
+            out.push('"');
+        }
+        None => out.push_str("null"),
+    }
+    out.push('}');
+    out
+}
+
 /// A row of [`EventsQuery::statement`], as D1's `all()` gives it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventListRow {
@@ -380,6 +453,41 @@ pub fn event_detail(id: &str) -> [Statement; 4] {
         ),
         s("SELECT id, kind, at, target, detail FROM log WHERE event_id = ? ORDER BY at, id"),
     ]
+}
+
+/// `GET /admin/events/{id}`'s whole answer, made by D1: one row, `{j}`, or none (a 404). The
+/// JSON of [`assemble_event_detail`] (the tests hold the two equal): routed targets in
+/// routing order, then the others with a record (those with a delivery row by name, then
+/// those with attempts only); attempts in (run, attempt) order, from the `attempts` key. A
+/// scalar subquery's JSON comes back as text, hence each in `json(…)`.
+pub fn event_detail_json(id: &str) -> Statement {
+    const SQL: &str = "WITH r AS (SELECT value AS target, key AS k FROM json_each((SELECT \
+       CASE WHEN json_valid(targets) THEN targets ELSE '[]' END FROM events WHERE id = ?1))), \
+     n AS (SELECT target, 0 AS g, k FROM r UNION ALL \
+       SELECT target, min(g), 0 FROM (SELECT target, 1 AS g FROM deliveries WHERE event_id = ?1 \
+         UNION ALL SELECT target, 2 FROM attempts WHERE event_id = ?1) \
+       WHERE target NOT IN (SELECT target FROM r) GROUP BY target) \
+     SELECT json_object( \
+       'event', CASE WHEN e.truncated = 0 AND json_valid(e.json) THEN json(e.json) ELSE json_quote(e.json) END, \
+       'received_at', e.received_at, \
+       'truncated', json(CASE WHEN e.truncated != 0 THEN 'true' ELSE 'false' END), \
+       'duplicates', e.duplicates, 'last_duplicate_at', e.last_duplicate_at, \
+       'targets', json((SELECT json_group_array(json(o)) FROM (SELECT json_object('target', n.target, \
+         'state', d.state, 'last_status', d.last_status, 'last_error', d.last_error, \
+         'reason', d.reason, 'updated_at', d.updated_at, 'delivered_at', d.delivered_at, \
+         'latency_ms', d.delivered_at - d.run, \
+         'attempts', json((SELECT json_group_array(json_object('run', a.run, 'attempt', a.attempt, \
+           'outcome', a.outcome, 'status', a.status, 'error', a.error, \
+           'duration_ms', a.duration_ms, 'at', a.at, 'next_retry_seconds', a.next_retry_seconds)) \
+           FROM attempts a WHERE a.event_id = ?1 AND a.target = n.target))) AS o \
+         FROM n LEFT JOIN deliveries d ON d.event_id = ?1 AND d.target = n.target \
+         ORDER BY n.g, n.k, n.target))), \
+       'log', json((SELECT json_group_array(json(o)) FROM (SELECT json_object('kind', kind, 'at', at, \
+         'target', target, 'detail', \
+         CASE WHEN json_valid(detail) THEN json(detail) ELSE json_quote(detail) END) AS o \
+         FROM log WHERE event_id = ?1 ORDER BY at, id)))) AS j \
+     FROM events e WHERE e.id = ?1";
+    Statement::new(SQL, vec![id.into()])
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -567,17 +675,69 @@ pub fn assemble_event_detail(
     })
 }
 
-/// `POST /admin/recover`'s body. `since` and `until` take unix ms or RFC 3339, as in queries;
-/// `cursor` is the `next_cursor` of the previous call.
-#[derive(Debug, Deserialize)]
+/// The bodies of `POST /admin/recover` (`{"target","since","until"?,"cursor"?}`) and
+/// `POST /admin/events/{id}/replay` (`{"targets"?}`): one struct, so one deserializer in the
+/// wasm; each route refuses the other's fields by name.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RecoverBody {
-    target: String,
-    since: serde_json::Value,
+struct AdminBody {
     #[serde(default)]
-    until: Option<serde_json::Value>,
+    target: Option<String>,
+    #[serde(default)]
+    targets: Option<Vec<String>>,
+    #[serde(default)]
+    since: Option<Time>,
+    #[serde(default)]
+    until: Option<Time>,
     #[serde(default)]
     cursor: Option<String>,
+}
+
+/// A time in a body: unix ms, or the RFC 3339 text queries take. Read by hand rather than
+/// as a `serde_json::Value`, whose reader the relay otherwise does not link.
+#[derive(Debug)]
+enum Time {
+    Ms(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Time;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("unix milliseconds or YYYY-MM-DDTHH:MM:SSZ")
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Time, E> {
+                Ok(Time::Ms(n))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Time, E> {
+                i64::try_from(n)
+                    .map(Time::Ms)
+                    .map_err(|_| E::custom("time out of range"))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Time, E> {
+                Ok(Time::Text(s.to_owned()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+fn admin_body(body: &str) -> Result<AdminBody, QueryError> {
+    if body.trim().is_empty() {
+        return Ok(AdminBody::default());
+    }
+    serde_json::from_str(body)
+        .map_err(|e| QueryError::BadBody(format!("invalid request body: {e}")))
+}
+
+fn refuse(present: bool, field: &str) -> Result<(), QueryError> {
+    if present {
+        return Err(QueryError::UnknownParameter(field.to_owned()));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -588,22 +748,24 @@ pub struct RecoverQuery {
     pub cursor: Option<Cursor>,
 }
 
-fn json_time(name: &'static str, v: &serde_json::Value) -> Result<i64, QueryError> {
-    match v {
-        serde_json::Value::Number(n) => n.as_i64().ok_or(QueryError::BadTime(name)),
-        serde_json::Value::String(s) => time_param(name, s),
-        _ => Err(QueryError::BadTime(name)),
+fn body_time(name: &'static str, t: &Time) -> Result<i64, QueryError> {
+    match t {
+        Time::Ms(n) => Ok(*n),
+        Time::Text(s) => time_param(name, s),
     }
 }
 
 /// `{"target", "since", "until"?, "cursor"?}`; `until` defaults to `now_ms`.
 pub fn parse_recover(body: &str, now_ms: i64) -> Result<RecoverQuery, QueryError> {
-    let b: RecoverBody =
-        serde_json::from_str(body).map_err(|e| QueryError::BadBody(e.to_string()))?;
-    let target = non_empty("target", &b.target)?;
-    let since = json_time("since", &b.since)?;
+    let b = admin_body(body)?;
+    refuse(b.targets.is_some(), "targets")?;
+    let target = non_empty("target", b.target.as_deref().unwrap_or_default())?;
+    let since = body_time(
+        "since",
+        b.since.as_ref().ok_or(QueryError::EmptyValue("since"))?,
+    )?;
     let until = match &b.until {
-        Some(v) => json_time("until", v)?,
+        Some(t) => body_time("until", t)?,
         None => now_ms,
     };
     if since >= until {
@@ -616,6 +778,21 @@ pub fn parse_recover(body: &str, now_ms: i64) -> Result<RecoverQuery, QueryError
         until,
         cursor,
     })
+}
+
+/// `POST /admin/events/{id}/replay`'s body: the targets named, or `None` (an empty body, no
+/// `targets` or an empty list) for every target the event was routed to.
+pub fn parse_replay(body: &str) -> Result<Option<Vec<String>>, QueryError> {
+    let b = admin_body(body)?;
+    for (present, field) in [
+        (b.target.is_some(), "target"),
+        (b.since.is_some(), "since"),
+        (b.until.is_some(), "until"),
+        (b.cursor.is_some(), "cursor"),
+    ] {
+        refuse(present, field)?;
+    }
+    Ok(b.targets.filter(|t| !t.is_empty()))
 }
 
 /// The states recover takes: everything but `delivered` and `filtered` (dropped on purpose).

@@ -25,8 +25,9 @@ pub fn parse_history_days(v: Option<&str>) -> Result<u32, String> {
     }
     match v.parse::<u32>() {
         Ok(d) if (1..=MAX_HISTORY_DAYS).contains(&d) => Ok(d),
+        // The value is not echoed: a misplaced secret must not reach /admin/health or the log.
         _ => Err(format!(
-            "HISTORY_DAYS must be a whole number of days from 1 to {MAX_HISTORY_DAYS}, not `{v}`"
+            "HISTORY_DAYS: must be a whole number of days from 1 to {MAX_HISTORY_DAYS}"
         )),
     }
 }

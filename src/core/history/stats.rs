@@ -120,6 +120,43 @@ const STATS_SQL: &str = "WITH a AS ( \
        max(CASE WHEN lat IS NOT NULL AND lr = (95 * ln + 99) / 100 THEN lat END) AS latency_p95 \
      FROM r GROUP BY target, b ORDER BY target, b";
 
+/// [`STATS_SQL`]'s rows made into `GET /admin/stats`'s `targets` array by D1 (one row, `{j}`),
+/// as [`stats_answer`] builds it: targets by name, each with its totals and its buckets in
+/// time order.
+const STATS_JSON: &str = "), t AS (SELECT DISTINCT target FROM s) \
+     SELECT coalesce((SELECT json_group_array(json(o)) FROM (SELECT json_object('target', t.target, \
+       'totals', json((SELECT json_object('attempts', sum(attempts), 'delivered', sum(delivered), \
+         'failed', sum(failed), 'dead_letters', sum(dead_letters)) FROM s WHERE s.target = t.target)), \
+       'buckets', json((SELECT json_group_array(json(b)) FROM (SELECT json_object('start', bucket, \
+         'attempts', attempts, 'delivered', delivered, 'failed', failed, \
+         'dead_letters', dead_letters, \
+         'duration_ms', json_object('p50', duration_p50, 'p95', duration_p95), \
+         'latency_ms', json_object('p50', latency_p50, 'p95', latency_p95)) AS b \
+         FROM s WHERE s.target = t.target ORDER BY bucket)))) AS o FROM t ORDER BY t.target)), '[]') AS j";
+
+impl StatsQuery {
+    /// The `targets` of the answer as JSON text, one row `{j}`: see [`stats_answer_json`].
+    pub fn json_statement(&self) -> Statement {
+        let inner = self.statement();
+        Statement::new(format!("WITH s AS ({}{STATS_JSON}", inner.sql), inner.binds)
+    }
+}
+
+/// `GET /admin/stats`'s answer text around [`StatsQuery::json_statement`]'s `targets`: the
+/// same JSON as [`stats_answer`].
+pub fn stats_answer_json(q: &StatsQuery, targets: &str) -> String {
+    let bucket = match q.bucket {
+        Bucket::Minute => "minute",
+        Bucket::Hour => "hour",
+        Bucket::Day => "day",
+        Bucket::All => "all",
+    };
+    format!(
+        "{{\"since\":{},\"until\":{},\"bucket\":\"{bucket}\",\"targets\":{targets}}}",
+        q.since, q.until
+    )
+}
+
 impl StatsQuery {
     /// `(origin, width)` of the buckets: fixed ones are aligned to the epoch (origin 0); `all`
     /// is the window itself, one bucket starting at `since`.

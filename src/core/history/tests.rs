@@ -1512,3 +1512,291 @@ fn events_arriving_while_paging_neither_repeat_nor_hide_older_ones() {
     let want: Vec<String> = (0..30).rev().map(|i| format!("e{i:02}")).collect();
     assert_eq!(seen, want);
 }
+
+#[test]
+fn filtered_out_are_the_targets_an_enrichment_plan_drops() {
+    use crate::core::deliver::consume::{Disposition, Effect, Plan};
+    use crate::core::deliver::message::{Delivery, EnrichJob, Job};
+    let ev = event("e1", "company.updated", "s1", Some("companies/1"));
+    let targets: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+    let waiting = EnrichJob {
+        targets: vec!["c".into()],
+        attempt: 2,
+        received_at_ms: BASE,
+        first_attempt_at: None,
+        last_error: None,
+        event: ev.clone(),
+    };
+    let dead = Delivery::first("d", ev.clone(), None, BASE).into_dead_letter(None, "x".into(), 1);
+    let mut plan = Plan {
+        effects: vec![
+            Effect::Send(vec![Job::Deliver(Delivery::first("a", ev, None, BASE))]),
+            Effect::SendDelayed {
+                job: Job::Enrich(waiting),
+                delay_seconds: 5,
+            },
+            Effect::PutDeadLetter(dead),
+        ],
+        disposition: Disposition::Ack,
+    };
+    assert_eq!(write::filtered_out(&targets, &plan), ["b"]);
+    plan.disposition = Disposition::HandBack { delay_seconds: 60 };
+    assert!(write::filtered_out(&targets, &plan).is_empty());
+}
+
+/// D1 binds every JS number as a REAL (`60000.0`): each read must answer the same as with
+/// integer binds (integer division, `LIMIT`, comparisons with INTEGER columns).
+fn as_d1(s: &Statement) -> Statement {
+    let binds = s
+        .binds
+        .iter()
+        .map(|b| match b {
+            Bind::Int(n) => Bind::Real(*n as f64),
+            b => b.clone(),
+        })
+        .collect();
+    Statement::new(s.sql.clone(), binds)
+}
+
+#[test]
+fn reads_answer_the_same_with_numbers_bound_as_d1_binds_them() {
+    let w = world(300);
+    for bucket in ["minute", "hour", "day"] {
+        let q = parse_stats_query(
+            &pairs(&[
+                ("since", "1700000000000"),
+                ("until", "1700000400000"),
+                ("bucket", bucket),
+            ]),
+            0,
+        )
+        .unwrap();
+        let s = q.statement();
+        assert_eq!(
+            stats_answer(&q, w.db.rows(&as_d1(&s))),
+            stats_answer(&q, w.db.rows(&s)),
+            "{bucket}"
+        );
+    }
+    for q in [
+        vec![("limit", "7")],
+        vec![("subject", "companies/1"), ("limit", "5")],
+        vec![("status", "failed"), ("target", "crm")],
+        vec![("since", "1700000100000"), ("until", "1700000300000")],
+    ] {
+        let s = parse_events_query(&pairs(&q)).unwrap().statement();
+        assert_eq!(w.db.json_rows(&as_d1(&s)), w.db.json_rows(&s), "{q:?}");
+    }
+    let r = parse_recover(
+        r#"{"target":"crm","since":1700000000000}"#,
+        BASE + 1_000_000,
+    )
+    .unwrap();
+    let s = r.statement();
+    assert_eq!(w.db.json_rows(&as_d1(&s)), w.db.json_rows(&s));
+}
+
+// ---------------------------------------------------------------------------------------
+// Answers made by D1: the same JSON as the Rust assembly, on the model world and on the
+// corners (replayed runs, dead letters and their log, cut events, attempts without a state).
+
+fn rust_detail(db: &Db, id: &str) -> Option<Value> {
+    let [ev_s, dl_s, at_s, log_s] = event_detail(id);
+    let d = assemble_event_detail(
+        db.first(&ev_s),
+        db.rows(&dl_s),
+        db.rows(&at_s),
+        db.rows(&log_s),
+    )?;
+    Some(serde_json::to_value(&d).unwrap())
+}
+
+fn sql_detail(db: &Db, id: &str) -> Option<Value> {
+    let s = query::event_detail_json(id);
+    db.assert_indexed("event detail json", &s);
+    let rows: Vec<query::JsonRow2> = db.rows(&s);
+    rows.into_iter()
+        .next()
+        .map(|r| serde_json::from_str(&r.j).unwrap())
+}
+
+#[test]
+fn answers_made_by_d1_equal_the_rust_assembly() {
+    let w = world(240);
+    // Searches, with a cursor page each.
+    let some_id = w.events[17].id.clone();
+    for q in SEARCHES {
+        let q = with_id(q, &some_id);
+        let parsed = parse_events_query(&pairs(&q)).unwrap();
+        let js = parsed.json_statement();
+        w.db.assert_indexed("search json", &js);
+        let rust = events_page(w.db.rows(&parsed.statement()), parsed.limit);
+        let text = query::events_page_json(&w.db.rows(&js), parsed.limit);
+        let sql: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(sql, serde_json::to_value(&rust).unwrap(), "{q:?}");
+        if let Some(c) = rust.next_cursor {
+            let mut p = pairs(&q);
+            p.push(("cursor".into(), c));
+            let next = parse_events_query(&p).unwrap();
+            let rust = events_page(w.db.rows(&next.statement()), next.limit);
+            let text = query::events_page_json(&w.db.rows(&next.json_statement()), next.limit);
+            assert_eq!(
+                serde_json::from_str::<Value>(&text).unwrap(),
+                serde_json::to_value(&rust).unwrap(),
+                "{q:?}, second page"
+            );
+        }
+    }
+    // Every event's detail.
+    for e in &w.events {
+        assert_eq!(
+            sql_detail(&w.db, &e.id),
+            rust_detail(&w.db, &e.id),
+            "{}",
+            e.id
+        );
+    }
+    assert_eq!(sql_detail(&w.db, "nope"), None);
+    // Stats, each bucket width, one target and all.
+    for q in [
+        vec![
+            ("since", "1700000000000"),
+            ("until", "1700000400000"),
+            ("bucket", "minute"),
+        ],
+        vec![
+            ("since", "1700000000000"),
+            ("until", "1700000400000"),
+            ("bucket", "hour"),
+        ],
+        vec![
+            ("until", "1700001000000"),
+            ("target", "erp"),
+            ("bucket", "day"),
+        ],
+        vec![("since", "1600000000000"), ("until", "1600000400000")],
+    ] {
+        let parsed = parse_stats_query(&pairs(&q), 0).unwrap();
+        let js = parsed.json_statement();
+        w.db.assert_indexed("stats json", &js);
+        let rows: Vec<query::JsonRow2> = w.db.rows(&js);
+        let text = stats::stats_answer_json(&parsed, &rows[0].j);
+        let rust = stats_answer(&parsed, w.db.rows(&parsed.statement()));
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            serde_json::to_value(&rust).unwrap(),
+            "{q:?}"
+        );
+    }
+}
+
+#[test]
+fn detail_made_by_d1_equals_the_rust_assembly_at_the_corners() {
+    let db = Db::new();
+    // A dead letter replayed into a second run, with its log.
+    let ev = event("e1", "company.deleted", "abc", Some("companies/1"));
+    db.batch(&write::record_accepted(&ev, &["crm", "erp"], BASE));
+    let dead = attempt("e1", "crm", 1, DEAD_LETTER, Some(410), 10);
+    let ok = attempt("e1", "erp", 1, DELIVERED, Some(200), 9);
+    db.batch(&write::record_attempts(&[
+        AttemptRecord {
+            attempt: &dead,
+            run: BASE,
+            at_ms: BASE + 10,
+        },
+        AttemptRecord {
+            attempt: &ok,
+            run: BASE,
+            at_ms: BASE + 12,
+        },
+    ]));
+    let record = crate::core::deliver::message::Delivery::first("crm", ev.clone(), None, BASE)
+        .into_dead_letter(Some(410), "HTTP 410".into(), BASE / 1000);
+    db.batch(&write::record_dead_letter(&record, BASE, BASE + 11));
+    let now = BASE + 3_600_000;
+    db.batch(&write::record_replays(
+        write::LOG_REPLAY,
+        &[("e1", "crm")],
+        now,
+    ));
+    let again = attempt("e1", "crm", 1, DELIVERED, Some(200), 10);
+    db.batch(&write::record_attempts(&[AttemptRecord {
+        attempt: &again,
+        run: now,
+        at_ms: now + 50,
+    }]));
+    // Targets it was not routed to: one with a state (held), one with attempts only.
+    let change = StateChange {
+        event_id: "e1",
+        target: "wh",
+        state: State::Held,
+        run: BASE,
+        attempts: 0,
+        reason: Some("target paused"),
+        at_ms: BASE + 5,
+    };
+    db.run(&write::record_states(&[change]).unwrap());
+    let stray = attempt("e1", "aaa", 1, RETRY, None, 3);
+    db.run(
+        &write::record_attempts(&[AttemptRecord {
+            attempt: &stray,
+            run: BASE,
+            at_ms: BASE + 7,
+        }])[0],
+    );
+    db.run(&write::log_entry(
+        "note",
+        BASE + 1,
+        None,
+        Some("e1"),
+        &json!({"a": [1, "x"]}),
+    ));
+    db.run(&write::record_duplicate("e1", BASE + 99));
+    // A cut event, and one with nothing but its row.
+    let big = format!(r#"{{"note":"{}"}}"#, "é".repeat(20_000));
+    let cut_ev = event_with_data("big", "company.updated", "abc", None, &big);
+    db.batch(&write::record_accepted(&cut_ev, &["crm"], BASE));
+    db.batch(&write::record_accepted(
+        &event("bare", "quote.created", "abc", None),
+        &[],
+        BASE,
+    ));
+    for id in ["e1", "big", "bare"] {
+        let sql = sql_detail(&db, id);
+        assert!(sql.is_some(), "{id}");
+        assert_eq!(sql, rust_detail(&db, id), "{id}");
+    }
+    let v = sql_detail(&db, "e1").unwrap();
+    let names: Vec<&str> = v["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["crm", "erp", "wh", "aaa"]);
+}
+
+#[test]
+fn replay_bodies_are_checked() {
+    use super::query::parse_replay;
+    assert_eq!(parse_replay(""), Ok(None));
+    assert_eq!(parse_replay(" {} "), Ok(None));
+    assert_eq!(parse_replay(r#"{"targets":[]}"#), Ok(None));
+    assert_eq!(
+        parse_replay(r#"{"targets":["crm","erp"]}"#),
+        Ok(Some(vec!["crm".into(), "erp".into()]))
+    );
+    for bad in [
+        r#"{"target":"crm"}"#,
+        r#"{"targets":["crm"],"since":1}"#,
+        r#"{"targets":"crm"}"#,
+        r#"{"ids":[]}"#,
+        "not json",
+    ] {
+        assert!(parse_replay(bad).is_err(), "{bad}");
+    }
+    // And recover refuses replay's field.
+    assert!(parse_recover(r#"{"target":"crm","since":1,"targets":["x"]}"#, BASE).is_err());
+    assert!(parse_recover(r#"{"target":"crm","since":true}"#, BASE).is_err());
+    assert!(parse_recover(r#"{"target":"crm","since":1e3}"#, BASE).is_err());
+}

@@ -6,7 +6,9 @@
 
 use super::{cut, Bind, State, Statement, MAX_JSON_BYTES};
 use crate::core::deliver::attempts::Attempt;
-use crate::core::deliver::message::DeadLetter;
+use crate::core::deliver::consume::{Disposition, Effect, Plan};
+use crate::core::deliver::lane::HoldReason;
+use crate::core::deliver::message::{DeadLetter, Job};
 use crate::core::event::EncodedEvent;
 use crate::core::time::parse_rfc3339;
 use serde::Serialize;
@@ -74,30 +76,111 @@ const INSERT_LOG: &str = "INSERT INTO log (kind, at, target, event_id, detail) \
 const DUPLICATE: &str = "UPDATE events SET duplicates = duplicates + 1, \
      last_duplicate_at = max(coalesce(last_duplicate_at, ?1), ?1) WHERE id = ?2";
 
-/// One row of [`UPSERT_DELIVERIES`].
-type DeliveryRow<'a> = (
-    &'a str,
-    &'a str,
-    &'static str,
-    i64,
-    u32,
-    Option<u16>,
-    Option<&'a str>,
-    Option<&'a str>,
-    i64,
-);
+/// A value of a row bound as JSON.
+#[derive(Clone, Copy)]
+enum V<'a> {
+    S(&'a str),
+    I(i64),
+    Null,
+}
 
-fn json_bind<T: Serialize>(rows: &T) -> Bind {
-    // Strings and numbers only: serializing cannot fail.
-    Bind::Text(serde_json::to_string(rows).unwrap_or_else(|_| "[]".into()))
+fn s(v: Option<&str>) -> V<'_> {
+    v.map_or(V::Null, V::S)
+}
+
+fn i(v: Option<impl Into<i64>>) -> V<'static> {
+    v.map_or(V::Null, |n| V::I(n.into()))
+}
+
+/// Rows of one kind as one JSON array of arrays, for `json_each`. Written by hand: a serde
+/// tuple serializer per row shape cost about 4 KB of wasm; strings still go through
+/// serde_json's escaping.
+struct Rows(String);
+
+impl Rows {
+    fn new() -> Rows {
+        Rows(String::from("["))
+    }
+
+    fn row(&mut self, values: &[V<'_>]) -> &mut Rows {
+        use std::fmt::Write;
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        self.0.push('[');
+        for (k, v) in values.iter().enumerate() {
+            if k > 0 {
+                self.0.push(',');
+            }
+            match *v {
+                V::S(text) => push_str(&mut self.0, text),
+                // Writing to a String cannot fail.
+                V::I(n) => drop(write!(self.0, "{n}")),
+                V::Null => self.0.push_str("null"),
+            }
+        }
+        self.0.push(']');
+        self
+    }
+
+    fn bind(mut self) -> Bind {
+        self.0.push(']');
+        Bind::Text(self.0)
+    }
+}
+
+fn push_str(out: &mut String, text: &str) {
+    // A `&str` always serializes.
+    out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into()));
+}
+
+/// A JSON array of strings (the routed targets).
+fn strings(items: &[&str]) -> String {
+    let mut out = String::from("[");
+    for (k, t) in items.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        push_str(&mut out, t);
+    }
+    out.push(']');
+    out
 }
 
 fn text(s: Option<&str>) -> Option<&str> {
     s.map(|s| cut(s, MAX_TEXT_BYTES).0)
 }
 
-fn upsert_deliveries(rows: &[DeliveryRow<'_>]) -> Statement {
-    Statement::new(UPSERT_DELIVERIES, vec![json_bind(&rows)])
+/// One row of [`UPSERT_DELIVERIES`]:
+/// `[event_id, target, state, run, attempts, last_status, last_error, reason, at]`.
+#[allow(clippy::too_many_arguments)]
+fn delivery<'a>(
+    rows: &mut Rows,
+    id: &'a str,
+    target: &'a str,
+    state: State,
+    run: i64,
+    attempts: u32,
+    status: Option<u16>,
+    error: Option<&'a str>,
+    reason: Option<&'a str>,
+    at: i64,
+) {
+    rows.row(&[
+        V::S(id),
+        V::S(target),
+        V::S(state.as_str()),
+        V::I(run),
+        V::I(attempts.into()),
+        i(status),
+        s(error),
+        s(reason),
+        V::I(at),
+    ]);
+}
+
+fn upsert_deliveries(rows: Rows) -> Statement {
+    Statement::new(UPSERT_DELIVERIES, vec![rows.bind()])
 }
 
 /// The `events` row of an accepted event (kept as first written if it exists already).
@@ -114,7 +197,7 @@ pub fn record_event(event: &EncodedEvent, targets: &[&str], received_at_ms: i64)
             event.subject.as_deref().into(),
             time.into(),
             received_at_ms.into(),
-            json_bind(&targets),
+            Bind::Text(strings(targets)),
             json.into(),
             i64::from(truncated).into(),
         ],
@@ -129,24 +212,23 @@ pub fn record_accepted(
 ) -> Vec<Statement> {
     let mut out = vec![record_event(event, targets, received_at_ms)];
     if !targets.is_empty() {
-        let rows: Vec<DeliveryRow<'_>> = targets
-            .iter()
-            .map(|t| {
-                let s = State::Pending.as_str();
-                (
-                    &event.id[..],
-                    *t,
-                    s,
-                    received_at_ms,
-                    0,
-                    None,
-                    None,
-                    None,
-                    received_at_ms,
-                )
-            })
-            .collect();
-        out.push(upsert_deliveries(&rows));
+        let mut rows = Rows::new();
+        for t in targets {
+            let at = received_at_ms;
+            delivery(
+                &mut rows,
+                &event.id,
+                t,
+                State::Pending,
+                at,
+                0,
+                None,
+                None,
+                None,
+                at,
+            );
+        }
+        out.push(upsert_deliveries(rows));
     }
     out
 }
@@ -173,57 +255,42 @@ pub fn record_attempts(records: &[AttemptRecord<'_>]) -> Vec<Statement> {
     if records.is_empty() {
         return Vec::new();
     }
-    type Row<'a> = (
-        &'a str,
-        &'a str,
-        i64,
-        u32,
-        &'a str,
-        Option<u16>,
-        Option<&'a str>,
-        i64,
-        i64,
-        Option<u32>,
-    );
-    let rows: Vec<Row<'_>> = records
-        .iter()
-        .map(|r| {
-            let a = r.attempt;
-            (
-                a.id.as_str(),
-                a.target.as_str(),
-                r.run,
-                a.attempt,
-                a.outcome,
-                a.status,
-                text(a.error.as_deref()),
-                a.duration_ms.max(0),
-                r.at_ms,
-                a.next_retry_seconds,
-            )
-        })
-        .collect();
-    let states: Vec<DeliveryRow<'_>> = records
-        .iter()
-        .filter_map(|r| {
-            let a = r.attempt;
-            let state = State::after(a.outcome)?;
-            Some((
-                a.id.as_str(),
-                a.target.as_str(),
-                state.as_str(),
+    let mut rows = Rows::new();
+    let mut states = Rows::new();
+    for r in records {
+        let a = r.attempt;
+        let error = text(a.error.as_deref());
+        rows.row(&[
+            V::S(&a.id),
+            V::S(&a.target),
+            V::I(r.run),
+            V::I(a.attempt.into()),
+            V::S(a.outcome),
+            i(a.status),
+            s(error),
+            V::I(a.duration_ms.max(0)),
+            V::I(r.at_ms),
+            i(a.next_retry_seconds),
+        ]);
+        if let Some(state) = State::after(a.outcome) {
+            let (id, t) = (&a.id, &a.target);
+            delivery(
+                &mut states,
+                id,
+                t,
+                state,
                 r.run,
                 a.attempt,
                 a.status,
-                text(a.error.as_deref()),
+                error,
                 None,
                 r.at_ms,
-            ))
-        })
-        .collect();
+            );
+        }
+    }
     vec![
-        Statement::new(INSERT_ATTEMPTS, vec![json_bind(&rows)]),
-        upsert_deliveries(&states),
+        Statement::new(INSERT_ATTEMPTS, vec![rows.bind()]),
+        upsert_deliveries(states),
     ]
 }
 
@@ -247,23 +314,15 @@ pub fn record_states(changes: &[StateChange<'_>]) -> Option<Statement> {
     if changes.is_empty() {
         return None;
     }
-    let rows: Vec<DeliveryRow<'_>> = changes
-        .iter()
-        .map(|c| {
-            (
-                c.event_id,
-                c.target,
-                c.state.as_str(),
-                c.run,
-                c.attempts,
-                None,
-                None,
-                text(c.reason),
-                c.at_ms,
-            )
-        })
-        .collect();
-    Some(upsert_deliveries(&rows))
+    let mut rows = Rows::new();
+    for c in changes {
+        let reason = text(c.reason);
+        let (id, t, st) = (c.event_id, c.target, c.state);
+        delivery(
+            &mut rows, id, t, st, c.run, c.attempts, None, None, reason, c.at_ms,
+        );
+    }
+    Some(upsert_deliveries(rows))
 }
 
 /// Deliveries queued again (`/admin/dead-letters/replay`: [`LOG_REPLAY`]; `/admin/recover`:
@@ -275,20 +334,27 @@ pub fn record_replays(kind: &str, items: &[(&str, &str)], now_ms: i64) -> Vec<St
     if items.is_empty() {
         return Vec::new();
     }
-    let rows: Vec<DeliveryRow<'_>> = items
-        .iter()
-        .map(|(id, t)| {
-            let s = State::Pending.as_str();
-            (*id, *t, s, now_ms, 0, None, None, Some(kind), now_ms)
-        })
-        .collect();
-    let log: Vec<(&str, i64, &str, &str, &str)> = items
-        .iter()
-        .map(|(id, t)| (kind, now_ms, *t, *id, "{}"))
-        .collect();
+    let mut rows = Rows::new();
+    let mut log = Rows::new();
+    for (id, t) in items {
+        let why = Some(kind);
+        delivery(
+            &mut rows,
+            id,
+            t,
+            State::Pending,
+            now_ms,
+            0,
+            None,
+            None,
+            why,
+            now_ms,
+        );
+        log.row(&[V::S(kind), V::I(now_ms), V::S(t), V::S(id), V::S("{}")]);
+    }
     vec![
-        upsert_deliveries(&rows),
-        Statement::new(INSERT_LOG, vec![json_bind(&log)]),
+        upsert_deliveries(rows),
+        Statement::new(INSERT_LOG, vec![log.bind()]),
     ]
 }
 
@@ -307,10 +373,13 @@ struct DeadLetterDetail<'a> {
 /// `run`: the Delivery's `received_at_ms`.
 pub fn record_dead_letter(d: &DeadLetter, run: i64, at_ms: i64) -> Vec<Statement> {
     let last_error = text(Some(&d.last_error));
-    let row: DeliveryRow<'_> = (
-        &d.event_id,
-        &d.target,
-        State::DeadLetter.as_str(),
+    let mut rows = Rows::new();
+    let (id, t, st) = (&d.event_id, &d.target, State::DeadLetter);
+    delivery(
+        &mut rows,
+        id,
+        t,
+        st,
         run,
         d.attempts,
         d.last_status,
@@ -326,7 +395,7 @@ pub fn record_dead_letter(d: &DeadLetter, run: i64, at_ms: i64) -> Vec<Statement
         last_attempt_at: &d.last_attempt_at,
     };
     vec![
-        upsert_deliveries(&[row]),
+        upsert_deliveries(rows),
         log_entry(
             LOG_DEAD_LETTER,
             at_ms,
@@ -348,9 +417,52 @@ pub fn log_entry(
 ) -> Statement {
     let mut json = serde_json::to_string(detail).unwrap_or_else(|_| "{}".into());
     if json.len() > MAX_DETAIL_BYTES {
-        let start = cut(&json, MAX_DETAIL_BYTES - 64).0;
-        json = serde_json::json!({ "cut": start }).to_string();
+        let mut cut_json = String::from("{\"cut\":");
+        push_str(&mut cut_json, cut(&json, MAX_DETAIL_BYTES - 64).0);
+        cut_json.push('}');
+        json = cut_json;
     }
-    let row = [(kind, at_ms, target, event_id, json.as_str())];
-    Statement::new(INSERT_LOG, vec![json_bind(&row)])
+    let mut row = Rows::new();
+    row.row(&[V::S(kind), V::I(at_ms), s(target), s(event_id), V::S(&json)]);
+    Statement::new(INSERT_LOG, vec![row.bind()])
+}
+
+/// The targets of an enrichment job that its plan neither delivers to, retries nor
+/// dead-letters: their `where` filter said no once the resource was in (`filtered`).
+pub fn filtered_out<'a>(targets: &'a [String], plan: &Plan) -> Vec<&'a str> {
+    let mut kept: Vec<&str> = Vec::new();
+    for effect in &plan.effects {
+        match effect {
+            Effect::Send(jobs) => kept.extend(jobs.iter().filter_map(|j| match j {
+                Job::Deliver(d) => Some(d.target.as_str()),
+                Job::Enrich(_) => None,
+            })),
+            Effect::SendDelayed {
+                job: Job::Enrich(e),
+                ..
+            } => kept.extend(e.targets.iter().map(String::as_str)),
+            Effect::PutDeadLetter(d) => kept.push(&d.target),
+            _ => {}
+        }
+    }
+    // Handed back: nothing was decided about any target.
+    if plan.disposition != Disposition::Ack {
+        return Vec::new();
+    }
+    targets
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !kept.contains(t))
+        .collect()
+}
+
+/// Why a lane holds a delivery, as history's `reason` says it.
+pub fn hold_reason(why: HoldReason) -> &'static str {
+    match why {
+        HoldReason::Open => "breaker open",
+        HoldReason::Probing => "breaker probing",
+        HoldReason::Paused => "target paused",
+        HoldReason::RateLimited => "rate limit",
+        HoldReason::InFlight => "in-flight limit",
+    }
 }

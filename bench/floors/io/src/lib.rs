@@ -14,6 +14,12 @@
 //! (its CloudEvent and its queue message), since the runtime's cost grows with the bytes moved.
 //! `LOG_LINES=1` adds the relay's log lines (one per ingest, one per consumer batch listing its
 //! attempts), of the same sizes, to tell its logging apart from its computing.
+//!
+//! History (with a `HISTORY` D1 binding, as the relay's): the same D1 writes, as plainly as they
+//! can be written. After each ingest's answer (`waitUntil`), one batch: the event's row (its
+//! JSON the size of the relay's) and a `pending` row per target. After each consumer batch, one
+//! batch: an attempt row per message and its delivery row set `delivered`. Same tables and
+//! indexes (the relay's migrations), so the same rows and index entries are written.
 
 use std::cell::Cell;
 use worker::js_sys::{self, Array, Function, Object, Promise, Reflect};
@@ -23,6 +29,16 @@ use worker::{
     console_log, event, web_sys, Context, Date, Env, MessageBatch, MessageExt, Request, Response,
     Result,
 };
+
+const EVENT_SQL: &str = "INSERT INTO events (id, type, store, subject, time, received_at, targets, json) \
+     VALUES (?1, 'com.bigcommerce.company.user.created', 'abc123', 'companies/123456/users/321', ?2, ?2, ?3, ?4)";
+const PENDING_SQL: &str = "INSERT INTO deliveries (event_id, target, state, run, received_at, updated_at) \
+     SELECT ?1, value, 'pending', ?2, ?2, ?2 FROM json_each(?3)";
+const ATTEMPTS_SQL: &str = "INSERT INTO attempts (event_id, target, run, attempt, outcome, status, duration_ms, at) \
+     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), 1, 'delivered', 200, 3, ?1 \
+     FROM json_each(?2)";
+const DELIVERED_SQL: &str = "UPDATE deliveries SET state = 'delivered', attempts = 1, updated_at = ?1, delivered_at = ?1 \
+     WHERE (event_id, target) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2))";
 
 const TTL_SECONDS: f64 = 259_200.0;
 
@@ -44,6 +60,27 @@ fn urls(env: &Env) -> Vec<String> {
 
 fn get(o: &JsValue, key: &str) -> Result<JsValue> {
     Ok(Reflect::get(o, &JsValue::from_str(key))?)
+}
+
+/// A D1 statement with its values (`prepare(sql).bind(...)`), when `HISTORY` is bound.
+fn statement(env: &Env, sql: &str, binds: &[JsValue]) -> Result<Option<JsValue>> {
+    let db = get(env.as_ref(), "HISTORY")?;
+    if db.is_undefined() {
+        return Ok(None);
+    }
+    let prepare: Function = get(&db, "prepare")?.dyn_into()?;
+    let stmt = prepare.call1(&db, &JsValue::from_str(sql))?;
+    let bind: Function = get(&stmt, "bind")?.dyn_into()?;
+    Ok(Some(bind.apply(&stmt, &binds.iter().collect::<Array>())?))
+}
+
+/// One D1 `batch`; a failure is ignored, as the relay only logs it.
+async fn d1_batch(env: &Env, statements: Vec<JsValue>) {
+    if statements.is_empty() {
+        return;
+    }
+    let batch = statements.into_iter().collect::<Array>();
+    let _ = call(env, "HISTORY", "batch", &[&batch]).await;
 }
 
 /// `binding.method(...args)`, awaited.
@@ -84,14 +121,15 @@ fn batch_line(env: &Env, attempts: usize) {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let body = req.bytes().await?;
     let seq = SEQ.with(|s| {
         s.set(s.get() + 1);
         s.get()
     });
-    // A key never seen before, like a new event's dedup key.
-    let key = JsValue::from_str(&format!("dedup:{}-{seq}", Date::now().as_millis()));
+    // A key never seen before, like a new event's dedup key; the rest of it is the event id.
+    let id = format!("{}-{seq}", Date::now().as_millis());
+    let key = JsValue::from_str(&format!("dedup:{id}"));
     let get_options = Object::new();
     Reflect::set(&get_options, &"type".into(), &"text".into())?;
     let _seen = call(&env, "DEDUP", "get", &[&key, &get_options]).await?;
@@ -101,7 +139,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         let text = String::from_utf8_lossy(&body);
         let messages = Array::new();
         for i in 0..targets.len() {
-            let mut m = format!("{i}|{text:<width$}|", width = size("BODY_BYTES"));
+            let mut m = format!("{i}|{id}|{text:<width$}|", width = size("BODY_BYTES"));
             let filler = size("MESSAGE_BYTES").saturating_sub(m.len());
             m.extend(std::iter::repeat_n(' ', filler));
             let message = Object::new();
@@ -118,6 +156,32 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     )?;
     call(&env, "DEDUP", "put", &[&key, &"1".into(), &put_options]).await?;
     ingest_line(&env, seq);
+    // After the answer, as the relay writes its history.
+    let now = JsValue::from_f64(Date::now().as_millis() as f64);
+    let names = format!(
+        "[{}]",
+        (0..targets.len())
+            .map(|i| format!("\"t{i}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let json = format!(
+        "{:<width$}",
+        String::from_utf8_lossy(&body),
+        width = text_var(&env, "BODY_BYTES").parse::<usize>().unwrap_or(0)
+    );
+    let id_js = JsValue::from_str(&id);
+    let mut statements = Vec::new();
+    if let Some(s) = statement(&env, EVENT_SQL, &[id_js.clone(), now.clone(), names.as_str().into(), json.into()])? {
+        statements.push(s);
+        if !targets.is_empty() {
+            if let Some(s) = statement(&env, PENDING_SQL, &[id_js, now, names.into()])? {
+                statements.push(s);
+            }
+        }
+    }
+    let later = env.clone();
+    ctx.wait_until(async move { d1_batch(&later, statements).await });
     let mut resp = Response::ok(r#"{"status":"accepted"}"#)?;
     resp.headers_mut().set("content-type", "application/json")?;
     Ok(resp)
@@ -143,12 +207,18 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
     let targets = urls(&env);
     let messages: Vec<_> = batch.raw_iter().collect();
     let count = messages.len();
+    let rows = std::cell::RefCell::new(Vec::with_capacity(count));
     let posts = messages.into_iter().map(|m| {
         let targets = &targets;
+        let rows = &rows;
         async move {
             let text = m.body().as_string().unwrap_or_default();
             let (index, rest) = text.split_once('|').unwrap_or(("0", ""));
+            let (id, rest) = rest.split_once('|').unwrap_or(("", rest));
             let body = rest.rsplit_once('|').map_or(rest, |(b, _)| b);
+            let run = id.split_once('-').map_or("0", |(at, _)| at);
+            rows.borrow_mut()
+                .push(format!("[\"{id}\",\"t{index}\",{run}]"));
             let url = index
                 .parse::<usize>()
                 .ok()
@@ -162,5 +232,15 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
     // A batch holds at most six messages (max_batch_size), the runtime's open-connection limit.
     futures_util::future::join_all(posts).await;
     batch_line(&env, count);
+    // One D1 batch per consumer batch, at its end, as the relay's.
+    let rows = format!("[{}]", rows.into_inner().join(","));
+    let now = JsValue::from_f64(Date::now().as_millis() as f64);
+    let mut statements = Vec::new();
+    for sql in [ATTEMPTS_SQL, DELIVERED_SQL] {
+        if let Some(s) = statement(&env, sql, &[now.clone(), rows.as_str().into()])? {
+            statements.push(s);
+        }
+    }
+    d1_batch(&env, statements).await;
     Ok(())
 }
