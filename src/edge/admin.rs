@@ -108,11 +108,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
                 return Err(RelayError::not_found());
             }
             kv::delete_dead_letter(env, &key).await?;
-            #[derive(Serialize)]
-            struct Deleted {
-                deleted: String,
-            }
-            ok(&Deleted { deleted: key })
+            deleted(key)
         }
         (["unreadable"], Method::Get) => unreadable_list(&req, env).await,
         (["unreadable", id], Method::Get) => {
@@ -127,11 +123,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
                 return Err(RelayError::not_found());
             }
             kv::delete_dead_letter(env, &key).await?;
-            #[derive(Serialize)]
-            struct Deleted {
-                deleted: String,
-            }
-            ok(&Deleted { deleted: key })
+            deleted(key)
         }
         (["unreadable", _], _) => Err(RelayError::method_not_allowed("GET, DELETE")),
         // Test-only (FAULTS=raw_enqueue): puts a raw body on the queue, as a foreign producer or
@@ -177,6 +169,15 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
         }
         _ => Err(RelayError::not_found()),
     }
+}
+
+/// `{"deleted": key}`: one serializer for both delete routes.
+fn deleted(key: String) -> Result<Response, RelayError> {
+    #[derive(Serialize)]
+    struct Deleted {
+        deleted: String,
+    }
+    ok(&Deleted { deleted: key })
 }
 
 /// `?dry_run=true|false|1|0`, absent meaning false.
@@ -241,9 +242,11 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
         Some(t) => format!("dlq:{t}:"),
         None => "dlq:".to_owned(),
     };
-    let page = kv::list_dead_letters(env, &prefix, limit, cursor).await?;
-    let mut records: Vec<DeadLetterSummary> = Vec::with_capacity(page.keys.len());
-    for (key, meta) in page.keys {
+    let mut page = kv::list_dead_letters(env, &prefix, limit, cursor).await?;
+    let (cursor, complete) = (page.cursor.take(), page.complete);
+    let keys = page.read::<DeadLetterSummary>();
+    let mut records: Vec<DeadLetterSummary> = Vec::with_capacity(keys.len());
+    for (key, meta) in keys {
         match meta {
             Some(m) => records.push(m),
             // Written without metadata (should not happen): read it.
@@ -262,7 +265,7 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
         records: Vec<DeadLetterSummary>,
     }
     ok(&Listing {
-        cursor: if page.complete { None } else { page.cursor },
+        cursor: if complete { None } else { cursor },
         records,
     })
 }
@@ -271,7 +274,7 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
 /// instead of being dropped (a message schema this version does not know, a foreign message).
 async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayError> {
     let Paging { limit, cursor, .. } = paging(req)?;
-    #[derive(serde::Deserialize, Serialize)]
+    #[derive(serde::Deserialize)]
     struct Meta {
         #[serde(default)]
         reason: String,
@@ -289,9 +292,10 @@ async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayErro
         cursor: Option<String>,
         records: Vec<Item>,
     }
-    let page = kv::list_dead_letters::<Meta>(env, UNREADABLE_PREFIX, limit, cursor).await?;
+    let mut page = kv::list_dead_letters(env, UNREADABLE_PREFIX, limit, cursor).await?;
+    let (cursor, complete) = (page.cursor.take(), page.complete);
     let records = page
-        .keys
+        .read::<Meta>()
         .into_iter()
         .map(|(key, meta)| {
             let meta = meta.unwrap_or(Meta {
@@ -309,7 +313,7 @@ async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayErro
         })
         .collect();
     ok(&Listing {
-        cursor: if page.complete { None } else { page.cursor },
+        cursor: if complete { None } else { cursor },
         records,
     })
 }
@@ -332,9 +336,7 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
             let prefix = target
                 .as_ref()
                 .map_or_else(|| "dlq:".to_owned(), |t| format!("dlq:{t}:"));
-            let page =
-                kv::list_dead_letters::<DeadLetterSummary>(env, &prefix, REPLAY_LIMIT as u64, None)
-                    .await?;
+            let page = kv::list_dead_letters(env, &prefix, REPLAY_LIMIT as u64, None).await?;
             report.remaining = !page.complete;
             page.keys.into_iter().map(|(k, _)| k).collect()
         }

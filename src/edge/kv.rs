@@ -136,20 +136,32 @@ pub async fn delete_dead_letter(env: &Env, key: &str) -> Result<()> {
         .map(|_| ())
 }
 
-pub struct Page<T> {
-    pub keys: Vec<(String, Option<T>)>,
+/// Keys with their metadata as JSON text: one listing routine in the wasm, whatever the
+/// callers read the metadata as (see [`Page::read`]).
+pub struct Page {
+    pub keys: Vec<(String, Option<String>)>,
     pub cursor: Option<String>,
     pub complete: bool,
 }
 
-/// Keys of `DEAD_LETTERS` under `prefix` with their metadata read as `T` (dead letters:
-/// [`DeadLetterSummary`]; unreadable messages: their reason and time).
-pub async fn list_dead_letters<T: serde::de::DeserializeOwned>(
+impl Page {
+    /// The keys with their metadata read as `T` (dead letters: [`DeadLetterSummary`];
+    /// unreadable messages: their reason and time); metadata that does not read is `None`.
+    pub fn read<T: serde::de::DeserializeOwned>(self) -> Vec<(String, Option<T>)> {
+        self.keys
+            .into_iter()
+            .map(|(k, m)| (k, m.and_then(|t| serde_json::from_str(&t).ok())))
+            .collect()
+    }
+}
+
+/// Keys of `DEAD_LETTERS` under `prefix` with their metadata.
+pub async fn list_dead_letters(
     env: &Env,
     prefix: &str,
     limit: u64,
     cursor: Option<String>,
-) -> Result<Page<T>> {
+) -> Result<Page> {
     let options = Object::new();
     set(&options, "prefix", &prefix.into())?;
     #[allow(clippy::cast_precision_loss)] // at most 1000
@@ -174,10 +186,7 @@ pub async fn list_dead_letters<T: serde::de::DeserializeOwned>(
         let summary = if metadata.is_undefined() || metadata.is_null() {
             None
         } else {
-            JSON::stringify(&metadata)
-                .ok()
-                .and_then(|t| t.as_string())
-                .and_then(|t| serde_json::from_str(&t).ok())
+            JSON::stringify(&metadata).ok().and_then(|t| t.as_string())
         };
         page.keys.push((name, summary));
     }

@@ -17,7 +17,6 @@ const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 // Routes other work adds to the admin API; a test that needs one names it here.
-const NEEDS_HISTORY = "needs GET /admin/events, GET /admin/events/{id} and POST /admin/events/{id}/replay (D1 history)";
 const NEEDS_QUARANTINE = "needs GET /admin/quarantine and POST /admin/quarantine/replay (signatures)";
 
 /** With a D1 history in wrangler.toml, its schema in the relay's local state (as an operator would). */
@@ -196,7 +195,7 @@ test("the overview shows a dead target as open", async () => {
 const userEvent = callback("store/company/user/created", { company_id: 770011, user_id: 42 });
 const userId = eventId(userEvent);
 
-test("Events: searching companies/<id> finds the company's user event", { skip: NEEDS_HISTORY }, async () => {
+test("Events: searching companies/<id> finds the company's user event", async () => {
   assert.equal((await relay.post(userEvent)).json.status, "accepted");
   await relay.settled(userId, ["good", "flaky"]);
   await visit("#/overview");
@@ -219,7 +218,7 @@ test("Events: searching companies/<id> finds the company's user event", { skip: 
   await page.getByRole("heading", { name: "Event", level: 1 }).waitFor();
 });
 
-test("Event: a flaky delivery's failed attempts, then its success; Replay makes the receiver get it again", { skip: NEEDS_HISTORY }, async () => {
+test("Event: a flaky delivery's failed attempts, then its success; Replay makes the receiver get it again", async () => {
   await visit("#/events/" + userId);
   const section = page.getByRole("region", { name: "flaky" });
   const attempts = section.getByRole("table", { name: "Attempts at flaky" });

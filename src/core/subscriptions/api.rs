@@ -53,14 +53,8 @@ pub struct Hook {
     pub is_active: bool,
     #[serde(default, deserialize_with = "lenient_headers")]
     pub headers: Option<HookHeaders>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub store_hash: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<i64>,
+    // `client_id`, `store_hash`, `created_at`, `updated_at` are ignored: the sync decides on
+    // the fields above only, and each field read is code in the wasm.
 }
 
 fn active_by_default() -> bool {
@@ -96,11 +90,10 @@ pub struct Meta {
     pub pagination: Option<Pagination>,
 }
 
+/// Only what [`HookPage::next_page`] reads (`total`, `count`, `per_page` and the other links are
+/// ignored: each field read is code in the wasm).
 #[derive(Debug, Default, Deserialize)]
 pub struct Pagination {
-    pub total: Option<u64>,
-    pub count: Option<u64>,
-    pub per_page: Option<u64>,
     pub current_page: Option<u64>,
     pub total_pages: Option<u64>,
     #[serde(default)]
@@ -109,8 +102,6 @@ pub struct Pagination {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Links {
-    pub previous: Option<String>,
-    pub current: Option<String>,
     pub next: Option<String>,
 }
 

@@ -362,10 +362,6 @@ mod tests {
             destination: destination.into(),
             is_active: active,
             headers: Some(wanted_headers(token)),
-            client_id: None,
-            store_hash: None,
-            created_at: None,
-            updated_at: None,
         }
     }
 
@@ -385,10 +381,6 @@ mod tests {
                         destination: b.destination.clone().unwrap(),
                         is_active: b.is_active,
                         headers: b.headers.clone(),
-                        client_id: None,
-                        store_hash: None,
-                        created_at: None,
-                        updated_at: None,
                     });
                 }
                 Some(Write::Put { id, body }) => {
