@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: dev test build tools lint unit e2e soak bench
+.PHONY: dev test build tools lint unit size e2e soak bench
 
 ## Install the toolchain pieces (idempotent): wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
@@ -17,8 +17,9 @@ build: tools
 dev: build
 	sh scripts/dev.sh
 
-## Every test: format, lints (host and wasm), core unit and golden tests, end-to-end tests.
-test: lint unit e2e
+## Every test: format, lints (host and wasm), core unit and golden tests, the upload's size
+## budget, end-to-end tests.
+test: lint unit size e2e
 
 lint: tools
 	cargo fmt --all -- --check
@@ -27,6 +28,10 @@ lint: tools
 
 unit:
 	cargo test
+
+## The upload (wasm + JS) against its budget: at most 256 KiB gzipped.
+size: build
+	sh scripts/size.sh
 
 e2e: build
 	node --test --test-concurrency=1 tests/e2e/
