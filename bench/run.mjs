@@ -88,6 +88,8 @@ function config(name, { queue, history = true } = {}) {
   let text = fs.readFileSync(path.join(dir, "wrangler.toml"), "utf8");
   text = text.replace(/^main = "(.*)"$/m, (_, m) => `main = "${path.join(dir, m)}"`);
   text = text.replace(/^migrations_dir = "(.*)"$/m, (_, m) => `migrations_dir = "${path.resolve(dir, m)}"`);
+  // The console's static files ([assets]): the directory is relative to the config's own.
+  text = text.replace(/^directory = "(.*)"$/m, (_, m) => `directory = "${path.resolve(dir, m)}"`);
   text = text.replace(/^\[build\]\ncommand = .*\n/m, "");
   if (!history) text = text.replace(D1_BLOCK, "");
   if (queue) {

@@ -199,7 +199,7 @@ fn report_allocations(cfg: &Config) {
         ),
         (
             "queue message: decode",
-            allocations(|| serde_json::from_str::<Job>(&message)),
+            allocations(|| message::decode(Some(&message))),
         ),
     ];
     println!("allocations per call (count, bytes):");
@@ -299,7 +299,7 @@ fn benches(c: &mut Criterion) {
         )
     });
     c.bench_function("queue/decode_message", |b| {
-        b.iter(|| serde_json::from_str::<Job>(black_box(&message)))
+        b.iter(|| message::decode(Some(black_box(&message))))
     });
     report_allocations(&cfg);
 }

@@ -59,7 +59,7 @@ const ENRICHED_TEMPLATE: &str = r#"{
 }"#;
 
 fn event(text: &str) -> CloudEvent {
-    serde_json::from_str(text).expect("a golden event")
+    CloudEvent::read(text).expect("a golden event")
 }
 
 fn enriched_company() -> CloudEvent {

@@ -31,7 +31,7 @@ fn short(scope: &str) -> String {
 
 fn golden_event(scope: &str) -> CloudEvent {
     let path = golden_dir().join(format!("events/{}.json", short(scope)));
-    serde_json::from_str(&read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    CloudEvent::read(&read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The API's answer for the event's resource, as enrichment would put it in `data.resource`;

@@ -4,6 +4,7 @@
 use crate::core::catalog::{self, Resource, CATALOG};
 use crate::core::config::Target;
 use crate::core::deliver::message::DeadLetter;
+use crate::core::json::Fields;
 use crate::core::route::filter::Filter;
 use crate::core::route::glob_match;
 use serde::{Deserialize, Serialize};
@@ -133,7 +134,7 @@ pub fn for_metadata(message: &str) -> String {
 }
 
 /// The listing entry of a dead letter, also stored as its KV metadata so a list needs no reads.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DeadLetterSummary {
     pub target: String,
     pub event_id: String,
@@ -147,6 +148,20 @@ pub struct DeadLetterSummary {
 }
 
 impl DeadLetterSummary {
+    /// Reads the KV metadata [`Serialize`] wrote.
+    pub fn read(json: &str) -> Result<Self, String> {
+        let f = Fields::parse(json)?;
+        Ok(DeadLetterSummary {
+            target: f.get("target")?,
+            event_id: f.get("event_id")?,
+            ty: f.get("type")?,
+            attempts: f.get("attempts")?,
+            last_status: f.opt("last_status")?,
+            last_error: f.get("last_error")?,
+            last_attempt_at: f.get("last_attempt_at")?,
+        })
+    }
+
     pub fn of(d: &DeadLetter) -> Self {
         DeadLetterSummary {
             target: d.target.clone(),

@@ -2,6 +2,7 @@
 
 use crate::core::catalog;
 use crate::core::ingest::callback::Callback;
+use crate::core::json::Fields;
 use crate::core::time::rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -12,8 +13,9 @@ use std::cell::OnceCell;
 /// patterns name as `relay.…`.
 pub const RELAY_TYPE_PREFIX: &str = "com.b2brelay.";
 
-/// A CloudEvent in its structured JSON form. Field order is the serialized order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A CloudEvent in its structured JSON form. Field order is the serialized order; read back
+/// with [`CloudEvent::read`].
+#[derive(Debug, Clone, Serialize)]
 pub struct CloudEvent {
     pub specversion: String,
     pub id: String,
@@ -190,7 +192,7 @@ impl<'de> Deserialize<'de> for EncodedEvent {
     /// Keeps the bytes it was read from: what was accepted is what is delivered.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let json = Box::<RawValue>::deserialize(d)?;
-        let event = serde_json::from_str(json.get()).map_err(serde::de::Error::custom)?;
+        let event = CloudEvent::read(json.get()).map_err(serde::de::Error::custom)?;
         Ok(EncodedEvent {
             event,
             json: OnceCell::from(json),
@@ -199,6 +201,27 @@ impl<'de> Deserialize<'de> for EncodedEvent {
 }
 
 impl CloudEvent {
+    /// The event from its structured JSON, as [`Serialize`] wrote it (absent extensions empty).
+    pub fn read(json: &str) -> Result<CloudEvent, String> {
+        let f = Fields::parse(json)?;
+        Ok(CloudEvent {
+            specversion: f.get("specversion")?,
+            id: f.get("id")?,
+            source: f.get("source")?,
+            ty: f.get("type")?,
+            subject: f.opt("subject")?,
+            time: f.get("time")?,
+            datacontenttype: f.get("datacontenttype")?,
+            storehash: f.or_default("storehash")?,
+            storeid: f.or_default("storeid")?,
+            bcscope: f.or_default("bcscope")?,
+            bchash: f.or_default("bchash")?,
+            bctest: f.opt("bctest")?,
+            bcwebhookid: f.opt("bcwebhookid")?,
+            data: f.get("data")?,
+        })
+    }
+
     /// The type without `com.bigcommerce.`: what target `events` globs match against. The
     /// relay's own `com.b2brelay.target.*` events become `relay.target.*`.
     pub fn short_type(&self) -> &str {
@@ -297,9 +320,27 @@ mod tests {
             assert!(json.get(absent).is_none(), "{absent}: {json}");
         }
         // And it reads back (queue messages, dead letters) with the fields empty.
-        let back: CloudEvent = serde_json::from_value(json).unwrap();
+        let back = CloudEvent::read(&json.to_string()).unwrap();
         assert_eq!(back.storehash, "");
         assert_eq!(back.id, hex::encode(Sha256::digest(bare)));
+    }
+
+    #[test]
+    fn read_is_the_inverse_of_serialize_and_names_what_is_wrong() {
+        let body = r#"{"scope":"store/company/user/created","store_id":"1001","data":{"company_id":1,"user_id":"é\u00e9"},"hash":"aa","created_at":1,"producer":"stores/s1"}"#;
+        let mut ev = normalize(parse(body.as_bytes()).unwrap(), NOW_MS);
+        ev.bctest = Some(true);
+        ev.bcwebhookid = Some("msg_1".into());
+        let text = serde_json::to_string(&ev).unwrap();
+        let back = CloudEvent::read(&text).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        assert_eq!(back.data.get(), ev.data.get(), "data byte for byte");
+        let e = CloudEvent::read(r#"{"specversion":"1.0"}"#).unwrap_err();
+        assert_eq!(e, "missing field `id`");
+        let e = CloudEvent::read(&text.replace(r#""id":""#, r#""id":1,"x":""#)).unwrap_err();
+        assert!(e.starts_with("field `id`: invalid type"), "{e}");
+        assert!(CloudEvent::read("[]").is_err());
+        assert!(CloudEvent::read(r#"{"a":1"#).is_err());
     }
 
     #[test]

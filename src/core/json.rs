@@ -4,6 +4,7 @@
 
 use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
@@ -66,5 +67,72 @@ impl<'de: 'a, 'a> Visitor<'de> for ScalarVisitor<'a> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'a>, A::Error> {
         while map.next_entry::<Scalar, Scalar>()?.is_some() {}
         Ok(Scalar::Other)
+    }
+}
+
+/// The members of one JSON object, each kept as its raw text: how the relay reads its own
+/// records (queue messages, CloudEvents, dead letters) field by field. A derived `Deserialize`
+/// is a visitor per type, with a sequence form JSON never uses: several KB of wasm each. This
+/// is one visitor for every object, and a field is read with the shared readers of its type.
+/// Unknown members are ignored; the first of repeated names is the one read.
+pub struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> Fields<'a> {
+    pub fn parse(text: &'a str) -> Result<Fields<'a>, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The member's raw JSON, `null` included.
+    pub fn raw(&self, name: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+    }
+
+    /// A required member.
+    pub fn get<T: Deserialize<'a>>(&self, name: &str) -> Result<T, String> {
+        let raw = self
+            .raw(name)
+            .ok_or_else(|| format!("missing field `{name}`"))?;
+        serde_json::from_str(raw.get()).map_err(|e| format!("field `{name}`: {e}"))
+    }
+
+    /// An optional member: absent or `null` is `None`.
+    pub fn opt<T: Deserialize<'a>>(&self, name: &str) -> Result<Option<T>, String> {
+        match self.raw(name) {
+            None => Ok(None),
+            Some(raw) => {
+                serde_json::from_str(raw.get()).map_err(|e| format!("field `{name}`: {e}"))
+            }
+        }
+    }
+
+    /// An optional member with a default for absent or `null`.
+    pub fn or_default<T: Deserialize<'a> + Default>(&self, name: &str) -> Result<T, String> {
+        Ok(self.opt(name)?.unwrap_or_default())
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FieldsVisitor)
+    }
+}
+
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+        let mut members = Vec::new();
+        while let Some(key) = map.next_key::<Scalar<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            if let Scalar::Str(k) = key {
+                members.push((k, value));
+            }
+        }
+        Ok(Fields(members))
     }
 }

@@ -15,6 +15,7 @@ use crate::core::history::write;
 use crate::core::ingest::accept::IngestAnswer;
 use crate::core::ingest::auth::bearer_matches;
 use crate::core::ingest::callback;
+use crate::core::json::Fields;
 use crate::core::route;
 use crate::core::secret::Secret;
 use crate::core::subscriptions::Mode;
@@ -244,7 +245,7 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
     };
     let mut page = kv::list_dead_letters(env, &prefix, limit, cursor).await?;
     let (cursor, complete) = (page.cursor.take(), page.complete);
-    let keys = page.read::<DeadLetterSummary>();
+    let keys = page.read(|t| DeadLetterSummary::read(t).ok());
     let mut records: Vec<DeadLetterSummary> = Vec::with_capacity(keys.len());
     for (key, meta) in keys {
         match meta {
@@ -274,11 +275,8 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
 /// instead of being dropped (a message schema this version does not know, a foreign message).
 async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayError> {
     let Paging { limit, cursor, .. } = paging(req)?;
-    #[derive(serde::Deserialize)]
     struct Meta {
-        #[serde(default)]
         reason: String,
-        #[serde(default)]
         received_at: String,
     }
     #[derive(Serialize)]
@@ -295,7 +293,13 @@ async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayErro
     let mut page = kv::list_dead_letters(env, UNREADABLE_PREFIX, limit, cursor).await?;
     let (cursor, complete) = (page.cursor.take(), page.complete);
     let records = page
-        .read::<Meta>()
+        .read(|t| {
+            let f = Fields::parse(t).ok()?;
+            Some(Meta {
+                reason: f.or_default("reason").ok()?,
+                received_at: f.or_default("received_at").ok()?,
+            })
+        })
         .into_iter()
         .map(|(key, meta)| {
             let meta = meta.unwrap_or(Meta {

@@ -115,7 +115,7 @@ pub async fn put_unreadable(env: &Env, record: &Unreadable) -> Result<()> {
 
 pub async fn get_unreadable(env: &Env, key: &str) -> Result<Option<Unreadable>> {
     match Kv::of(env, "DEAD_LETTERS")?.text(key).await? {
-        Some(text) => Ok(Some(serde_json::from_str(&text)?)),
+        Some(text) => Ok(Some(Unreadable::read(&text).map_err(Error::RustError)?)),
         None => Ok(None),
     }
 }
@@ -123,7 +123,7 @@ pub async fn get_unreadable(env: &Env, key: &str) -> Result<Option<Unreadable>> 
 pub async fn get_dead_letter(env: &Env, key: &str) -> Result<Option<DeadLetter>> {
     // Text + serde_json: the JS-object route (`.json()`) cannot carry the event's raw `data`.
     match Kv::of(env, "DEAD_LETTERS")?.text(key).await? {
-        Some(text) => Ok(Some(serde_json::from_str(&text)?)),
+        Some(text) => Ok(Some(DeadLetter::read(&text).map_err(Error::RustError)?)),
         None => Ok(None),
     }
 }
@@ -145,12 +145,12 @@ pub struct Page {
 }
 
 impl Page {
-    /// The keys with their metadata read as `T` (dead letters: [`DeadLetterSummary`];
+    /// The keys with their metadata read by `read` (dead letters: [`DeadLetterSummary::read`];
     /// unreadable messages: their reason and time); metadata that does not read is `None`.
-    pub fn read<T: serde::de::DeserializeOwned>(self) -> Vec<(String, Option<T>)> {
+    pub fn read<T>(self, read: impl Fn(&str) -> Option<T>) -> Vec<(String, Option<T>)> {
         self.keys
             .into_iter()
-            .map(|(k, m)| (k, m.and_then(|t| serde_json::from_str(&t).ok())))
+            .map(|(k, m)| (k, m.and_then(|t| read(&t))))
             .collect()
     }
 }

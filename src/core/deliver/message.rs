@@ -4,14 +4,15 @@
 use crate::core::config::{Format, Target};
 use crate::core::deliver::enrich::{self, Plan};
 use crate::core::event::EncodedEvent;
-use serde::{Deserialize, Serialize};
+use crate::core::json::Fields;
+use serde::Serialize;
 
 /// Cloudflare Queues refuse messages over 128 KB; stay under it with room for the envelope.
 pub const MAX_MESSAGE_BYTES: usize = 120 * 1024;
 
 /// One queue message: deliver `event` to `target`. The attempt number travels in the message
 /// because workers-rs 0.8 exposes no attempt counter: a retry is a new message.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Delivery {
     pub target: String,
     /// 1-based number of the attempt this message will make.
@@ -30,7 +31,7 @@ pub struct Delivery {
 }
 
 /// Enrich `event` once (one B2B API call), then fan it out to `targets` as deliveries.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct EnrichJob {
     pub targets: Vec<String>,
     /// 1-based number of the API attempt this message will make.
@@ -45,7 +46,8 @@ pub struct EnrichJob {
 
 /// What a queue message asks for. Externally tagged (`{"deliver":{…}}`): serde's internally
 /// tagged enums buffer their content, which `RawValue` (the event's `data`) cannot go through.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Read back by [`decode`].
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Job {
     Deliver(Delivery),
@@ -53,6 +55,20 @@ pub enum Job {
 }
 
 impl Delivery {
+    /// Reads what [`Serialize`] wrote (field by field: see `json::Fields`).
+    pub fn read(json: &str) -> Result<Delivery, String> {
+        let f = Fields::parse(json)?;
+        Ok(Delivery {
+            target: f.get("target")?,
+            attempt: f.get("attempt")?,
+            received_at_ms: f.get("received_at_ms")?,
+            first_attempt_at: f.opt("first_attempt_at")?,
+            last_error: f.opt("last_error")?,
+            event: f.get("event")?,
+            original: f.opt("original")?,
+        })
+    }
+
     /// Attempt 1 of delivering `event` to `target`.
     pub fn first(
         target: &str,
@@ -72,8 +88,22 @@ impl Delivery {
     }
 }
 
+impl EnrichJob {
+    pub fn read(json: &str) -> Result<EnrichJob, String> {
+        let f = Fields::parse(json)?;
+        Ok(EnrichJob {
+            targets: f.get("targets")?,
+            attempt: f.get("attempt")?,
+            received_at_ms: f.get("received_at_ms")?,
+            first_attempt_at: f.opt("first_attempt_at")?,
+            last_error: f.opt("last_error")?,
+            event: f.get("event")?,
+        })
+    }
+}
+
 /// A delivery that will not be retried any more, stored in KV `DEAD_LETTERS`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DeadLetter {
     pub target: String,
     pub event_id: String,
@@ -90,6 +120,24 @@ pub struct DeadLetter {
     pub event: EncodedEvent,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
+}
+
+impl DeadLetter {
+    pub fn read(json: &str) -> Result<DeadLetter, String> {
+        let f = Fields::parse(json)?;
+        Ok(DeadLetter {
+            target: f.get("target")?,
+            event_id: f.get("event_id")?,
+            attempts: f.get("attempts")?,
+            last_status: f.opt("last_status")?,
+            last_error: f.get("last_error")?,
+            first_attempt_at: f.get("first_attempt_at")?,
+            last_attempt_at: f.get("last_attempt_at")?,
+            received_at_ms: f.or_default("received_at_ms")?,
+            event: f.get("event")?,
+            original: f.opt("original")?,
+        })
+    }
 }
 
 /// The queue messages for one accepted event: a delivery per plain target; for enriching
@@ -198,23 +246,6 @@ pub fn encode(job: &mut Job) -> Result<String, serde_json::Error> {
     Ok(text)
 }
 
-/// A queue message as read: version 1 had no `v`; version 2 adds it.
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    v: Option<u32>,
-    #[serde(default)]
-    deliver: Option<Delivery>,
-    #[serde(default)]
-    enrich: Option<EnrichJob>,
-}
-
-#[derive(Deserialize)]
-struct VersionOnly {
-    #[serde(default)]
-    v: Option<u32>,
-}
-
 /// Lives for one match right after decoding: boxing the job would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
@@ -226,33 +257,37 @@ pub enum Decoded {
     Unreadable(String),
 }
 
+/// A queue message as read: version 1 had no `v`; version 2 adds it. A newer version is
+/// recognised whatever else the message holds.
 pub fn decode(body: Option<&str>) -> Decoded {
     let Some(text) = body else {
         return Decoded::Unreadable("the message body is not text".into());
     };
-    match serde_json::from_str::<Envelope>(text) {
-        Ok(e) if e.v.unwrap_or(1) > VERSION => Decoded::Newer(e.v.unwrap_or(1)),
-        Ok(Envelope {
-            deliver: Some(d),
-            enrich: None,
-            ..
-        }) => Decoded::Job(Job::Deliver(d)),
-        Ok(Envelope {
-            deliver: None,
-            enrich: Some(e),
-            ..
-        }) => Decoded::Job(Job::Enrich(e)),
-        Ok(_) => Decoded::Unreadable("neither one `deliver` nor one `enrich` job".into()),
-        Err(e) => match serde_json::from_str::<VersionOnly>(text) {
-            Ok(VersionOnly { v: Some(v) }) if v > VERSION => Decoded::Newer(v),
-            _ => Decoded::Unreadable(format!("not a job of message version {VERSION}: {e}")),
-        },
+    let unreadable =
+        |e: String| Decoded::Unreadable(format!("not a job of message version {VERSION}: {e}"));
+    let f = match Fields::parse(text) {
+        Ok(f) => f,
+        Err(e) => return unreadable(e),
+    };
+    let v = match f.opt::<u32>("v") {
+        Ok(v) => v.unwrap_or(1),
+        Err(e) => return unreadable(e),
+    };
+    if v > VERSION {
+        return Decoded::Newer(v);
     }
+    let present = |name| f.raw(name).filter(|r| r.get() != "null");
+    let job = match (present("deliver"), present("enrich")) {
+        (Some(d), None) => Delivery::read(d.get()).map(Job::Deliver),
+        (None, Some(e)) => EnrichJob::read(e.get()).map(Job::Enrich),
+        _ => return Decoded::Unreadable("neither one `deliver` nor one `enrich` job".into()),
+    };
+    job.map_or_else(unreadable, Decoded::Job)
 }
 
 /// A queue message the consumer could not read, kept for the operator (KV `DEAD_LETTERS`,
 /// `unreadable:{message id}`; admin API `/admin/unreadable`) instead of being acked away.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Unreadable {
     pub message_id: String,
     pub queue: String,
@@ -266,6 +301,18 @@ pub struct Unreadable {
 }
 
 impl Unreadable {
+    pub fn read(json: &str) -> Result<Unreadable, String> {
+        let f = Fields::parse(json)?;
+        Ok(Unreadable {
+            message_id: f.get("message_id")?,
+            queue: f.get("queue")?,
+            received_at: f.get("received_at")?,
+            reason: f.get("reason")?,
+            body: f.opt("body")?,
+            size: f.get("size")?,
+        })
+    }
+
     pub fn new(
         message_id: &str,
         queue: &str,
@@ -454,6 +501,14 @@ mod tests {
         assert!(matches!(job, Job::Deliver(Delivery { original: None, .. })));
     }
 
+    /// A job as the consumer reads it (a message without `v` is version 1).
+    fn read_job(text: &str) -> Job {
+        match decode(Some(text)) {
+            Decoded::Job(job) => job,
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// README: a target gets the same bytes on every attempt and replay. Retries re-encode the
     /// delivery read from the queue, replays the dead letter read from KV.
     #[test]
@@ -461,22 +516,20 @@ mod tests {
         let (ev, _) = event_of("store/company/created");
         let first = Delivery::first("crm", ev.clone(), None, 5);
         let text = serde_json::to_string(&Job::Deliver(first)).unwrap();
-        let Job::Deliver(mut retry) = serde_json::from_str::<Job>(&text).unwrap() else {
+        let Job::Deliver(mut retry) = read_job(&text) else {
             panic!("a delivery reads back as a delivery")
         };
         retry.attempt += 1;
-        let again: Job =
-            serde_json::from_str(&serde_json::to_string(&Job::Deliver(retry.clone())).unwrap())
-                .unwrap();
+        let again = read_job(&serde_json::to_string(&Job::Deliver(retry.clone())).unwrap());
         let Job::Deliver(again) = again else { panic!() };
         assert_eq!(again.event.json(), ev.json());
         let record = again.into_dead_letter(Some(500), "HTTP 500".into(), 9);
         let stored = serde_json::to_string(&record).unwrap();
-        let back: DeadLetter = serde_json::from_str(&stored).unwrap();
+        let back = DeadLetter::read(&stored).unwrap();
         assert_eq!(back.event.json(), ev.json());
         // Bytes as read, even in a form this version would not write (an older relay's).
         let older = stored.replacen("\"specversion\":\"1.0\",", "\"specversion\": \"1.0\",", 1);
-        let back: DeadLetter = serde_json::from_str(&older).unwrap();
+        let back = DeadLetter::read(&older).unwrap();
         assert!(back.event.json().contains("\"specversion\": \"1.0\""));
     }
 
@@ -496,7 +549,7 @@ mod tests {
             }),
         ] {
             let text = serde_json::to_string(&job).unwrap();
-            let back: Job = serde_json::from_str(&text).unwrap();
+            let back = read_job(&text);
             let event = match back {
                 Job::Deliver(d) => d.event,
                 Job::Enrich(e) => e.event,
