@@ -79,7 +79,12 @@ pub struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'a> Fields<'a> {
     pub fn parse(text: &'a str) -> Result<Fields<'a>, String> {
-        serde_json::from_str(text).map_err(|e| e.to_string())
+        serde_json::from_str(text).map_err(|e| message(&e))
+    }
+
+    /// Every member, in order.
+    pub fn members(&self) -> &[(Cow<'a, str>, &'a RawValue)] {
+        &self.0
     }
 
     /// The member's raw JSON, `null` included.
@@ -87,27 +92,42 @@ impl<'a> Fields<'a> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
     }
 
+    /// The member's raw JSON unless it is absent or `null`.
+    pub fn present(&self, name: &str) -> Option<&'a RawValue> {
+        self.raw(name).filter(|r| r.get() != "null")
+    }
+
     /// A required member.
     pub fn get<T: Deserialize<'a>>(&self, name: &str) -> Result<T, String> {
         let raw = self
             .raw(name)
             .ok_or_else(|| format!("missing field `{name}`"))?;
-        serde_json::from_str(raw.get()).map_err(|e| format!("field `{name}`: {e}"))
+        serde_json::from_str(raw.get()).map_err(|e| format!("field `{name}`: {}", message(&e)))
     }
 
     /// An optional member: absent or `null` is `None`.
     pub fn opt<T: Deserialize<'a>>(&self, name: &str) -> Result<Option<T>, String> {
         match self.raw(name) {
             None => Ok(None),
-            Some(raw) => {
-                serde_json::from_str(raw.get()).map_err(|e| format!("field `{name}`: {e}"))
-            }
+            Some(raw) => serde_json::from_str(raw.get())
+                .map_err(|e| format!("field `{name}`: {}", message(&e))),
         }
     }
 
     /// An optional member with a default for absent or `null`.
     pub fn or_default<T: Deserialize<'a> + Default>(&self, name: &str) -> Result<T, String> {
         Ok(self.opt(name)?.unwrap_or_default())
+    }
+}
+
+/// serde_json's message without its ` at line L column C`: a position in a member's own text
+/// (or in re-encoded configuration) would mislead.
+fn message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&position) {
+        Some(t) => t.to_owned(),
+        None => text,
     }
 }
 

@@ -6,7 +6,7 @@ use crate::core::config::Config;
 use crate::core::deliver::outbound::{Header, USER_AGENT};
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::subscriptions::{
-    self, error_message, Hook, HookEnvelope, HookPage, Mode, Outcome, Settings, SettingsError,
+    self, error_message, written_hook, Hook, HookPage, Mode, Outcome, Settings, SettingsError,
     SyncReport, Write,
 };
 use crate::edge::{env, fetch};
@@ -102,7 +102,7 @@ async fn list(s: &Settings) -> Result<Vec<Hook>, RelayError> {
             204 => break,
             _ => return Err(refused(s, "GET /v3/hooks", &a)),
         }
-        let parsed: HookPage = serde_json::from_str(&a.body).map_err(|e| {
+        let parsed = HookPage::read(&a.body).map_err(|e| {
             RelayError::new(
                 ErrorCode::BigcommerceUnavailable,
                 format!("BigCommerce's list of hooks (page {page}) is not readable: {e}"),
@@ -143,9 +143,7 @@ async fn send(s: &Settings, w: &Write) -> Result<Option<Hook>, String> {
     let text = serde_json::to_string(body).map_err(|e| e.to_string())?;
     let a = call(s, method, &url, Some(text)).await?;
     if (200..300).contains(&a.status) {
-        Ok(serde_json::from_str::<HookEnvelope>(&a.body)
-            .ok()
-            .map(|e| e.data))
+        Ok(written_hook(&a.body).ok())
     } else {
         Err(format!(
             "BigCommerce answered {} to {what}: {}",

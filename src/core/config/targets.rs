@@ -7,6 +7,7 @@ use crate::core::deliver::lane::{take_lane_config, LaneConfig};
 use crate::core::deliver::presets::Preset;
 use crate::core::deliver::sign::SigningKey;
 use crate::core::deliver::template::{self, Template};
+use crate::core::json::Fields;
 use crate::core::route::filter::{self, Filter};
 use crate::core::route::path::Needs;
 use crate::core::secret::Secret;
@@ -131,35 +132,73 @@ pub struct Target {
 
 /// One entry of `TARGETS` as written by the operator. Unknown keys are errors: a typo such as
 /// `event` for `events` must not silently route everything.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct TargetSpec {
     name: String,
     url: String,
-    #[serde(default)]
     events: Option<Vec<String>>,
-    #[serde(default)]
     stores: Option<Vec<String>>,
-    #[serde(default)]
     format: Option<Format>,
-    #[serde(default)]
     signing_secret: Option<String>,
-    #[serde(default)]
     headers: Option<serde_json::Map<String, Value>>,
-    #[serde(default)]
     timeout_ms: Option<u32>,
-    #[serde(default)]
     max_attempts: Option<u32>,
-    #[serde(default)]
     enrich: bool,
-    #[serde(default)]
     enrich_required: bool,
-    #[serde(default)]
     template: Option<Value>,
-    #[serde(default)]
     content_type: Option<String>,
-    #[serde(default, rename = "where")]
     filter: Option<Value>,
+}
+
+/// The keys of a target (the lane's are taken out before): anything else is a typo.
+const SPEC_FIELDS: [&str; 14] = [
+    "name",
+    "url",
+    "events",
+    "stores",
+    "format",
+    "signing_secret",
+    "headers",
+    "timeout_ms",
+    "max_attempts",
+    "enrich",
+    "enrich_required",
+    "template",
+    "content_type",
+    "where",
+];
+
+impl TargetSpec {
+    /// Field by field (`json::Fields`), with serde's words for what is wrong: a derived
+    /// visitor here was ~6 KB of wasm.
+    fn read(json: &str) -> Result<TargetSpec, String> {
+        let f = Fields::parse(json)?;
+        if let Some((k, _)) = f
+            .members()
+            .iter()
+            .find(|(k, _)| !SPEC_FIELDS.contains(&&**k))
+        {
+            return Err(format!(
+                "unknown field `{k}`, expected one of `{}`",
+                SPEC_FIELDS.join("`, `")
+            ));
+        }
+        Ok(TargetSpec {
+            name: f.get("name")?,
+            url: f.get("url")?,
+            events: f.opt("events")?,
+            stores: f.opt("stores")?,
+            format: f.opt("format")?,
+            signing_secret: f.opt("signing_secret")?,
+            headers: f.opt("headers")?,
+            timeout_ms: f.opt("timeout_ms")?,
+            max_attempts: f.opt("max_attempts")?,
+            enrich: f.or_default("enrich")?,
+            enrich_required: f.or_default("enrich_required")?,
+            template: f.opt("template")?,
+            content_type: f.opt("content_type")?,
+            filter: f.opt("where")?,
+        })
+    }
 }
 
 /// Headers the relay sets itself; a target may not override them.
@@ -217,18 +256,17 @@ fn target(
         LaneConfig::default()
     });
     // Read from text, not with `from_value`: that second deserializer cost ~8 KB of wasm
-    // (BENCHMARKS.md). The message is serde's without the position in this re-encoded text.
-    let spec: TargetSpec =
-        match serde_json::to_string(&raw).and_then(|text| serde_json::from_str(&text)) {
-            Ok(s) => s,
-            Err(e) => {
-                let position = format!(" at line {} column {}", e.line(), e.column());
-                let message = e.to_string();
-                let message = message.strip_suffix(&position).unwrap_or(&message);
-                errors.push(format!("{label}: {message}"));
-                return None;
-            }
-        };
+    // (BENCHMARKS.md). Messages are serde's, without a position (`json::Fields`).
+    let spec = match serde_json::to_string(&raw)
+        .map_err(|e| e.to_string())
+        .and_then(|text| TargetSpec::read(&text))
+    {
+        Ok(s) => s,
+        Err(message) => {
+            errors.push(format!("{label}: {message}"));
+            return None;
+        }
+    };
     let before = errors.len();
     if !valid_name(&spec.name) {
         errors.push(format!(

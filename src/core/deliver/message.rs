@@ -276,8 +276,7 @@ pub fn decode(body: Option<&str>) -> Decoded {
     if v > VERSION {
         return Decoded::Newer(v);
     }
-    let present = |name| f.raw(name).filter(|r| r.get() != "null");
-    let job = match (present("deliver"), present("enrich")) {
+    let job = match (f.present("deliver"), f.present("enrich")) {
         (Some(d), None) => Delivery::read(d.get()).map(Job::Deliver),
         (None, Some(e)) => EnrichJob::read(e.get()).map(Job::Enrich),
         _ => return Decoded::Unreadable("neither one `deliver` nor one `enrich` job".into()),

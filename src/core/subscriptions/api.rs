@@ -1,7 +1,9 @@
 //! BigCommerce's store hooks API (`/stores/{hash}/v3/hooks`, see `webhooks.v3.yml`): the shapes
 //! it lists and accepts, and what its error answers say.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use crate::core::json::Fields;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -42,67 +44,89 @@ impl std::fmt::Debug for HookHeaders {
     }
 }
 
-/// One hook as BigCommerce lists it (`webhook_Full`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One hook as BigCommerce lists it (`webhook_Full`), read by [`Hook::read`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hook {
     pub id: u64,
     pub scope: String,
     pub destination: String,
     /// BigCommerce's default for a hook is active.
-    #[serde(default = "active_by_default")]
     pub is_active: bool,
-    #[serde(default, deserialize_with = "lenient_headers")]
     pub headers: Option<HookHeaders>,
     // `client_id`, `store_hash`, `created_at`, `updated_at` are ignored: the sync decides on
     // the fields above only, and each field read is code in the wasm.
 }
 
-fn active_by_default() -> bool {
-    true
+impl Hook {
+    /// Field by field (`json::Fields`): a derived visitor per API shape costs KBs of wasm.
+    pub fn read(json: &str) -> Result<Hook, String> {
+        let f = Fields::parse(json)?;
+        Ok(Hook {
+            id: f.get("id")?,
+            scope: f.get("scope")?,
+            destination: f.get("destination")?,
+            is_active: f.opt("is_active")?.unwrap_or(true),
+            headers: match f.present("headers") {
+                None => None,
+                Some(raw) => Some(lenient_headers(raw.get())?),
+            },
+        })
+    }
 }
 
 /// The spec says header values are strings. A hook of another app with some other JSON value
 /// must not make the whole listing unreadable, so such values are kept as their JSON text.
-fn lenient_headers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HookHeaders>, D::Error> {
-    let raw: Option<BTreeMap<String, Value>> = Option::deserialize(d)?;
-    Ok(raw.map(|m| {
-        m.into_iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => (k, s),
-                other => (k, json_text(&other)),
-            })
-            .collect()
-    }))
+fn lenient_headers(json: &str) -> Result<HookHeaders, String> {
+    let f = Fields::parse(json).map_err(|e| format!("field `headers`: {e}"))?;
+    Ok(f.members()
+        .iter()
+        .map(|(k, v)| {
+            let text =
+                serde_json::from_str::<String>(v.get()).unwrap_or_else(|_| v.get().to_owned());
+            (k.to_string(), text)
+        })
+        .collect())
 }
 
-/// `GET /v3/hooks`: one page of hooks (`webhooks_Resp`).
-#[derive(Debug, Deserialize)]
+/// Many hooks' raw JSON, in order.
+fn list(json: &str) -> Result<Vec<Hook>, String> {
+    let items: Vec<&RawValue> =
+        serde_json::from_str(json).map_err(|e| format!("field `data`: {e}"))?;
+    items.iter().map(|h| Hook::read(h.get())).collect()
+}
+
+/// `GET /v3/hooks`: one page of hooks (`webhooks_Resp`), with only what [`HookPage::next_page`]
+/// reads of `meta.pagination` (`total`, `count`, `per_page` and the other links are ignored).
+#[derive(Debug, Default)]
 pub struct HookPage {
-    #[serde(default)]
     pub data: Option<Vec<Hook>>,
-    #[serde(default)]
-    pub meta: Option<Meta>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct Meta {
-    #[serde(default)]
-    pub pagination: Option<Pagination>,
-}
-
-/// Only what [`HookPage::next_page`] reads (`total`, `count`, `per_page` and the other links are
-/// ignored: each field read is code in the wasm).
-#[derive(Debug, Default, Deserialize)]
-pub struct Pagination {
     pub current_page: Option<u64>,
     pub total_pages: Option<u64>,
-    #[serde(default)]
-    pub links: Option<Links>,
+    pub next_link: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct Links {
-    pub next: Option<String>,
+impl HookPage {
+    pub fn read(json: &str) -> Result<HookPage, String> {
+        let f = Fields::parse(json)?;
+        let mut page = HookPage {
+            data: f.present("data").map(|d| list(d.get())).transpose()?,
+            ..HookPage::default()
+        };
+        let Some(meta) = f.present("meta") else {
+            return Ok(page);
+        };
+        let meta = Fields::parse(meta.get())?;
+        let Some(p) = meta.present("pagination") else {
+            return Ok(page);
+        };
+        let p = Fields::parse(p.get())?;
+        page.current_page = p.opt("current_page")?;
+        page.total_pages = p.opt("total_pages")?;
+        if let Some(links) = p.present("links") {
+            page.next_link = Fields::parse(links.get())?.opt("next")?;
+        }
+        Ok(page)
+    }
 }
 
 impl HookPage {
@@ -113,13 +137,11 @@ impl HookPage {
         if self.data.as_ref().is_none_or(Vec::is_empty) {
             return None;
         }
-        let p = self.meta.as_ref()?.pagination.as_ref()?;
-        match (p.current_page, p.total_pages) {
+        match (self.current_page, self.total_pages) {
             (Some(current), Some(total)) => (current < total).then_some(current + 1),
-            _ => p
-                .links
-                .as_ref()
-                .and_then(|l| l.next.as_deref())
+            _ => self
+                .next_link
+                .as_deref()
                 .is_some_and(|n| !n.trim().is_empty())
                 .then_some(page + 1),
         }
@@ -127,9 +149,10 @@ impl HookPage {
 }
 
 /// `POST`/`PUT /v3/hooks[/{id}]` answers: `{"data": hook, "meta": {}}`.
-#[derive(Debug, Deserialize)]
-pub struct HookEnvelope {
-    pub data: Hook,
+pub fn written_hook(json: &str) -> Result<Hook, String> {
+    let f = Fields::parse(json)?;
+    let data = f.raw("data").ok_or("missing field `data`")?;
+    Hook::read(data.get())
 }
 
 /// The body of a create (`webhook_Base`) or update (`webhook_Put`); absent fields are left as
@@ -145,15 +168,6 @@ pub struct HookWrite {
     pub headers: Option<HookHeaders>,
 }
 
-/// BigCommerce's error bodies (`error_Full`, `errorDetailed_Full`).
-#[derive(Debug, Deserialize)]
-struct BcError {
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(default)]
-    errors: Option<Value>,
-}
-
 /// A value's compact JSON text, like its `Display`, through the serializer every other JSON
 /// output of the relay uses (one copy of it in the wasm, not two).
 fn json_text(v: &Value) -> String {
@@ -166,8 +180,12 @@ const MAX_MESSAGE: usize = 300;
 /// What BigCommerce said in an error answer: its `title`, then each entry of `errors`; the raw
 /// text (shortened) when the body is not its usual JSON.
 pub fn error_message(status: u16, body: &str) -> String {
-    let mut out = match serde_json::from_str::<BcError>(body) {
-        Ok(BcError { title, errors }) => {
+    // BigCommerce's error bodies (`error_Full`, `errorDetailed_Full`): `title`, `errors`.
+    let read = |f: Fields<'_>| -> Result<(Option<String>, Option<Value>), String> {
+        Ok((f.opt("title")?, f.opt("errors")?))
+    };
+    let mut out = match Fields::parse(body).and_then(read) {
+        Ok((title, errors)) => {
             let mut parts: Vec<String> = title.into_iter().filter(|t| !t.is_empty()).collect();
             match errors {
                 Some(Value::Object(m)) => parts.extend(m.iter().map(|(k, v)| match v {
@@ -208,7 +226,7 @@ mod tests {
     #[test]
     fn parses_the_documented_list_and_follows_pages() {
         let body = r#"{"data":[{"id":18048287,"client_id":"m9r6","store_hash":"sftg45fsd","created_at":1561488106,"updated_at":1561488106,"scope":"store/order/created","destination":"https://665b65a6.ngrok.io/webhooks","is_active":true,"headers":{"custom-key":"developer-defined value","n":5}},{"id":2,"scope":"store/a/b","destination":"https://x","headers":null}],"meta":{"pagination":{"total":12,"count":2,"per_page":5,"current_page":1,"total_pages":3,"links":{"next":"?page=2&limit=5","current":"?page=1&limit=5"}}}}"#;
-        let page: HookPage = serde_json::from_str(body).unwrap();
+        let page = HookPage::read(body).unwrap();
         let hooks = page.data.as_ref().unwrap();
         assert_eq!(hooks[0].id, 18048287);
         assert_eq!(
@@ -220,23 +238,22 @@ mod tests {
         assert_eq!(hooks[1].headers, None);
         assert_eq!(page.next_page(1), Some(2));
 
-        let last: HookPage = serde_json::from_str(
+        let last = HookPage::read(
             r#"{"data":[{"id":1,"scope":"s","destination":"d"}],"meta":{"pagination":{"current_page":3,"total_pages":3,"links":{"next":"?page=4"}}}}"#,
         )
         .unwrap();
         assert_eq!(last.next_page(3), None, "total_pages wins over links");
-        let by_link: HookPage = serde_json::from_str(
+        let by_link = HookPage::read(
             r#"{"data":[{"id":1,"scope":"s","destination":"d"}],"meta":{"pagination":{"links":{"next":"?page=5"}}}}"#,
         )
         .unwrap();
         assert_eq!(by_link.next_page(4), Some(5));
-        let empty: HookPage = serde_json::from_str(
+        let empty = HookPage::read(
             r#"{"data":[],"meta":{"pagination":{"current_page":1,"total_pages":9}}}"#,
         )
         .unwrap();
         assert_eq!(empty.next_page(1), None, "an empty page ends the listing");
-        let bare: HookPage =
-            serde_json::from_str(r#"{"data":[{"id":1,"scope":"s","destination":"d"}]}"#).unwrap();
+        let bare = HookPage::read(r#"{"data":[{"id":1,"scope":"s","destination":"d"}]}"#).unwrap();
         assert_eq!(bare.next_page(1), None);
     }
 

@@ -9,10 +9,7 @@ mod api;
 mod plan;
 mod settings;
 
-pub use api::{
-    error_message, redact, Hook, HookEnvelope, HookHeaders, HookPage, HookWrite, Links, Meta,
-    Pagination,
-};
+pub use api::{error_message, redact, written_hook, Hook, HookHeaders, HookPage, HookWrite};
 pub use plan::{
     is_ours, plan, status, wanted_headers, Action, Mode, Outcome, Row, SyncReport, Write,
 };
