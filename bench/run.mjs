@@ -69,6 +69,13 @@ const spread = (xs, d = 2) => (xs?.length ? `${f(median(xs), d)} (${f(Math.min(.
 const D1_BLOCK = /^\[\[d1_databases\]\]\n(?:(?!\[).*\n)*/m;
 /** Whether a worker's wrangler.toml binds a D1 database (history). */
 const hasHistory = (name) => D1_BLOCK.test(fs.readFileSync(path.join(WORKERS[name].dir, "wrangler.toml"), "utf8"));
+/** The worker's lane queues (the relay's LANE_n producers): `{ BINDING: "queue-name" }`. */
+function laneQueues(name) {
+  const text = fs.readFileSync(path.join(WORKERS[name].dir, "wrangler.toml"), "utf8");
+  const out = {};
+  for (const m of text.matchAll(/^\[\[queues\.producers\]\]\nbinding = "(LANE_\d+)"\nqueue = "([^"]+)"/gm)) out[m[1]] = m[2];
+  return out;
+}
 /** The worker's Durable Object bindings (the relay's TargetLane): `{ NAME: "Class" }`. */
 function durableObjects(name) {
   const text = fs.readFileSync(path.join(WORKERS[name].dir, "wrangler.toml"), "utf8");
@@ -207,7 +214,7 @@ async function start(name, receivers, opts = {}) {
  * Miniflare options for an upload bundle (`dryRun`'s outdir): its modules, KV, queue producer,
  * and D1 `HISTORY` when the worker has it. `script`: another entry module in the outdir.
  */
-function bundleOptions(outdir, queue, bindings, { history = false, script = "index.js", objects = {} } = {}) {
+function bundleOptions(outdir, queue, bindings, { history = false, script = "index.js", objects = {}, lanes = {} } = {}) {
   return {
     modules: true,
     scriptPath: path.join(outdir, script),
@@ -218,10 +225,14 @@ function bundleOptions(outdir, queue, bindings, { history = false, script = "ind
     ],
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
-    queueProducers: { DELIVERIES: { queueName: queue } },
+    queueProducers: {
+      DELIVERIES: { queueName: queue },
+      ...Object.fromEntries(Object.entries(lanes).map(([b, q]) => [b, { queueName: q }])),
+    },
     ...(history ? { d1Databases: ["HISTORY"] } : {}),
-    // Lane queues are not bound here: every delivery goes through the one queue, as the
-    // floors' do; the lanes' Durable Object is.
+    // The relay's lane queues and their Durable Object, as wrangler.toml binds them: a lane's
+    // consumer batch holds one target, so the lane is asked once per batch, not once per
+    // target in a mixed batch.
     ...(Object.keys(objects).length ? { durableObjects: objects } : {}),
     bindings,
   };
@@ -262,8 +273,11 @@ class MiniflareSubject {
         history,
         script: this.counting ? COUNTING_SCRIPT : "index.js",
         objects: durableObjects(this.name),
+        lanes: laneQueues(this.name),
       }),
-      queueConsumers: { [queue]: { maxBatchSize: batch, maxBatchTimeout: timeout, maxRetries: 5 } },
+      queueConsumers: Object.fromEntries(
+        [queue, ...Object.values(laneQueues(this.name))].map((q) => [q, { maxBatchSize: batch, maxBatchTimeout: timeout, maxRetries: 5 }]),
+      ),
       handleRuntimeStdio: (stdout, stderr) => {
         // Kept short: only the tail explains an odd answer.
         const keep = (d) => (this.logs = (this.logs + d).slice(-8000));
@@ -502,6 +516,8 @@ const wrap = (env) => {
   const w = { DEDUP: kv(env.DEDUP), DEAD_LETTERS: kv(env.DEAD_LETTERS), DELIVERIES: queue(env.DELIVERIES) };
   if (env.HISTORY) w.HISTORY = d1(env.HISTORY);
   if (env.TARGET_LANES) w.TARGET_LANES = objects(env.TARGET_LANES);
+  // The lane queues by name: the bindings object does not list its keys.
+  for (let i = 1; i <= 7; i++) if (env["LANE_" + i]) w["LANE_" + i] = queue(env["LANE_" + i]);
   return new Proxy(env, { get: (t, k) => (k in w ? w[k] : t[k]) });
 };
 export default class extends WorkerEntrypoint {
