@@ -179,7 +179,12 @@ pub fn later(env: &Env, ctx: &Context, ss: impl FnOnce() -> Vec<Statement>) {
     let Some(db) = Db::of(env) else { return };
     let ss = ss();
     let env = env.clone();
-    ctx.wait_until(async move { run(&env, &db, ss).await });
+    ctx.wait_until(async move {
+        // A timer first: the D1 calls' own work (statements bound, the batch sent) then runs
+        // after the answer has gone, not in the microtasks before it.
+        worker::Delay::from(std::time::Duration::ZERO).await;
+        run(&env, &db, ss).await
+    });
 }
 
 /// One log entry (`core::history::write::log_entry`: a quarantined request, an operational
