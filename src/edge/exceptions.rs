@@ -47,10 +47,12 @@ pub fn observe(env: &Env, ctx: &Context, cfg: &Config, event: &EncodedEvent) {
         let Ok(cfg) = loaded.as_ref() else {
             return;
         };
-        Delay::from(Duration::from_millis(REACTIVATE_AFTER_MS)).await;
-        if bigcommerce::reactivate_hook(cfg, hook_id).await == "still_active" {
-            Delay::from(Duration::from_millis(REACTIVATE_AGAIN_AFTER_MS)).await;
-            bigcommerce::reactivate_hook(cfg, hook_id).await;
+        // A loop, not two calls: one copy of the call's state machine in the wasm.
+        for wait_ms in [REACTIVATE_AFTER_MS, REACTIVATE_AGAIN_AFTER_MS] {
+            Delay::from(Duration::from_millis(wait_ms)).await;
+            if bigcommerce::reactivate_hook(cfg, hook_id).await != "still_active" {
+                break;
+            }
         }
     });
 }

@@ -660,7 +660,8 @@ export async function finalAccounting(ctx, { settleMs = 180_000 } = {}) {
   keys = new Set(await ctx.relay.kvKeys("DEAD_LETTERS"));
   const lost = outstanding();
   const deadLetters = pairs.filter((p) => keys.has(`dlq:${p.name}:${p.id}`));
-  const unexpectedDead = [...keys].filter((k) => !mayDie(k.split(":")[1]));
+  // Dead letters only: DEAD_LETTERS also keeps quarantined callbacks (run 3) and unreadable messages.
+  const unexpectedDead = [...keys].filter((k) => k.startsWith("dlq:") && !mayDie(k.split(":")[1]));
   const report = {
     events: ctx.accepted.length,
     deliveries_due: pairs.length,

@@ -120,18 +120,16 @@ impl<T: Clone> Coalescer<T> {
         PF: Future<Output = ()>,
     {
         let mut paused = 0;
-        loop {
+        // `None`: this copy gave up waiting and works unregistered. One place awaits `work`:
+        // its state machine is then in the caller's code once, not once per branch.
+        let leader = 'wait: loop {
             match self.enter(key) {
-                Entry::Leader(leader) => {
-                    let outcome = work().await;
-                    leader.finish(outcome.clone());
-                    return outcome;
-                }
+                Entry::Leader(leader) => break Some(leader),
                 Entry::Follower(outcome) => loop {
                     match outcome.get() {
                         Some(Some(o)) => return follow(o),
-                        Some(None) => break,
-                        None if paused >= max_pauses => return work().await,
+                        Some(None) => continue 'wait,
+                        None if paused >= max_pauses => break 'wait None,
                         None => {
                             paused += 1;
                             pause().await;
@@ -139,7 +137,12 @@ impl<T: Clone> Coalescer<T> {
                     }
                 },
             }
+        };
+        let outcome = work().await;
+        if let Some(leader) = leader {
+            leader.finish(outcome.clone());
         }
+        outcome
     }
 }
 
