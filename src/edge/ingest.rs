@@ -147,17 +147,18 @@ async fn submit_inner<'a>(
         }
         Ok(done.outcome)
     };
-    // Test-only: lets copies reach the dedup object together (e2e of `DEDUP_MODE = "durable"`).
-    let outcome = if env::fault(env, "no_coalesce") {
-        work().await?
+    // Test-only `no_coalesce`: a table of its own, so every copy leads and copies reach the
+    // dedup object together (e2e of `DEDUP_MODE = "durable"`). One call site for `work`.
+    let in_flight = if env::fault(env, "no_coalesce") {
+        Coalescer::new()
     } else {
-        let in_flight = IN_FLIGHT.with(Coalescer::clone);
-        let pause = || worker::Delay::from(std::time::Duration::from_millis(FOLLOW_POLL_MS));
-        let follow = |first: Result<Outcome, RelayError>| first.map(|_| Outcome::Duplicate);
-        in_flight
-            .run(&event.id, work, follow, pause, FOLLOW_MAX_POLLS)
-            .await?
+        IN_FLIGHT.with(Coalescer::clone)
     };
+    let pause = || worker::Delay::from(std::time::Duration::from_millis(FOLLOW_POLL_MS));
+    let follow = |first: Result<Outcome, RelayError>| first.map(|_| Outcome::Duplicate);
+    let outcome = in_flight
+        .run(&event.id, work, follow, pause, FOLLOW_MAX_POLLS)
+        .await?;
     Ok((outcome, targets))
 }
 
