@@ -267,16 +267,17 @@ class MiniflareSubject {
     const [batch, timeout] = this.name === "relay" && QUEUE ? QUEUE : [6, 1];
     const before = new Set(myWorkerd());
     const history = hasHistory(this.name);
+    const lanes = laneQueues(this.name);
     const outdir = this.counting ? countingBundle(UPLOAD[this.name]) : UPLOAD[this.name];
     this.mf = new Miniflare({
       ...bundleOptions(outdir, queue, this.env, {
         history,
         script: this.counting ? COUNTING_SCRIPT : "index.js",
         objects: durableObjects(this.name),
-        lanes: laneQueues(this.name),
+        lanes,
       }),
       queueConsumers: Object.fromEntries(
-        [queue, ...Object.values(laneQueues(this.name))].map((q) => [q, { maxBatchSize: batch, maxBatchTimeout: timeout, maxRetries: 5 }]),
+        [queue, ...Object.values(lanes)].map((q) => [q, { maxBatchSize: batch, maxBatchTimeout: timeout, maxRetries: 5 }]),
       ),
       handleRuntimeStdio: (stdout, stderr) => {
         // Kept short: only the tail explains an odd answer.

@@ -74,7 +74,8 @@ impl<'de: 'a, 'a> Visitor<'de> for ScalarVisitor<'a> {
 /// records (queue messages, CloudEvents, dead letters) field by field. A derived `Deserialize`
 /// is a visitor per type, with a sequence form JSON never uses: several KB of wasm each. This
 /// is one visitor for every object, and a field is read with the shared readers of its type.
-/// Unknown members are ignored; the first of repeated names is the one read.
+/// Unknown members are ignored; a member read whose name is repeated is an error, as serde's
+/// derived readers made it.
 pub struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'a> Fields<'a> {
@@ -87,27 +88,31 @@ impl<'a> Fields<'a> {
         &self.0
     }
 
-    /// The member's raw JSON, `null` included.
-    pub fn raw(&self, name: &str) -> Option<&'a RawValue> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+    /// The member's raw JSON, `null` included; a repeated name is an error.
+    pub fn raw(&self, name: &str) -> Result<Option<&'a RawValue>, String> {
+        let mut found = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| *v);
+        match (found.next(), found.next()) {
+            (Some(_), Some(_)) => Err(format!("duplicate field `{name}`")),
+            (one, _) => Ok(one),
+        }
     }
 
     /// The member's raw JSON unless it is absent or `null`.
-    pub fn present(&self, name: &str) -> Option<&'a RawValue> {
-        self.raw(name).filter(|r| r.get() != "null")
+    pub fn present(&self, name: &str) -> Result<Option<&'a RawValue>, String> {
+        Ok(self.raw(name)?.filter(|r| r.get() != "null"))
     }
 
     /// A required member.
     pub fn get<T: Deserialize<'a>>(&self, name: &str) -> Result<T, String> {
         let raw = self
-            .raw(name)
+            .raw(name)?
             .ok_or_else(|| format!("missing field `{name}`"))?;
         serde_json::from_str(raw.get()).map_err(|e| format!("field `{name}`: {}", message(&e)))
     }
 
     /// An optional member: absent or `null` is `None`.
     pub fn opt<T: Deserialize<'a>>(&self, name: &str) -> Result<Option<T>, String> {
-        match self.raw(name) {
+        match self.raw(name)? {
             None => Ok(None),
             Some(raw) => serde_json::from_str(raw.get())
                 .map_err(|e| format!("field `{name}`: {}", message(&e))),
@@ -154,5 +159,30 @@ impl<'de> Visitor<'de> for FieldsVisitor {
             }
         }
         Ok(Fields(members))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fields;
+
+    #[test]
+    fn fields_read_by_name_and_refuse_a_repeated_member_that_is_read() {
+        let f = Fields::parse(r#"{"a":"x","n":null,"u":1,"u":2,"s":"\u0041"}"#).unwrap();
+        assert_eq!(f.get::<String>("a").unwrap(), "x");
+        assert_eq!(f.get::<String>("s").unwrap(), "A");
+        assert_eq!(f.opt::<String>("n").unwrap(), None);
+        assert_eq!(f.opt::<String>("absent").unwrap(), None);
+        assert_eq!(f.present("n").unwrap().map(|r| r.get()), None);
+        assert_eq!(
+            f.get::<String>("absent").unwrap_err(),
+            "missing field `absent`"
+        );
+        assert_eq!(f.get::<u32>("u").unwrap_err(), "duplicate field `u`");
+        assert_eq!(
+            f.get::<u32>("a").unwrap_err(),
+            "field `a`: invalid type: string \"x\", expected u32"
+        );
+        assert!(Fields::parse("[1]").is_err());
     }
 }

@@ -276,7 +276,11 @@ pub fn decode(body: Option<&str>) -> Decoded {
     if v > VERSION {
         return Decoded::Newer(v);
     }
-    let job = match (f.present("deliver"), f.present("enrich")) {
+    let (deliver, enrich) = match (f.present("deliver"), f.present("enrich")) {
+        (Ok(d), Ok(e)) => (d, e),
+        (Err(e), _) | (_, Err(e)) => return unreadable(e),
+    };
+    let job = match (deliver, enrich) {
         (Some(d), None) => Delivery::read(d.get()).map(Job::Deliver),
         (None, Some(e)) => EnrichJob::read(e.get()).map(Job::Enrich),
         _ => return Decoded::Unreadable("neither one `deliver` nor one `enrich` job".into()),

@@ -66,7 +66,7 @@ impl Hook {
             scope: f.get("scope")?,
             destination: f.get("destination")?,
             is_active: f.opt("is_active")?.unwrap_or(true),
-            headers: match f.present("headers") {
+            headers: match f.present("headers")? {
                 None => None,
                 Some(raw) => Some(lenient_headers(raw.get())?),
             },
@@ -77,13 +77,13 @@ impl Hook {
 /// The spec says header values are strings. A hook of another app with some other JSON value
 /// must not make the whole listing unreadable, so such values are kept as their JSON text.
 fn lenient_headers(json: &str) -> Result<HookHeaders, String> {
-    let f = Fields::parse(json).map_err(|e| format!("field `headers`: {e}"))?;
-    Ok(f.members()
-        .iter()
-        .map(|(k, v)| {
-            let text =
-                serde_json::from_str::<String>(v.get()).unwrap_or_else(|_| v.get().to_owned());
-            (k.to_string(), text)
+    let raw: BTreeMap<String, Value> =
+        serde_json::from_str(json).map_err(|e| format!("field `headers`: {e}"))?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => (k, s),
+            other => (k, json_text(&other)),
         })
         .collect())
 }
@@ -109,20 +109,20 @@ impl HookPage {
     pub fn read(json: &str) -> Result<HookPage, String> {
         let f = Fields::parse(json)?;
         let mut page = HookPage {
-            data: f.present("data").map(|d| list(d.get())).transpose()?,
+            data: f.present("data")?.map(|d| list(d.get())).transpose()?,
             ..HookPage::default()
         };
-        let Some(meta) = f.present("meta") else {
+        let Some(meta) = f.present("meta")? else {
             return Ok(page);
         };
         let meta = Fields::parse(meta.get())?;
-        let Some(p) = meta.present("pagination") else {
+        let Some(p) = meta.present("pagination")? else {
             return Ok(page);
         };
         let p = Fields::parse(p.get())?;
         page.current_page = p.opt("current_page")?;
         page.total_pages = p.opt("total_pages")?;
-        if let Some(links) = p.present("links") {
+        if let Some(links) = p.present("links")? {
             page.next_link = Fields::parse(links.get())?.opt("next")?;
         }
         Ok(page)
@@ -151,7 +151,7 @@ impl HookPage {
 /// `POST`/`PUT /v3/hooks[/{id}]` answers: `{"data": hook, "meta": {}}`.
 pub fn written_hook(json: &str) -> Result<Hook, String> {
     let f = Fields::parse(json)?;
-    let data = f.raw("data").ok_or("missing field `data`")?;
+    let data = f.raw("data")?.ok_or("missing field `data`")?;
     Hook::read(data.get())
 }
 
