@@ -20,16 +20,23 @@ async fn fetch(
     Ok(edge::http::handle(req, env, ctx).await)
 }
 
-/// Deliveries and their dead-letter queue. Never returns `Err`: the generated glue would panic.
+/// Deliveries and their dead-letter queue; never fails (the consumer settles every message).
+/// Exported by hand, as `#[event(queue)]` would export it, so that the consumer gets the
+/// runtime's own batch (worker's wrapper retries through serde_wasm_bindgen: ~5 KB of wasm).
 #[cfg(target_arch = "wasm32")]
-#[worker::event(queue)]
-async fn queue(
-    batch: worker::MessageBatch<String>,
-    env: worker::Env,
-    _ctx: worker::Context,
-) -> worker::Result<()> {
-    edge::consume::consume(batch, env).await;
-    Ok(())
+mod queue_export {
+    use wasm_bindgen::prelude::wasm_bindgen;
+    use wasm_bindgen::JsValue;
+
+    #[wasm_bindgen(wasm_bindgen_futures = ::worker::wasm_bindgen_futures)]
+    pub async fn queue(
+        batch: worker::worker_sys::MessageBatch,
+        env: worker::Env,
+        _ctx: worker::worker_sys::Context,
+    ) -> Result<JsValue, JsValue> {
+        crate::edge::consume::consume(batch, env).await;
+        Ok(JsValue::UNDEFINED)
+    }
 }
 
 /// The daily cron (`[triggers]` in wrangler.toml): re-activates the store's hooks of ours that

@@ -322,6 +322,7 @@ fn urls_the_runtime_cannot_fetch_are_configuration_errors() {
         "DEDUP_TTL_SECONDS" => Some(lines[2].to_owned()),
         "RETRY_SCHEDULE_SECONDS" => Some(lines[3].to_owned()),
         "BC_B2B_API_BASE" | "LOG_DELIVERIES" | "HISTORY_DAYS" => None,
+        "INGEST_AUTH" | "SIGNATURE_TOLERANCE_SECONDS" | "DEDUP_MODE" => None,
         n if n.starts_with("BC_") || n == "PUBLIC_URL" => None,
         _ => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()),
     };

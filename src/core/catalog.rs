@@ -1,7 +1,7 @@
 //! The 19 B2B Edition webhook scopes as resource × action, and the subject each event gets.
 //! Anything not listed here is an unknown scope: still accepted and forwarded.
 
-use crate::core::json::Scalar;
+use crate::core::json::{Fields, Scalar};
 use serde_json::value::RawValue;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,18 +91,6 @@ pub struct Ids {
     pub quote: Option<String>,
 }
 
-#[derive(serde::Deserialize, Default)]
-struct RawIds<'a> {
-    #[serde(borrow)]
-    company_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
-    user_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
-    address_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
-    quote_id: Option<Scalar<'a>>,
-}
-
 fn id_text(v: Option<Scalar>) -> Option<String> {
     match v? {
         Scalar::U64(n) => Some(n.to_string()),
@@ -120,12 +108,17 @@ fn id_text(v: Option<Scalar>) -> Option<String> {
 }
 
 pub fn ids(data: &RawValue) -> Ids {
-    let raw: RawIds = serde_json::from_str(data.get()).unwrap_or_default();
+    // Through the one object visitor (`json::Fields`): a derived struct here was ~2.7 KB of
+    // wasm. `data` that is not an object, or an id that does not read, gives no id.
+    let Ok(f) = Fields::parse(data.get()) else {
+        return Ids::default();
+    };
+    let id = |name| id_text(f.opt::<Scalar>(name).ok().flatten());
     Ids {
-        company: id_text(raw.company_id),
-        user: id_text(raw.user_id),
-        address: id_text(raw.address_id),
-        quote: id_text(raw.quote_id),
+        company: id("company_id"),
+        user: id("user_id"),
+        address: id("address_id"),
+        quote: id("quote_id"),
     }
 }
 

@@ -8,6 +8,7 @@
 //! `subscriptions` plans the BigCommerce hooks; `admin` shapes the operator's API.
 
 pub mod admin;
+pub mod base64;
 pub mod catalog;
 pub mod config;
 pub mod deliver;

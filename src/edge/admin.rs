@@ -1,9 +1,7 @@
 //! Operator routes under /admin/: bearer `ADMIN_TOKEN` (constant time); without that secret
 //! every route answers 404, so an unconfigured relay exposes nothing.
 
-use crate::core::admin::{
-    self, DeadLetterSummary, ReplayReport, ReplayRequest, TestEventRequest, REPLAY_LIMIT,
-};
+use crate::core::admin::{self, AdminBody, DeadLetterSummary, ReplayReport, REPLAY_LIMIT};
 use crate::core::config::Config;
 use crate::core::deliver::lanes::Op;
 use crate::core::deliver::message::{
@@ -21,30 +19,11 @@ use crate::core::secret::Secret;
 use crate::core::subscriptions::Mode;
 use crate::edge::respond::ok;
 use crate::edge::{
-    bigcommerce, concurrent, env, events, health, history, kv, lane, log, queue, respond,
+    bigcommerce, body, concurrent, env, events, health, history, kv, lane, log, quarantine, queue,
+    respond,
 };
 use serde::Serialize;
 use worker::{Env, Method, Request, Response};
-
-async fn body<T: serde::de::DeserializeOwned + Default>(
-    req: &mut Request,
-) -> Result<T, RelayError> {
-    let bytes = req.bytes().await.map_err(|_| {
-        RelayError::new(
-            ErrorCode::UnreadableBody,
-            "the request body could not be read",
-        )
-    })?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    let invalid = |e: &dyn std::fmt::Display| {
-        RelayError::new(ErrorCode::InvalidJson, format!("invalid request body: {e}"))
-    };
-    // serde_json's `str` reader, as everywhere else: one copy of the parser in the wasm.
-    let text = std::str::from_utf8(&bytes).map_err(|e| invalid(&e))?;
-    serde_json::from_str(text).map_err(|e| invalid(&e))
-}
 
 pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response, RelayError> {
     // Read here, not in the configuration: the admin routes must answer (health) while the
@@ -94,7 +73,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
         (["targets", _, "pause" | "resume"], _) => Err(RelayError::method_not_allowed("POST")),
         (["dead-letters"], Method::Get) => list(&req, env).await,
         (["dead-letters", "replay"], Method::Post) => {
-            let request: ReplayRequest = body(&mut req).await?;
+            let request = body::admin(&mut req, &["target", "ids"]).await?;
             replay(env, cfg, request).await
         }
         (["dead-letters", target, id], Method::Get) => {
@@ -127,15 +106,11 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
             deleted(key)
         }
         (["unreadable", _], _) => Err(RelayError::method_not_allowed("GET, DELETE")),
+        (["quarantine", rest @ ..], _) => quarantine::admin(&mut req, env, cfg, rest).await,
         // Test-only (FAULTS=raw_enqueue): puts a raw body on the queue, as a foreign producer or
         // another relay version would, to show what the consumer does with it.
         (["test-message"], Method::Post) if env::fault(env, "raw_enqueue") => {
-            let text = req.text().await.map_err(|_| {
-                RelayError::new(
-                    ErrorCode::UnreadableBody,
-                    "the request body could not be read",
-                )
-            })?;
+            let text = body::text(&mut req).await?;
             queue::send_text(env, text, 0)
                 .await
                 .map_err(|e| RelayError::new(ErrorCode::QueueUnavailable, e))?;
@@ -146,9 +121,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response,
             })
         }
         (["test-event"], Method::Post) => {
-            let request = body::<Option<TestEventRequest>>(&mut req)
-                .await?
-                .ok_or_else(|| RelayError::new(ErrorCode::MissingField, "`scope` is required"))?;
+            let request = body::admin(&mut req, &["scope", "target"]).await?;
             test_event(env, cfg, request).await
         }
         (["bigcommerce", "subscriptions", "sync"], Method::Post) => {
@@ -326,7 +299,7 @@ async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayErro
 /// Records are read a few at a time, their jobs sent in as few queue batches as the limits
 /// allow (not one send per record: 100 records were ~300 sequential subrequests), and each
 /// record is deleted only after the batch carrying it was enqueued.
-async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Response, RelayError> {
+async fn replay(env: &Env, cfg: &Config, request: AdminBody) -> Result<Response, RelayError> {
     let mut report = ReplayReport::default();
     let keys: Vec<String> = match (&request.target, &request.ids) {
         (Some(t), Some(ids)) => ids.iter().map(|id| dead_letter_key(t, id)).collect(),
@@ -423,21 +396,16 @@ async fn replay(env: &Env, cfg: &Config, request: ReplayRequest) -> Result<Respo
 
 /// Builds a callback for the configured store and sends it through the ingest pipeline (no
 /// dedup), marked `bctest: true`, to one target or to every target that wants it.
-async fn test_event(
-    env: &Env,
-    cfg: &Config,
-    request: TestEventRequest,
-) -> Result<Response, RelayError> {
+async fn test_event(env: &Env, cfg: &Config, request: AdminBody) -> Result<Response, RelayError> {
+    let scope = request
+        .scope
+        .as_deref()
+        .ok_or_else(|| RelayError::new(ErrorCode::MissingField, "`scope` is required"))?;
     let store_hash = cfg.store_hash.as_deref().unwrap_or("test");
     let mut nonce = [0u8; 20];
     getrandom::fill(&mut nonce).map_err(|e| RelayError::new(ErrorCode::Internal, e.to_string()))?;
     let now_ms = env::now_ms();
-    let body = admin::test_callback(
-        &request.scope,
-        store_hash,
-        now_ms / 1000,
-        &hex::encode(nonce),
-    );
+    let body = admin::test_callback(scope, store_hash, now_ms / 1000, &hex::encode(nonce));
     let cb = callback::parse(body.as_bytes())?;
     let mut ev = event::normalize(cb, now_ms);
     ev.bctest = Some(true);

@@ -5,13 +5,13 @@
 use crate::core::config::Config;
 use crate::core::deliver::outbound::{Header, USER_AGENT};
 use crate::core::error::{ErrorCode, RelayError};
+use crate::core::secret::Secret;
 use crate::core::subscriptions::{
-    self, error_message, written_hook, Hook, HookPage, Mode, Outcome, Settings, SettingsError,
-    SyncReport, Write,
+    self, error_message, written_hook, Hook, HookPage, Mode, Outcome, Reactivation, Settings,
+    SettingsError, SyncReport, Write,
 };
 use crate::edge::{env, fetch};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use worker::{Env, Method};
 
 /// Per BigCommerce call, until the answer's headers (its small JSON body is read after).
@@ -160,7 +160,7 @@ async fn run(cfg: &Config, dry_run: bool, mode: Mode) -> Result<SyncReport, Rela
         &existing,
         &s.scopes,
         &s.destination,
-        s.bearer_token.expose(),
+        s.bearer_token.as_ref().map(Secret::expose),
         mode,
     );
     let mut scopes = Vec::with_capacity(actions.len());
@@ -178,6 +178,7 @@ async fn run(cfg: &Config, dry_run: bool, mode: Mode) -> Result<SyncReport, Rela
     Ok(SyncReport {
         dry_run,
         destination: s.destination.clone(),
+        exceptions_destination: s.exceptions_destination(),
         scopes,
     })
 }
@@ -189,13 +190,36 @@ struct SyncLine<'a> {
     dry_run: bool,
     /// `ok`, `partial` (some scopes failed), `failed` or `not_configured`.
     outcome: &'a str,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    counts: BTreeMap<String, usize>,
+    #[serde(skip_serializing_if = "Counts::is_empty")]
+    counts: Counts,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     duration_ms: i64,
+}
+
+/// Rows per outcome, in first-seen order: a `BTreeMap<String, usize>` linked ~4.5 KB of map
+/// code for a log line.
+#[derive(Default)]
+struct Counts(Vec<(String, usize)>);
+
+impl Counts {
+    fn add(&mut self, name: String) {
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((name, 1)),
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Counts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, n)| (k, n)))
+    }
 }
 
 /// The outcome's JSON name (`"created"` → `created`).
@@ -211,7 +235,7 @@ fn log_sync(mode: Mode, dry_run: bool, result: &Result<SyncReport, RelayError>, 
         mode,
         dry_run,
         outcome: "ok",
-        counts: BTreeMap::new(),
+        counts: Counts::default(),
         errors: Vec::new(),
         error: None,
         duration_ms: env::now_ms() - started,
@@ -219,7 +243,7 @@ fn log_sync(mode: Mode, dry_run: bool, result: &Result<SyncReport, RelayError>, 
     match result {
         Ok(report) => {
             for row in &report.scopes {
-                *line.counts.entry(outcome_name(row.outcome)).or_default() += 1;
+                line.counts.add(outcome_name(row.outcome));
                 if row.outcome == Outcome::Error {
                     let why = row.message.as_deref().unwrap_or("");
                     line.errors.push(format!("{}: {why}", row.scope));
@@ -268,10 +292,64 @@ pub async fn status(cfg: &Config) -> Result<SyncReport, RelayError> {
             &existing,
             &s.scopes,
             &s.destination,
-            s.bearer_token.expose(),
+            s.bearer_token.as_ref().map(Secret::expose),
         ),
         destination: s.destination.clone(),
+        exceptions_destination: s.exceptions_destination(),
     })
+}
+
+#[derive(Serialize)]
+struct HookLine<'a> {
+    msg: &'static str,
+    hook_id: u64,
+    /// `reactivated`, `still_active`, `not_ours`, `failed` or `not_configured`.
+    outcome: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The reactivate-only sync for the one hook BigCommerce said it gave up on (delivery exception
+/// 90002): `PUT {"is_active": true}` if it is ours and inactive, nothing otherwise. Logs one
+/// line and returns its outcome.
+pub async fn reactivate_hook(cfg: &Config, hook_id: u64) -> &'static str {
+    let result = async {
+        let s = settings(cfg)?;
+        let existing = list(s).await?;
+        Ok::<_, RelayError>(
+            match subscriptions::reactivate_hook(&existing, hook_id, &s.destination) {
+                Reactivation::NotOurs => ("not_ours", None),
+                Reactivation::StillActive => ("still_active", None),
+                Reactivation::Reactivate(action) => {
+                    let sent = match &action.write {
+                        Some(w) => send(s, w).await.map_err(|e| s.redact(&e)),
+                        None => Ok(None),
+                    };
+                    let row = action.done(sent);
+                    match row.outcome {
+                        Outcome::Reactivated => ("reactivated", None),
+                        _ => ("failed", row.message),
+                    }
+                }
+            },
+        )
+    }
+    .await;
+    let (outcome, error) = match result {
+        Ok(done) => done,
+        Err(e) if e.code() == ErrorCode::NotConfigured => ("not_configured", Some(e.to_string())),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    let line = HookLine {
+        msg: "bigcommerce hook reactivation",
+        hook_id,
+        outcome,
+        error,
+    };
+    if let Ok(text) = serde_json::to_string(&line) {
+        worker::console_log!("{text}");
+    }
+    outcome
 }
 
 #[derive(Serialize)]

@@ -19,10 +19,13 @@ use crate::core::deliver::retry::Outcome;
 use crate::edge::fetch::{self, Answer, Body};
 use crate::edge::metrics::{self, Point};
 use crate::edge::{b2b_api, concurrent, env, history, kv, lane, log, queue};
+use js_sys::{Object, Reflect};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::time::Duration;
-use worker::{Delay, Env, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::worker_sys::{Message, MessageBatch};
+use worker::{Delay, Env, Method};
 
 struct Batch<'a> {
     env: &'a Env,
@@ -34,14 +37,39 @@ struct Batch<'a> {
     history: RefCell<history::Batch>,
 }
 
-pub async fn consume(batch: MessageBatch<String>, env: Env) {
+/// The queue's own message and batch objects, called directly: worker's wrappers build the
+/// retry options through serde_wasm_bindgen, ~5 KB of wasm for one number.
+fn message_id(m: &Message) -> String {
+    m.id().map(String::from).unwrap_or_default()
+}
+
+fn hand_back(m: &Message, delay_seconds: u32) {
+    let options = Object::new();
+    let _ = Reflect::set(
+        &options,
+        &"delaySeconds".into(),
+        &JsValue::from_f64(f64::from(delay_seconds)),
+    );
+    if let Err(e) = m.retry(options.into()) {
+        log::problem(
+            "message not handed back",
+            &worker::Error::from(e).to_string(),
+        );
+    }
+}
+
+pub async fn consume(batch: MessageBatch, env: Env) {
     let dead_letter_queue = env::var_or(&env, "DEAD_LETTER_QUEUE", "b2b-relay-deliveries-dlq");
-    let source = if batch.queue() == dead_letter_queue {
+    let queue_name: String = batch.queue().map(String::from).unwrap_or_default();
+    let source = if queue_name == dead_letter_queue {
         Source::DeadLetterQueue
     } else {
         Source::Deliveries
     };
-    let messages: Vec<RawMessage> = batch.raw_iter().collect();
+    let messages: Vec<Message> = batch
+        .messages()
+        .map(|all| all.iter().map(JsCast::unchecked_into).collect())
+        .unwrap_or_default();
     let loaded = env::config(&env);
     let cfg = loaded
         .as_ref()
@@ -78,26 +106,22 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) {
 
 /// A message read, with its next step and (for a delivery) what its lane admitted.
 struct Item {
-    m: RawMessage,
+    m: Message,
     body: Option<String>,
     step: Step,
     admission: Option<Admission>,
 }
 
-fn read(b: &Batch<'_>, m: RawMessage) -> Option<Item> {
+fn read(b: &Batch<'_>, m: Message) -> Option<Item> {
     if b.source == Source::Deliveries && env::fault(b.env, "consume_hand_back") {
         // Test-only: the consumer "crashes" on this message, so it ends in the dead-letter queue.
-        m.retry_with_options(
-            &QueueRetryOptionsBuilder::new()
-                .with_delay_seconds(b.requeue_seconds)
-                .build(),
-        );
+        hand_back(&m, b.requeue_seconds);
         return None;
     }
-    let body = m.body().as_string();
+    let body = m.body().ok().and_then(|b| b.as_string());
     let step = on_message(
         body.as_deref(),
-        &m.id(),
+        &message_id(&m),
         b.source,
         b.cfg,
         env::now_ms() / 1000,
@@ -265,7 +289,7 @@ async fn attempt(
 }
 
 /// Runs the plan's effects in order; the message is acked only if all of them succeeded.
-async fn settle(b: &Batch<'_>, m: &RawMessage, body: Option<String>, plan: Plan) {
+async fn settle(b: &Batch<'_>, m: &Message, body: Option<String>, plan: Plan) {
     let mut failed = false;
     let mut body = body;
     for effect in plan.effects {
@@ -279,7 +303,7 @@ async fn settle(b: &Batch<'_>, m: &RawMessage, body: Option<String>, plan: Plan)
                 Some(text) if matches!(why, Hold::NewerVersion(_)) => {
                     log::problem(
                         "queue message of a newer relay version held for it",
-                        &m.id(),
+                        &message_id(m),
                     );
                     queue::send_text(b.env, text, delay_seconds).await
                 }
@@ -311,12 +335,12 @@ async fn settle(b: &Batch<'_>, m: &RawMessage, body: Option<String>, plan: Plan)
         }
     }
     match consume::settle(plan.disposition, failed, b.requeue_seconds) {
-        Disposition::Ack => m.ack(),
-        Disposition::HandBack { delay_seconds } => m.retry_with_options(
-            &QueueRetryOptionsBuilder::new()
-                .with_delay_seconds(delay_seconds)
-                .build(),
-        ),
+        Disposition::Ack => {
+            if let Err(e) = m.ack() {
+                log::problem("message not acked", &worker::Error::from(e).to_string());
+            }
+        }
+        Disposition::HandBack { delay_seconds } => hand_back(m, delay_seconds),
     }
 }
 

@@ -50,8 +50,11 @@ pub fn text(env: &Env, name: &str) -> Option<String> {
 
 /// Test-only fault injection: `FAULTS` (comma-separated) names operations that fail on
 /// purpose (`ingest_enqueue`, `replay_enqueue`, `dedup_lookup`, `dedup_mark`,
-/// `dead_letter_put`, `unreadable_put`, `consume_hand_back`, `consume_config_broken`,
-/// `raw_enqueue`), so tests can show what the relay does when Cloudflare's storage fails.
+/// `dead_letter_put`, `unreadable_put`, `quarantine_put`, `ingest_parse`, `dedup_object`,
+/// `consume_hand_back`, `consume_config_broken`, `raw_enqueue`), so tests can show what the relay does when
+/// Cloudflare's storage fails; `ingest_enqueue_slow` holds each ingest enqueue 400 ms and
+/// `no_coalesce` lets copies in flight together reach the dedup
+/// object (tests of `DEDUP_MODE = "durable"` in one local isolate).
 /// `point*N` fails only the first N times in an isolate (an outage that ends). Never set it in
 /// production.
 pub fn fault(env: &Env, point: &str) -> bool {

@@ -17,7 +17,7 @@ use crate::core::history::write::{LOG_RECOVER, LOG_REPLAY};
 use crate::core::ingest::accept::IngestAnswer;
 use crate::edge::history::{self, Db, Replays, Row};
 use crate::edge::respond::ok;
-use crate::edge::{env, queue, respond};
+use crate::edge::{body, env, queue, respond};
 use worker::{Env, Method, Request, Response};
 
 fn unavailable(e: String) -> RelayError {
@@ -32,15 +32,6 @@ fn target<'a>(cfg: &'a Config, name: &str) -> Result<&'a Target, RelayError> {
         RelayError::new(
             ErrorCode::UnknownTarget,
             format!("no target named `{name}`"),
-        )
-    })
-}
-
-async fn body(req: &mut Request) -> Result<String, RelayError> {
-    req.text().await.map_err(|_| {
-        RelayError::new(
-            ErrorCode::UnreadableBody,
-            "the request body could not be read",
         )
     })
 }
@@ -77,11 +68,11 @@ pub async fn handle(
         }
         (["events", id], Method::Get) => detail(&db, id).await,
         (["events", id, "replay"], Method::Post) => {
-            let text = body(&mut req).await?;
+            let text = body::text(&mut req).await?;
             replay(env, cfg, &db, id, &text).await
         }
         (["recover"], Method::Post) => {
-            let text = body(&mut req).await?;
+            let text = body::text(&mut req).await?;
             recover(env, cfg, &db, &text).await
         }
         (["stats"], Method::Get) => {

@@ -190,8 +190,6 @@ pub fn later(env: &Env, ctx: &Context, ss: impl FnOnce() -> Vec<Statement>) {
 /// One log entry (`core::history::write::log_entry`: a quarantined request, an operational
 /// event…), written after the answer. For callers with a request's `Context`; others await
 /// [`write`] with the same entry.
-// For callers with a request's Context (ingest's quarantine, on another branch).
-#[allow(dead_code)]
 pub fn log(env: &Env, ctx: &Context, entry: Statement) {
     later(env, ctx, || vec![entry]);
 }

@@ -9,7 +9,9 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     let path = req.path();
     let method = req.method();
     let result = match path.as_str() {
-        "/webhooks/bigcommerce" => match method {
+        // The exceptions hook needs a destination of its own (BigCommerce's rule); both are
+        // one handler.
+        "/webhooks/bigcommerce" | "/webhooks/bigcommerce/exceptions" => match method {
             Method::Post => ingest::handle(req, &env, &ctx).await,
             _ => Err(RelayError::method_not_allowed("POST")),
         },

@@ -1,9 +1,12 @@
-//! KV: dedup marks in `DEDUP`; dead-letter records and unreadable queue messages in
-//! `DEAD_LETTERS`. The only place that knows the key layout on the edge side.
+//! KV: dedup marks in `DEDUP`; dead-letter records, unreadable queue messages and quarantined
+//! callbacks (`quarantine:{id}`, 14 days) in `DEAD_LETTERS`. The only place that knows the key
+//! layout on the edge side.
 
 use crate::core::admin::DeadLetterSummary;
 use crate::core::deliver::message::{dead_letter_key, DeadLetter, Unreadable};
 use crate::core::ingest::dedup;
+use crate::core::ingest::quarantine::{self, QuarantineRecord};
+
 use crate::edge::env;
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
@@ -110,6 +113,31 @@ pub async fn put_unreadable(env: &Env, record: &Unreadable) -> Result<()> {
     set(&options, "metadata", &meta)?;
     Kv::of(env, "DEAD_LETTERS")?
         .put(&record.key(), &text, &options)
+        .await
+}
+
+/// A quarantined callback, its summary as metadata (listings need no reads), kept 14 days.
+pub async fn put_quarantine(env: &Env, record: &QuarantineRecord) -> Result<()> {
+    injected(env, "quarantine_put")?;
+    let text = serde_json::to_string(record)?;
+    let summary = serde_json::to_string(&record.summary())?;
+    let options = Object::new();
+    set(&options, "metadata", &JSON::parse(&summary)?)?;
+    #[allow(clippy::cast_precision_loss)] // 14 days in seconds
+    set(
+        &options,
+        "expirationTtl",
+        &JsValue::from_f64(quarantine::TTL_SECONDS as f64),
+    )?;
+    Kv::of(env, "DEAD_LETTERS")?
+        .put(&record.key(), &text, &options)
+        .await
+}
+
+/// The record's JSON text as stored: served as is, or read in part for a replay.
+pub async fn get_quarantine(env: &Env, id: &str) -> Result<Option<String>> {
+    Kv::of(env, "DEAD_LETTERS")?
+        .text(&quarantine::key(id))
         .await
 }
 

@@ -16,16 +16,13 @@ use crate::core::deliver::message::Job;
 use crate::core::deliver::operational;
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::history::write;
-use crate::edge::{env, history, log, queue, respond};
-use futures_util::future::{select, Either};
-use js_sys::{Function, Object, Promise, Reflect};
+use crate::edge::{env, history, log, objects, queue, respond};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::cell::RefCell;
-use std::time::Duration;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{durable_object, web_sys, Delay, DurableObject, Env, Request, Response, State};
+use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 /// The Durable Object namespace binding (wrangler.toml).
 pub const BINDING: &str = "TARGET_LANES";
@@ -150,70 +147,34 @@ pub fn unknown(target: &str) -> RelayError {
     RelayError::new(ErrorCode::NotFound, format!("no target named `{target}`"))
 }
 
-fn js(e: JsValue) -> String {
-    worker::Error::from(e).to_string()
-}
-
-fn method(on: &JsValue, name: &str, args: &[&JsValue]) -> Result<JsValue, String> {
-    let f: Function = Reflect::get(on, &JsValue::from_str(name))
-        .map_err(js)?
-        .dyn_into()
-        .map_err(js)?;
-    let args: js_sys::Array = args.iter().copied().collect();
-    f.apply(on, &args).map_err(js)
-}
-
 thread_local! {
     static UNBOUND_TOLD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// One call to `target`'s object: namespace → `idFromName` → `get` → `stub.fetch`, through
-/// the JS API directly (worker's stub wrappers convert requests through its `Request` type).
-async fn exchange(env: &Env, target: &str, op: Op, body: String) -> Result<String, String> {
-    let ns = Reflect::get(env.as_ref(), &JsValue::from_str(BINDING)).map_err(js)?;
-    if ns.is_undefined() {
-        // Said once per isolate, not once per batch: without the binding every delivery is
-        // attempted as before, only without its lane.
-        if !UNBOUND_TOLD.with(|t| t.replace(true)) {
-            log::problem(
-                "no lanes: deliveries are attempted without breaker or rate limit",
-                BINDING,
-            );
-        }
-        return Err(UNBOUND.into());
-    }
-    let id = method(&ns, "idFromName", &[&JsValue::from_str(target)])?;
-    let stub = method(&ns, "get", &[&id])?;
-    let init = Object::new();
-    Reflect::set(&init, &"method".into(), &"POST".into()).map_err(js)?;
-    Reflect::set(&init, &"body".into(), &body.into()).map_err(js)?;
-    let url = format!("https://lane/{}/{target}", op.as_str());
-    let promise: Promise = method(&stub, "fetch", &[&url.into(), &init])?
-        .dyn_into()
-        .map_err(js)?;
-    let resp: web_sys::Response = JsFuture::from(promise)
-        .await
-        .map_err(js)?
-        .dyn_into()
-        .map_err(js)?;
-    let text = JsFuture::from(resp.text().map_err(js)?)
-        .await
-        .map_err(js)?
-        .as_string()
-        .unwrap_or_default();
-    if !resp.ok() {
-        let first: String = text.chars().take(300).collect();
-        return Err(format!("lane answered {}: {first}", resp.status()));
-    }
-    Ok(text)
-}
-
 async fn call(env: &Env, op: Op, call: &LaneCall) -> Result<Answer, String> {
-    let exchange = std::pin::pin!(exchange(env, &call.target, op, call.body(op)));
-    let timer = std::pin::pin!(Delay::from(Duration::from_millis(CALL_TIMEOUT_MS)));
-    match select(exchange, timer).await {
-        Either::Left((text, _)) => text.map(|t| Answer::parse(&t)),
-        Either::Right(_) => Err(format!("no answer within {CALL_TIMEOUT_MS} ms")),
+    let url = format!("https://lane/{}/{}", op.as_str(), call.target);
+    let answer = objects::call(
+        env,
+        BINDING,
+        &call.target,
+        url,
+        Some(call.body(op)),
+        CALL_TIMEOUT_MS,
+    )
+    .await;
+    match answer {
+        Ok(text) => Ok(Answer::parse(&text)),
+        Err(e) => {
+            // Said once per isolate, not once per batch: without the binding every delivery is
+            // attempted as before, only without its lane.
+            if e == UNBOUND && !UNBOUND_TOLD.with(|t| t.replace(true)) {
+                log::problem(
+                    "no lanes: deliveries are attempted without breaker or rate limit",
+                    BINDING,
+                );
+            }
+            Err(e)
+        }
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Ingest<'a> {
     pub store: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<&'a str>>,
+    /// How the request proved authentic: `token`, `signature` or `both`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub duration_ms: i64,

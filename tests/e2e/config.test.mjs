@@ -17,13 +17,18 @@ before(async () => {
       { name: "erp", url: "https://erp.example.com", format: "xml" },
     ]),
     DEDUP_TTL_SECONDS: "10",
+    // Ingest's authentication and dedup settings are checked with the rest.
+    INGEST_AUTH: "signature",
+    SIGNATURE_TOLERANCE_SECONDS: "5",
+    DEDUP_MODE: "sometimes",
   }).start();
 });
 
 after(() => relay?.stop());
 
 let adminCount;
-const PROBLEMS = ['TARGETS[0] "crm": url must use https', "secret `MISSING_KEY` is not set", 'TARGETS[2] "erp"', "unknown variant `xml`", "DEDUP_TTL_SECONDS"];
+const PROBLEMS = ['TARGETS[0] "crm": url must use https', "secret `MISSING_KEY` is not set", 'TARGETS[2] "erp"', "unknown variant `xml`", "DEDUP_TTL_SECONDS",
+  "INGEST_AUTH: `signature` needs BC_CLIENT_SECRETS, which is not set", "SIGNATURE_TOLERANCE_SECONDS: must be whole seconds", "DEDUP_MODE: must be kv or durable"];
 
 test("/admin/health names every problem to the operator", async () => {
   const res = await relay.call("GET", "/admin/health", { token: "admin" });

@@ -16,9 +16,6 @@ const SHOTS = path.join(ROOT, "target/console");
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-// Routes other work adds to the admin API; a test that needs one names it here.
-const NEEDS_QUARANTINE = "needs GET /admin/quarantine and POST /admin/quarantine/replay (signatures)";
-
 /** With a D1 history in wrangler.toml, its schema in the relay's local state (as an operator would). */
 async function historySchema() {
   if (!/^\[\[d1_databases\]\]/m.test(fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"))) return;
@@ -315,25 +312,27 @@ test("BigCommerce: subscription status per scope, Dry run writes nothing, Sync n
   await visit("#/overview");
   await open("BigCommerce");
   const status = page.getByRole("table", { name: "Subscription status per scope" });
-  await status.getByRole("row").nth(19).waitFor();
-  assert.equal(await status.getByRole("row").count(), 20, "a header row and 19 scopes");
+  // The 19 B2B scopes and BigCommerce's delivery-exception hook, each its own row.
+  await status.getByRole("row").nth(20).waitFor();
+  assert.equal(await status.getByRole("row").count(), 21, "a header row, 19 scopes and the exceptions hook");
   assert.match(await status.getByRole("row").nth(1).innerText(), /store\/company\/created[\s\S]*missing/);
+  await status.getByRole("row").filter({ hasText: "store/hook/deliveryException" }).waitFor();
 
   await page.getByRole("button", { name: "Dry run" }).click();
   const dry = page.getByRole("table", { name: "Dry run (nothing written)" });
-  await dry.getByRole("row").nth(19).waitFor();
+  await dry.getByRole("row").nth(20).waitFor();
   assert.match(await dry.getByRole("row").nth(1).innerText(), /created/);
   assert.equal(bc.list().length, 0, "a dry run writes nothing");
 
   await page.getByRole("button", { name: "Sync now" }).click();
   const done = page.getByRole("table", { name: "Sync", exact: true });
-  await done.getByRole("row").nth(19).waitFor();
-  assert.equal(bc.list().length, 19);
+  await done.getByRole("row").nth(20).waitFor();
+  assert.equal(bc.list().length, 20);
   await status.getByRole("row").filter({ hasText: "store/quote/deleted" }).filter({ hasText: "active" }).waitFor();
   await shot("bigcommerce-sync");
 });
 
-test("BigCommerce: a quarantined request can be re-processed", { skip: NEEDS_QUARANTINE }, async () => {
+test("BigCommerce: a quarantined request can be re-processed", async () => {
   const res = await relay.post('{"scope":"store/company/created","store_id":"1001","data":[]}');
   assert.equal(res.json.status, "quarantined");
   await visit("#/bigcommerce");
@@ -345,6 +344,11 @@ test("BigCommerce: a quarantined request can be re-processed", { skip: NEEDS_QUA
   await page.getByRole("status").filter({ hasText: `Re-processed ${res.json.id.slice(0, 12)}…: quarantined` }).waitFor();
   await row.waitFor();
   await shot("bigcommerce-quarantine");
+  // The overview counts what is kept and lists the latest ones.
+  await visit("#/overview");
+  const fromBc = page.locator("section.problems");
+  await fromBc.getByText(res.json.id.slice(0, 12)).first().waitFor();
+  assert.match(await fromBc.locator(".count").first().innerText(), /^[1-9]\d*\+? kept$/);
 });
 
 test("an API error is shown as the API's message", async () => {

@@ -271,12 +271,15 @@ export class Relay {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** POSTs a callback (object → JSON) with the first ingest token unless told otherwise. */
-  async post(body, { token = this.env.INGEST_TOKENS.split(",")[0], headers = {}, method = "POST" } = {}) {
+  /**
+   * POSTs a callback (object → JSON) with the first ingest token (none without INGEST_TOKENS)
+   * unless told otherwise; `path` for the exceptions route.
+   */
+  async post(body, { token = this.env.INGEST_TOKENS?.split(",")[0] ?? null, headers = {}, method = "POST", path = "/webhooks/bigcommerce" } = {}) {
     const h = { "content-type": "application/json", ...headers };
     if (token !== null) h.authorization = `Bearer ${token}`;
     return throughDevProxy(() =>
-      fetch(`${this.url}/webhooks/bigcommerce`, {
+      fetch(`${this.url}${path}`, {
         method,
         headers: h,
         body: method === "GET" || method === "HEAD" ? undefined : typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body),

@@ -180,9 +180,16 @@ export class MockBigCommerce {
   }
 
   #duplicate(scope, destination, exceptId) {
-    return [...this.hooks.values()].some((h) => h.id !== exceptId && h.scope === scope && h.destination === destination)
-      ? detailed(422, "Webhook already exists", { scope: `a webhook for ${scope} and this destination already exists` })
-      : undefined;
+    const others = [...this.hooks.values()].filter((h) => h.id !== exceptId);
+    if (others.some((h) => h.scope === scope && h.destination === destination)) {
+      return detailed(422, "Webhook already exists", { scope: `a webhook for ${scope} and this destination already exists` });
+    }
+    // BigCommerce: the delivery-exception hook's destination must differ from every other hook's.
+    const exception = "store/hook/deliveryException";
+    if (others.some((h) => h.destination === destination && (h.scope === exception) !== (scope === exception))) {
+      return detailed(422, "JSON data is missing or invalid", { destination: "the store/hook/deliveryException destination must differ from every other hook's" });
+    }
+    return undefined;
   }
 
   #create(body) {

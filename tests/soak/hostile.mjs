@@ -154,10 +154,10 @@ function categories(ctx) {
         const cases = [
           ["scope", "5"], ["scope", "true"], ["scope", '["store/company/created"]'], ["scope", '{"a":1}'], ["scope", '""'],
           ["scope", '"company/created"'], ["scope", '"store/"'], ["scope", '"store/company//created"'], ["scope", '"store/com pany/created"'],
-          ["store_id", "true"], ["store_id", "1.5"], ["store_id", "-1"], ["store_id", '""'], ["store_id", "[1001]"], ["store_id", '{"id":1}'],
+          ["store_id", "true"], ["store_id", "1.5"], ["store_id", "-1"], ["store_id", "[1001]"], ["store_id", '{"id":1}'],
           ["store_id", '"10 01"'],
           ["data", '"{}"'], ["data", "[1]"], ["data", "42"], ["data", "true"], ["data", "null"], ["data", '""'],
-          ["hash", "123"], ["hash", '""'], ["hash", '"abc-def"'], ["hash", "[]"], ["hash", '{"h":1}'], ["hash", "false"],
+          ["hash", "123"], ["hash", '"abc-def"'], ["hash", "[]"], ["hash", '{"h":1}'], ["hash", "false"],
           ["created_at", '"1764288000"'], ["created_at", "1.5"], ["created_at", "-1"], ["created_at", "true"], ["created_at", "[1]"],
           ["created_at", "1764288000.0"], ["created_at", '"2025-11-28T00:00:00Z"'],
           ["producer", '"abc123"'], ["producer", '"stores/"'], ["producer", '"stores/a/b"'], ["producer", "5"],

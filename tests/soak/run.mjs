@@ -5,7 +5,9 @@
 //
 //   node tests/soak/run.mjs [--events 1000] [--rate 50] [--bad 500] [--outage 30]
 //        [--dying 20] [--crash 10] [--lanes-events 600] [--lanes-rate 20] [--seed 1]
-//        [--lanes-together] [--lanes-batch N] [--lanes-repeat 2] [--budget 1020] [--json PATH] [--only lanes]
+//        [--lanes-together] [--lanes-batch N] [--lanes-repeat 2] [--budget 1020] [--json PATH]
+//        [--only lanes|duplicates] [--dedup kv|durable]
+//   --only duplicates: run 1 (whose callbacks run 2 repeats) and run 2 alone.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -24,6 +26,7 @@ const { values: opt } = parseArgs({
     "lanes-events": { type: "string", default: "600" },
     "lanes-rate": { type: "string", default: "20" },
     only: { type: "string" },
+    dedup: { type: "string", default: "kv" },
     "lanes-together": { type: "boolean" },
     "lanes-batch": { type: "string" },
     "lanes-repeat": { type: "string", default: "2" },
@@ -36,7 +39,7 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(
     "usage: node tests/soak/run.mjs [--events N] [--rate PER_S] [--bad N] [--outage SECONDS] " +
-      "[--dying N] [--crash N] [--lanes-events N] [--lanes-rate PER_S] [--lanes-together] [--lanes-batch N] [--lanes-repeat 2] [--seed N] [--budget SECONDS] [--json PATH] [--only lanes]",
+      "[--dying N] [--crash N] [--lanes-events N] [--lanes-rate PER_S] [--lanes-together] [--lanes-batch N] [--lanes-repeat 2] [--seed N] [--budget SECONDS] [--json PATH] [--only lanes|duplicates] [--dedup kv|durable]",
   );
   process.exit(0);
 }
@@ -102,11 +105,13 @@ const budgetTimer = setTimeout(() => {
 
 try {
   // Run 5 first: its latency figures are the ones that matter, taken before the long runs.
-  if (params.lanesEvents > 0) report.lanes = await runLanes({ events: params.lanesEvents, rate: params.lanesRate, seed: params.seed + 4, together: Boolean(opt["lanes-together"]), batchSize: opt["lanes-batch"] ? Number(opt["lanes-batch"]) : null, repeat: num("lanes-repeat"), log });
+  if (!["kv", "durable"].includes(opt.dedup)) throw new Error("--dedup must be kv or durable");
+  if (params.lanesEvents > 0 && opt.only !== "duplicates") report.lanes = await runLanes({ events: params.lanesEvents, rate: params.lanesRate, seed: params.seed + 4, together: Boolean(opt["lanes-together"]), batchSize: opt["lanes-batch"] ? Number(opt["lanes-batch"]) : null, repeat: num("lanes-repeat"), log });
   if (opt.only === "lanes") throw Symbol.for("done");
-  ctx = await setup({ seed: params.seed, log });
+  ctx = await setup({ seed: params.seed, dedup: opt.dedup, log });
   report.faulty = await runFaulty(ctx, { events: params.events, rate: params.rate, outageMs: params.outageSeconds * 1000 });
   report.duplicates = await runDuplicates(ctx);
+  if (opt.only === "duplicates") throw Symbol.for("done");
   report.hostile = await runHostile(ctx, { count: params.bad, seed: params.seed + 2 });
   report.dying = await runDying(ctx, { events: params.dying });
   report.final = await finalAccounting(ctx);

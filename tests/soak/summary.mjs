@@ -64,7 +64,7 @@ export function formatSummary(report) {
       `Run 2: duplicate storms — sequential repeats: ${r2.sequential.requests} (${fmt(r2.sequential.answers)}), forwarded again: ${r2.sequential.forwarded_again}; ` +
         `concurrent repeats of seen events: ${r2.concurrent_seen.requests} (${fmt(r2.concurrent_seen.answers)}), forwarded again: ${r2.concurrent_seen.forwarded_again}; ` +
         `new events × 3 copies at once: ${cf.events} events, ${cf.requests} requests (${fmt(cf.answers)}), ` +
-        `copies that got through: ${cf.copies_got_through} (in ${cf.events_with_copies_through} events)`,
+        `copies that got through (DEDUP_MODE=${cf.dedup_mode}): ${cf.copies_got_through} of ${cf.extra_copies} (in ${cf.events_with_copies_through} events)`,
     );
     out.push(table(TARGET_HEAD, targetRows(cf.targets)));
     out.push(table(["target", "events", "distinct webhook-ids", "unknown ids"], Object.entries(cf.dedupe_by_webhook_id).map(([n, d]) => [n, d.events, d.distinct_webhook_ids, d.unknown_ids])));

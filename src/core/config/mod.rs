@@ -1,6 +1,7 @@
-//! Configuration: `TARGETS`, `INGEST_TOKENS`, `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`,
-//! `LOG_DELIVERIES`, `BC_B2B_API_BASE`, `HISTORY_DAYS`, the sync's `BC_*` and `PUBLIC_URL`, validated once, up
-//! front, by [`load`]. Every problem is collected and named (`TARGETS[1] "crm": …`), never
+//! Configuration: `TARGETS`, ingest's authentication (`INGEST_TOKENS`, `BC_CLIENT_SECRETS`,
+//! `INGEST_AUTH`, `SIGNATURE_TOLERANCE_SECONDS`: `ingest::auth`), `DEDUP_MODE`, `DEDUP_TTL_SECONDS`,
+//! `RETRY_SCHEDULE_SECONDS`, `LOG_DELIVERIES`, `BC_B2B_API_BASE`, `HISTORY_DAYS`, the sync's `BC_*`
+//! and `PUBLIC_URL`, validated once, up front, by [`load`]. Every problem is collected and named (`TARGETS[1] "crm": …`), never
 //! echoing a secret, so `/health` and the log say exactly what to fix.
 //!
 //! `targets` reads `TARGETS`, `settings` the scalar settings, `sync` the subscription sync's
@@ -18,10 +19,10 @@ pub use url::check_url;
 
 use crate::core::deliver::attempts;
 use crate::core::deliver::retry::RetryPolicy;
-use crate::core::ingest::auth::parse_tokens;
-use crate::core::secret::Secret;
+use crate::core::ingest::auth::{auth_settings, AuthSettings};
+use crate::core::ingest::dedup;
 use crate::core::subscriptions::{Settings, SettingsError};
-use settings::{b2b_api_base, log_deliveries, retry, ttl};
+use settings::{b2b_api_base, dedup_mode, log_deliveries, retry, ttl};
 use std::borrow::Cow;
 use targets::targets;
 
@@ -39,9 +40,11 @@ impl<F: Fn(&str) -> Option<String>> Source for F {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `INGEST_TOKENS`: any of them authenticates a callback.
-    pub ingest_tokens: Vec<Secret>,
+    /// How ingest authenticates: tokens, BigCommerce client secrets, mode, tolerance.
+    pub auth: AuthSettings,
     pub targets: Vec<Target>,
+    /// `DEDUP_MODE`: KV marks alone, or KV in front of the `DedupShard` Durable Object.
+    pub dedup: dedup::Mode,
     pub dedup_ttl_seconds: u64,
     pub retry: RetryPolicy,
     /// `BC_B2B_API_BASE`, without a trailing slash.
@@ -72,13 +75,7 @@ impl Config {
 /// Reads and checks everything. `Err` lists every problem found, by name.
 pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
     let mut errors = Vec::new();
-    let ingest_tokens = src
-        .text("INGEST_TOKENS")
-        .map(|t| parse_tokens(&t))
-        .unwrap_or_default();
-    if ingest_tokens.is_empty() {
-        errors.push("INGEST_TOKENS: secret is not set (comma-separated bearer tokens)".into());
-    }
+    let auth = auth_settings(src).map_err(|e| errors.extend(e)).ok();
     let mut targets = targets(src, &mut errors);
     // PUBLIC_URL itself is checked with the sync's settings; presets only link to it.
     let public_url = src
@@ -88,17 +85,20 @@ pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
     for t in targets.iter_mut().filter(|t| t.format.preset().is_some()) {
         t.shape.public_url.clone_from(&public_url);
     }
+    let dedup = dedup_mode(src, &mut errors);
     let dedup_ttl_seconds = ttl(src, &mut errors);
     let retry = retry(src, &mut errors);
     let log_deliveries = log_deliveries(src, &mut errors);
     let b2b_api_base = b2b_api_base(src, &mut errors);
     let store_hash = sync::store_hash(src, &mut errors);
-    let sync = sync::settings(src, store_hash.as_deref(), &ingest_tokens, &mut errors);
+    let tokens = auth.as_ref().map_or(&[][..], AuthSettings::tokens);
+    let sync = sync::settings(src, store_hash.as_deref(), tokens, &mut errors);
     let history_days = settings::history_days(src, &mut errors);
-    if errors.is_empty() {
-        Ok(Config {
-            ingest_tokens,
+    match auth {
+        Some(auth) if errors.is_empty() => Ok(Config {
+            auth,
             targets,
+            dedup,
             dedup_ttl_seconds,
             retry,
             b2b_api_base,
@@ -106,9 +106,8 @@ pub fn load(src: &dyn Source) -> Result<Config, Vec<String>> {
             store_hash,
             sync,
             history_days,
-        })
-    } else {
-        Err(errors)
+        }),
+        _ => Err(errors),
     }
 }
 
@@ -189,7 +188,29 @@ mod tests {
         // What is not secret still shows, so the test would notice an empty `Debug`.
         assert!(shown.contains("CRM_API_KEY") && shown.contains("b2b") && shown.contains("abc123"));
         assert_eq!(c.targets[0].headers[0].1.expose(), secrets[4]);
-        assert_eq!(c.ingest_tokens[1].expose(), secrets[1]);
+        assert_eq!(c.auth.tokens()[1].expose(), secrets[1]);
+    }
+
+    #[test]
+    fn authentication_and_dedup_settings_are_checked_with_the_rest() {
+        let c = load(&src(&[("BC_CLIENT_SECRETS", "s1,s2")])).unwrap();
+        assert!(c.auth.verifies_signatures() && c.auth.tokens().is_empty());
+        assert_eq!(c.dedup, dedup::Mode::Kv);
+        let c = load(&src(&[("INGEST_TOKENS", "t"), ("DEDUP_MODE", "durable")])).unwrap();
+        assert_eq!(c.dedup, dedup::Mode::Durable);
+        let e = load(&src(&[
+            ("INGEST_AUTH", "signature"),
+            ("INGEST_TOKENS", "t"),
+            ("DEDUP_MODE", "redis"),
+            ("SIGNATURE_TOLERANCE_SECONDS", "1"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].starts_with("SIGNATURE_TOLERANCE_SECONDS"), "{e:?}");
+        assert!(e[1].starts_with("INGEST_AUTH: `signature` needs BC_CLIENT_SECRETS"));
+        assert_eq!(e[2], "DEDUP_MODE: must be kv or durable");
+        let shown = format!("{:?}", load(&src(&[("BC_CLIENT_SECRETS", "cs-value-9")])));
+        assert!(!shown.contains("cs-value-9"), "{shown}");
     }
 
     #[test]

@@ -1,11 +1,19 @@
-//! The scalar settings: `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`, `LOG_DELIVERIES`,
-//! `BC_B2B_API_BASE`, `HISTORY_DAYS`. Unset or blank means the default.
+//! The scalar settings: `DEDUP_MODE`, `DEDUP_TTL_SECONDS`, `RETRY_SCHEDULE_SECONDS`,
+//! `LOG_DELIVERIES`, `BC_B2B_API_BASE`, `HISTORY_DAYS`. Unset or blank means the default.
 
 use super::url::check_base;
 use super::Source;
 use crate::core::deliver::attempts;
 use crate::core::deliver::retry::{RetryPolicy, MAX_DELAY_SECONDS};
 use crate::core::ingest::dedup;
+
+pub(super) fn dedup_mode(src: &dyn Source, errors: &mut Vec<String>) -> dedup::Mode {
+    let text = src.text("DEDUP_MODE").unwrap_or_default();
+    dedup::Mode::parse(&text).unwrap_or_else(|| {
+        errors.push(format!("DEDUP_MODE: must be {}", dedup::Mode::NAMES));
+        dedup::Mode::default()
+    })
+}
 
 pub(super) fn ttl(src: &dyn Source, errors: &mut Vec<String>) -> u64 {
     match src.text("DEDUP_TTL_SECONDS").map(|s| s.trim().to_owned()) {

@@ -81,21 +81,17 @@ pub(super) fn settings(
     if public_url.is_none() {
         missing.push("PUBLIC_URL is not set (the worker's https origin)".into());
     }
+    // Without tokens (signatures only) hooks carry no headers: nothing else to send.
     let bearer_token = ingest_tokens.first().cloned();
-    if bearer_token.is_none() {
-        missing.push("INGEST_TOKENS is not set: hooks need its first token".into());
-    }
-    match (store_hash, access_token, destination, bearer_token) {
-        (Some(store_hash), Some(access_token), Some(destination), Some(bearer_token)) => {
-            Ok(Settings {
-                api_base,
-                store_hash: store_hash.to_owned(),
-                access_token,
-                destination,
-                bearer_token,
-                scopes,
-            })
-        }
+    match (store_hash, access_token, destination) {
+        (Some(store_hash), Some(access_token), Some(destination)) => Ok(Settings {
+            api_base,
+            store_hash: store_hash.to_owned(),
+            access_token,
+            destination,
+            bearer_token,
+            scopes,
+        }),
         _ => Err(SettingsError::Incomplete(missing)),
     }
 }
@@ -128,9 +124,13 @@ mod tests {
         let s = c.sync.unwrap();
         assert_eq!(s.api_base, DEFAULT_API_BASE);
         assert_eq!(s.destination, DEST);
-        assert_eq!(s.bearer_token.expose(), "first");
+        assert_eq!(s.bearer_token.as_ref().map(Secret::expose), Some("first"));
         assert_eq!(s.access_token.expose(), "very-secret-token");
-        assert_eq!(s.scopes.len(), 19);
+        assert_eq!(s.scopes.len(), 20);
+        assert_eq!(
+            s.exceptions_destination().as_deref(),
+            Some("https://relay.example.com/webhooks/bigcommerce/exceptions")
+        );
         assert_eq!(
             s.hooks_url(Some(7)),
             "https://api.bigcommerce.com/stores/abc123/v3/hooks/7"
@@ -155,10 +155,27 @@ mod tests {
             assert!(text.contains(want), "{want} missing in {text}");
         }
         assert!(!text.contains("very-secret-token"));
-        // Without INGEST_TOKENS the whole configuration is refused, by that name.
+        // Without INGEST_TOKENS nor BC_CLIENT_SECRETS the whole configuration is refused.
         let errors = config(&[("BC_ACCESS_TOKEN", "very-secret-token")]).unwrap_err();
         assert!(errors.iter().any(|e| e.starts_with("INGEST_TOKENS")));
         assert!(errors.iter().all(|e| !e.contains("very-secret-token")));
+        // With client secrets only, the sync runs and its hooks carry no token.
+        let mut signed = FULL.to_vec();
+        signed.retain(|(k, _)| *k != "INGEST_TOKENS");
+        signed.push(("BC_CLIENT_SECRETS", "client-secret"));
+        let s = config(&signed).unwrap().sync.unwrap();
+        assert!(s.bearer_token.is_none());
+        assert_eq!(s.redact("x very-secret-token y"), "x [redacted] y");
+        // BC_SCOPES without the exceptions scope: no exceptions hook.
+        signed.push(("BC_SCOPES", "store/company/created"));
+        assert_eq!(
+            config(&signed)
+                .unwrap()
+                .sync
+                .unwrap()
+                .exceptions_destination(),
+            None
+        );
 
         let mut incomplete = FULL.to_vec();
         incomplete.retain(|(k, _)| *k != "BC_ACCESS_TOKEN");

@@ -5,7 +5,8 @@
 
 use crate::core::catalog::{self, Action, Resource};
 use crate::core::event::CloudEvent;
-use serde::{Deserialize, Serialize};
+use crate::core::json::Fields;
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -99,15 +100,12 @@ pub enum Verdict {
     },
 }
 
-#[derive(Deserialize)]
-struct Envelope {
-    data: Box<RawValue>,
-}
-
 pub fn classify(status: u16, body: &str, retry_after: Option<u32>) -> Verdict {
     match status {
-        200..=299 => match serde_json::from_str::<Envelope>(body) {
-            Ok(e) if e.data.get().starts_with('{') => Verdict::Done(Enrichment::Ok(e.data)),
+        200..=299 => match Fields::parse(body).and_then(|f| f.raw("data")) {
+            Ok(Some(data)) if data.get().starts_with('{') => {
+                Verdict::Done(Enrichment::Ok(data.to_owned()))
+            }
             _ => Verdict::Done(Enrichment::Failed(format!(
                 "HTTP {status} without a `data` object"
             ))),

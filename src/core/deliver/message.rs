@@ -60,7 +60,7 @@ impl Delivery {
         let f = Fields::parse(json)?;
         Ok(Delivery {
             target: f.get("target")?,
-            attempt: f.get("attempt")?,
+            attempt: f.whole("attempt")?,
             received_at_ms: f.get("received_at_ms")?,
             first_attempt_at: f.opt("first_attempt_at")?,
             last_error: f.opt("last_error")?,
@@ -93,7 +93,7 @@ impl EnrichJob {
         let f = Fields::parse(json)?;
         Ok(EnrichJob {
             targets: f.get("targets")?,
-            attempt: f.get("attempt")?,
+            attempt: f.whole("attempt")?,
             received_at_ms: f.get("received_at_ms")?,
             first_attempt_at: f.opt("first_attempt_at")?,
             last_error: f.opt("last_error")?,
@@ -128,8 +128,8 @@ impl DeadLetter {
         Ok(DeadLetter {
             target: f.get("target")?,
             event_id: f.get("event_id")?,
-            attempts: f.get("attempts")?,
-            last_status: f.opt("last_status")?,
+            attempts: f.whole("attempts")?,
+            last_status: f.opt_whole("last_status")?,
             last_error: f.get("last_error")?,
             first_attempt_at: f.get("first_attempt_at")?,
             last_attempt_at: f.get("last_attempt_at")?,
@@ -269,7 +269,7 @@ pub fn decode(body: Option<&str>) -> Decoded {
         Ok(f) => f,
         Err(e) => return unreadable(e),
     };
-    let v = match f.opt::<u32>("v") {
+    let v = match f.opt_whole::<u32>("v") {
         Ok(v) => v.unwrap_or(1),
         Err(e) => return unreadable(e),
     };
@@ -312,7 +312,7 @@ impl Unreadable {
             received_at: f.get("received_at")?,
             reason: f.get("reason")?,
             body: f.opt("body")?,
-            size: f.get("size")?,
+            size: f.whole("size")?,
         })
     }
 

@@ -2,8 +2,7 @@
 //! with the key decoded from the `whsec_…` secret, so consumers verify with the official
 //! libraries.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use crate::core::base64::{self, Padding};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -25,12 +24,12 @@ impl SigningKey {
             .trim()
             .strip_prefix("whsec_")
             .ok_or("must start with `whsec_`")?;
-        match STANDARD.decode(b64) {
-            Ok(key) if !key.is_empty() => Hmac::<Sha256>::new_from_slice(&key)
+        match base64::decode(b64, Padding::Required) {
+            Some(key) if !key.is_empty() => Hmac::<Sha256>::new_from_slice(&key)
                 .map(SigningKey)
                 .map_err(|_| "is not a usable HMAC key"),
-            Ok(_) => Err("has an empty key after `whsec_`"),
-            Err(_) => Err("is not valid base64 after `whsec_`"),
+            Some(_) => Err("has an empty key after `whsec_`"),
+            None => Err("is not valid base64 after `whsec_`"),
         }
     }
 
@@ -38,7 +37,7 @@ impl SigningKey {
     pub fn sign(&self, id: &str, timestamp: &str, body: &[u8]) -> String {
         let mut out = String::with_capacity(47);
         out.push_str("v1,");
-        STANDARD.encode_string(mac(&self.0, id, timestamp, body), &mut out);
+        base64::encode_to(&mac(&self.0, id, timestamp, body), &mut out);
         out
     }
 }

@@ -89,9 +89,8 @@ mod testdb;
 #[cfg(test)]
 mod tests;
 
+use crate::core::base64;
 use crate::core::error::{ErrorCode, RelayError};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt;
@@ -328,13 +327,11 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.received_at, self.id))
+        base64::encode_url(format!("{}:{}", self.received_at, self.id).as_bytes())
     }
 
     pub fn decode(s: &str) -> Result<Cursor, QueryError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(s.trim())
-            .map_err(|_| QueryError::BadCursor)?;
+        let bytes = base64::decode_url(s.trim()).ok_or(QueryError::BadCursor)?;
         let text = String::from_utf8(bytes).map_err(|_| QueryError::BadCursor)?;
         let (at, id) = text.split_once(':').ok_or(QueryError::BadCursor)?;
         let received_at = at.parse().map_err(|_| QueryError::BadCursor)?;

@@ -2,6 +2,7 @@
 //! (one event with every attempt) and `POST /admin/recover` (what did not reach a target).
 
 use super::{non_empty, params, time_param, Bind, Cursor, QueryError, State, Statement, MAX_BINDS};
+use crate::core::admin::{AdminBody, Time};
 use crate::core::catalog::TYPE_PREFIX;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -676,60 +677,10 @@ pub fn assemble_event_detail(
 }
 
 /// The bodies of `POST /admin/recover` (`{"target","since","until"?,"cursor"?}`) and
-/// `POST /admin/events/{id}/replay` (`{"targets"?}`): one struct, so one deserializer in the
-/// wasm; each route refuses the other's fields by name.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdminBody {
-    #[serde(default)]
-    target: Option<String>,
-    #[serde(default)]
-    targets: Option<Vec<String>>,
-    #[serde(default)]
-    since: Option<Time>,
-    #[serde(default)]
-    until: Option<Time>,
-    #[serde(default)]
-    cursor: Option<String>,
-}
-
-/// A time in a body: unix ms, or the RFC 3339 text queries take. Read by hand rather than
-/// as a `serde_json::Value`, whose reader the relay otherwise does not link.
-#[derive(Debug)]
-enum Time {
-    Ms(i64),
-    Text(String),
-}
-
-impl<'de> Deserialize<'de> for Time {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl serde::de::Visitor<'_> for Visit {
-            type Value = Time;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("unix milliseconds or YYYY-MM-DDTHH:MM:SSZ")
-            }
-            fn visit_i64<E>(self, n: i64) -> Result<Time, E> {
-                Ok(Time::Ms(n))
-            }
-            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Time, E> {
-                i64::try_from(n)
-                    .map(Time::Ms)
-                    .map_err(|_| E::custom("time out of range"))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Time, E> {
-                Ok(Time::Text(s.to_owned()))
-            }
-        }
-        d.deserialize_any(Visit)
-    }
-}
-
+/// `POST /admin/events/{id}/replay` (`{"targets"?}`): each route refuses the other's members
+/// by name.
 fn admin_body(body: &str) -> Result<AdminBody, QueryError> {
-    if body.trim().is_empty() {
-        return Ok(AdminBody::default());
-    }
-    serde_json::from_str(body)
+    AdminBody::read(body, &["target", "targets", "since", "until", "cursor"])
         .map_err(|e| QueryError::BadBody(format!("invalid request body: {e}")))
 }
 

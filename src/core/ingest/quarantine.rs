@@ -10,14 +10,12 @@
 //! rewrites one record instead of piling up copies.
 
 use crate::core::admin::for_metadata;
+use crate::core::base64::{self, Padding};
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::ingest::auth::{AuthMethod, AuthSettings, Authenticated};
 use crate::core::ingest::callback::body_sha256;
 use crate::core::time::rfc3339;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// How long a record is kept (KV `expiration_ttl`).
 pub const TTL_SECONDS: u64 = 14 * 86_400;
@@ -60,12 +58,14 @@ pub fn quarantines(error: &RelayError) -> bool {
 pub fn redact_headers<K, V>(
     headers: impl IntoIterator<Item = (K, V)>,
     settings: &AuthSettings,
-) -> BTreeMap<String, String>
+) -> HeaderList
 where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    // A list joined by hand: a map would be new wasm code (sorting, inserting) for a handful of
+    // headers the runtime gives sorted and combined already.
+    let mut out: Vec<(String, String)> = Vec::new();
     for (name, value) in headers {
         let name = name.as_ref().to_ascii_lowercase();
         let value = value.as_ref();
@@ -74,14 +74,57 @@ where
                 .secret_values()
                 .any(|s| !s.is_empty() && value.contains(s));
         let value = if secret { REDACTED } else { value };
-        out.entry(name)
-            .and_modify(|v| {
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, v)) => {
                 v.push_str(", ");
                 v.push_str(value);
-            })
-            .or_insert_with(|| value.to_owned());
+            }
+            None => out.push((name, value.to_owned())),
+        }
     }
-    out
+    HeaderList(out)
+}
+
+/// Header name → value, in the order received, written as a JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeaderList(pub Vec<(String, String)>);
+
+impl HeaderList {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Serialize for HeaderList {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for HeaderList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = HeaderList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("header names and values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<HeaderList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(pair) = m.next_entry()? {
+                    out.push(pair);
+                }
+                Ok(HeaderList(out))
+            }
+        }
+        d.deserialize_map(Pairs)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +157,7 @@ pub struct QuarantineRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_id: Option<String>,
     /// Request headers, names lowercased, secrets redacted.
-    pub headers: BTreeMap<String, String>,
+    pub headers: HeaderList,
     pub body_encoding: BodyEncoding,
     pub body: String,
     /// Bytes of the raw body.
@@ -138,7 +181,7 @@ impl QuarantineRecord {
     {
         let (body_encoding, text) = match std::str::from_utf8(body) {
             Ok(text) => (BodyEncoding::Utf8, text.to_owned()),
-            Err(_) => (BodyEncoding::Base64, STANDARD.encode(body)),
+            Err(_) => (BodyEncoding::Base64, base64::encode(body)),
         };
         QuarantineRecord {
             id: body_sha256(body),
@@ -165,7 +208,7 @@ impl QuarantineRecord {
     pub fn body_bytes(&self) -> Option<Vec<u8>> {
         match self.body_encoding {
             BodyEncoding::Utf8 => Some(self.body.clone().into_bytes()),
-            BodyEncoding::Base64 => STANDARD.decode(&self.body).ok(),
+            BodyEncoding::Base64 => base64::decode(&self.body, Padding::Required),
         }
     }
 
@@ -190,6 +233,103 @@ pub struct QuarantineSummary {
     pub message: String,
     pub size: usize,
     pub authenticated_by: AuthMethod,
+}
+
+/// True for what a record id looks like (hex SHA-256): anything else cannot name a record.
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Records re-processed per replay call at most: each costs a few KV operations and a queue
+/// send, and an invocation's subrequests are limited; `remaining: true` says call again.
+pub const REPLAY_LIMIT: usize = 20;
+
+/// What a replay reads of a stored record (the rest is for the operator's eyes, served as
+/// stored).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub received_at_ms: i64,
+    pub webhook_id: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Stored {
+    /// Through `serde_json::Value`, whose parser the wasm has anyway: a struct of its own would
+    /// link another deserializer for four fields. `None` when the text is no record.
+    pub fn parse(text: &str) -> Option<Stored> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let body = v.get("body")?.as_str()?;
+        let body = match v.get("body_encoding")?.as_str()? {
+            "utf8" => body.as_bytes().to_vec(),
+            "base64" => base64::decode(body, Padding::Required)?,
+            _ => return None,
+        };
+        Some(Stored {
+            received_at_ms: v.get("received_at_ms")?.as_i64()?,
+            webhook_id: v
+                .get("webhook_id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            body,
+        })
+    }
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayOutcome {
+    /// It parses now and was accepted as a new event: the record is deleted.
+    Accepted,
+    /// It parses now and its event was accepted before: deleted too.
+    Duplicate,
+    /// It still does not parse: kept.
+    Quarantined,
+    NotFound,
+    /// Storage or the queue failed: kept, try again.
+    Failed,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReplayResult {
+    pub id: String,
+    pub outcome: ReplayOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ReplayReport {
+    pub replayed: usize,
+    pub duplicates: usize,
+    pub still_quarantined: usize,
+    pub not_found: usize,
+    pub failed: usize,
+    /// More records are kept than this call looked at.
+    pub remaining: bool,
+    pub results: Vec<ReplayResult>,
+}
+
+impl ReplayReport {
+    pub fn push(&mut self, r: ReplayResult) {
+        match r.outcome {
+            ReplayOutcome::Accepted => self.replayed += 1,
+            ReplayOutcome::Duplicate => self.duplicates += 1,
+            ReplayOutcome::Quarantined => self.still_quarantined += 1,
+            ReplayOutcome::NotFound => self.not_found += 1,
+            ReplayOutcome::Failed => self.failed += 1,
+        }
+        self.results.push(r);
+    }
+}
+
+impl ReplayOutcome {
+    /// Whether the record goes: it became an event (new or known).
+    pub fn deletes(self) -> bool {
+        matches!(self, ReplayOutcome::Accepted | ReplayOutcome::Duplicate)
+    }
 }
 
 #[derive(Serialize)]
@@ -243,7 +383,7 @@ mod tests {
     #[test]
     fn headers_are_redacted_by_name_and_by_value() {
         let h = redact_headers(HEADERS, &settings());
-        let get = |k: &str| h.get(k).map(String::as_str);
+        let get = |k: &str| h.get(k);
         assert_eq!(get("authorization"), Some(REDACTED));
         assert_eq!(get("webhook-signature"), Some(REDACTED));
         assert_eq!(get("cookie"), Some(REDACTED));
@@ -257,7 +397,7 @@ mod tests {
             assert!(!text.contains(secret), "{secret}: {text}");
         }
         let twice = redact_headers([("Via", "a"), ("via", "b")], &settings());
-        assert_eq!(twice["via"], "a, b");
+        assert_eq!(twice.get("via"), Some("a, b"));
     }
 
     #[test]
@@ -296,7 +436,7 @@ mod tests {
         assert_eq!(err.code(), ErrorCode::InvalidJson);
         let r = QuarantineRecord::new(body, [("a", "b")], &settings(), &auth(), &err, 0);
         assert_eq!(r.body_encoding, BodyEncoding::Base64);
-        assert_eq!(r.body, STANDARD.encode(body));
+        assert_eq!(r.body, base64::encode(body.as_ref()));
         assert_eq!(r.body_bytes().as_deref(), Some(&body[..]));
         assert!(serde_json::to_string(&r)
             .unwrap()
@@ -314,6 +454,55 @@ mod tests {
         }
         assert!(!quarantines(&RelayError::payload_too_large(1)));
         assert!(!quarantines(&RelayError::unauthorized()));
+    }
+
+    #[test]
+    fn replay_counts_each_outcome_and_deletes_only_events() {
+        let mut report = ReplayReport::default();
+        for outcome in [
+            ReplayOutcome::Accepted,
+            ReplayOutcome::Duplicate,
+            ReplayOutcome::Quarantined,
+            ReplayOutcome::NotFound,
+            ReplayOutcome::Failed,
+            ReplayOutcome::Accepted,
+        ] {
+            report.push(ReplayResult {
+                id: "x".into(),
+                outcome,
+                event_id: None,
+                error: None,
+            });
+        }
+        let counts = (
+            report.replayed,
+            report.duplicates,
+            report.still_quarantined,
+            report.not_found,
+            report.failed,
+        );
+        assert_eq!(counts, (2, 1, 1, 1, 1));
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.starts_with(r#"{"replayed":2,"duplicates":1,"still_quarantined":1,"not_found":1,"failed":1,"remaining":false,"results":[{"id":"x","outcome":"accepted"}"#), "{json}");
+        assert!(ReplayOutcome::Duplicate.deletes() && !ReplayOutcome::Quarantined.deletes());
+        assert!(!ReplayOutcome::Failed.deletes());
+        assert!(valid_id(&callback::body_sha256(b"x")));
+        assert!(!valid_id("../dlq:x") && !valid_id(&"A".repeat(64)));
+        let err = RelayError::new(ErrorCode::InvalidJson, "x");
+        let r = QuarantineRecord::new(b"\xff", [("a", "b")], &settings(), &auth(), &err, 5);
+        let stored = Stored::parse(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(
+            stored,
+            Stored {
+                received_at_ms: 5,
+                webhook_id: Some("msg_1".into()),
+                body: b"\xff".to_vec()
+            }
+        );
+        let utf8 = QuarantineRecord::new(b"{}", [("a", "b")], &settings(), &auth(), &err, 6);
+        let stored = Stored::parse(&serde_json::to_string(&utf8).unwrap()).unwrap();
+        assert_eq!(stored.body, b"{}");
+        assert_eq!(Stored::parse("{}"), None);
     }
 
     #[test]

@@ -11,7 +11,8 @@ mod settings;
 
 pub use api::{error_message, redact, written_hook, Hook, HookHeaders, HookPage, HookWrite};
 pub use plan::{
-    is_ours, plan, status, wanted_headers, Action, Mode, Outcome, Row, SyncReport, Write,
+    destination_for, is_ours, plan, reactivate_hook, status, wanted_headers, Action, Mode, Outcome,
+    Reactivation, Row, SyncReport, Write,
 };
 pub use settings::{default_scopes, wanted_scopes, Settings, SettingsError, DEFAULT_API_BASE};
 

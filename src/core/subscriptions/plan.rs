@@ -2,7 +2,9 @@
 //! alone), and the status view of the same comparison. Pure: the edge sends the writes.
 
 use super::api::{Hook, HookHeaders, HookWrite};
+use crate::core::ingest::exception;
 use serde::Serialize;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,6 +67,9 @@ pub struct Row {
 pub struct SyncReport {
     pub dry_run: bool,
     pub destination: String,
+    /// The `store/hook/deliveryException` hook's destination, when that scope is wanted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exceptions_destination: Option<String>,
     pub scopes: Vec<Row>,
 }
 
@@ -145,9 +150,25 @@ pub fn is_ours(hook: &Hook, destination: &str) -> bool {
     normalized(&hook.destination) == normalized(destination)
 }
 
-/// The headers every hook of ours carries: the relay's ingest token.
-pub fn wanted_headers(bearer_token: &str) -> HookHeaders {
-    HookHeaders::from([("Authorization".to_owned(), format!("Bearer {bearer_token}"))])
+/// Where a scope's hook of ours points: `destination` (`{PUBLIC_URL}/webhooks/bigcommerce`),
+/// except the delivery-exception hook, whose destination BigCommerce wants different from
+/// every other hook's: `{PUBLIC_URL}/webhooks/bigcommerce/exceptions`.
+pub fn destination_for<'a>(scope: &str, destination: &'a str) -> Cow<'a, str> {
+    if scope == exception::SCOPE {
+        Cow::Owned(format!("{}/exceptions", destination.trim_end_matches('/')))
+    } else {
+        Cow::Borrowed(destination)
+    }
+}
+
+/// The headers every hook of ours carries: the relay's first ingest token, or none when only
+/// BigCommerce's signatures authenticate callbacks (no `INGEST_TOKENS`).
+pub fn wanted_headers(bearer_token: Option<&str>) -> HookHeaders {
+    // From an array of one, not an iterator: no sort is linked for it.
+    match bearer_token {
+        Some(t) => HookHeaders::from([("Authorization".to_owned(), format!("Bearer {t}"))]),
+        None => HookHeaders::new(),
+    }
 }
 
 /// What differs between our hook and what we want, for the report (never the values: they
@@ -230,12 +251,12 @@ fn extra_notes(s: &ScopeHooks) -> [Option<String>; 2] {
 pub fn plan(
     existing: &[Hook],
     wanted_scopes: &[String],
-    destination: &str,
-    bearer_token: &str,
+    ingest_destination: &str,
+    bearer_token: Option<&str>,
     mode: Mode,
 ) -> Vec<Action> {
     let headers = wanted_headers(bearer_token);
-    let full_body = |scope: &str| HookWrite {
+    let full_body = |scope: &str, destination: &str| HookWrite {
         scope: Some(scope.to_owned()),
         destination: Some(destination.to_owned()),
         is_active: true,
@@ -248,6 +269,8 @@ pub fn plan(
             continue;
         }
         seen.push(scope);
+        let destination = &*destination_for(scope, ingest_destination);
+        let full_body = |scope: &str| full_body(scope, destination);
         let hooks = scope_hooks(existing, scope, destination, &headers);
         let [dup_note, foreign_note] = extra_notes(&hooks);
         let action = match (hooks.ours.first(), mode) {
@@ -311,8 +334,8 @@ pub fn plan(
 pub fn status(
     existing: &[Hook],
     wanted_scopes: &[String],
-    destination: &str,
-    bearer_token: &str,
+    ingest_destination: &str,
+    bearer_token: Option<&str>,
 ) -> Vec<Row> {
     let headers = wanted_headers(bearer_token);
     let mut seen: Vec<&str> = Vec::new();
@@ -322,6 +345,7 @@ pub fn status(
             continue;
         }
         seen.push(scope);
+        let destination = &*destination_for(scope, ingest_destination);
         let hooks = scope_hooks(existing, scope, destination, &headers);
         let [dup_note, foreign_note] = extra_notes(&hooks);
         let (outcome, hook_id, note) = match hooks.ours.first() {
@@ -347,6 +371,45 @@ pub fn status(
     rows
 }
 
+/// What to do about one hook BigCommerce said it gave up on (`90002`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reactivation {
+    /// Ours and inactive: send this action's `PUT {"is_active": true}`.
+    Reactivate(Action),
+    /// Ours and still active: BigCommerce has not disabled it (yet).
+    StillActive,
+    /// Not among the store's hooks, or another destination's: never touched.
+    NotOurs,
+}
+
+/// The reactivate-only sync for one hook, by id.
+pub fn reactivate_hook(existing: &[Hook], hook_id: u64, ingest_destination: &str) -> Reactivation {
+    let Some(h) = existing.iter().find(|h| h.id == hook_id) else {
+        return Reactivation::NotOurs;
+    };
+    if !is_ours(h, &destination_for(&h.scope, ingest_destination)) {
+        return Reactivation::NotOurs;
+    }
+    if h.is_active {
+        return Reactivation::StillActive;
+    }
+    Reactivation::Reactivate(Action {
+        scope: h.scope.clone(),
+        outcome: Outcome::Reactivated,
+        hook_id: Some(h.id),
+        write: Some(Write::Put {
+            id: h.id,
+            body: HookWrite {
+                scope: None,
+                destination: None,
+                is_active: true,
+                headers: None,
+            },
+        }),
+        note: Some("after BigCommerce's delivery exception 90002".into()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,7 +424,7 @@ mod tests {
             scope: scope.into(),
             destination: destination.into(),
             is_active: active,
-            headers: Some(wanted_headers(token)),
+            headers: Some(wanted_headers(Some(token))),
         }
     }
 
@@ -408,10 +471,14 @@ mod tests {
     #[test]
     fn empty_store_creates_every_b2b_scope_once_then_nothing() {
         let wanted = default_scopes();
-        assert_eq!(wanted.len(), 19);
+        assert_eq!(
+            wanted.len(),
+            20,
+            "19 B2B scopes and the delivery exceptions"
+        );
         let mut state = Vec::new();
-        let first = plan(&state, &wanted, DEST, TOKEN, Mode::Full);
-        assert_eq!(first.len(), 19);
+        let first = plan(&state, &wanted, DEST, Some(TOKEN), Mode::Full);
+        assert_eq!(first.len(), 20);
         assert!(first.iter().all(|a| a.outcome == Outcome::Created));
         let Some(Write::Post(body)) = &first[0].write else {
             panic!("expected a POST")
@@ -426,16 +493,103 @@ mod tests {
             })
         );
         apply(&mut state, &first);
-        assert_eq!(state.len(), 19);
-        let second = plan(&state, &wanted, DEST, TOKEN, Mode::Full);
+        assert_eq!(state.len(), 20);
+        assert_eq!(state[19].destination, EXCEPTIONS);
+        let second = plan(&state, &wanted, DEST, Some(TOKEN), Mode::Full);
         assert!(second
             .iter()
             .all(|a| a.outcome == Outcome::Unchanged && a.write.is_none() && a.hook_id.is_some()));
-        let rows: Vec<Outcome> = status(&state, &wanted, DEST, TOKEN)
+        let rows: Vec<Outcome> = status(&state, &wanted, DEST, Some(TOKEN))
             .iter()
             .map(|r| r.outcome)
             .collect();
-        assert_eq!(rows, vec![Outcome::Active; 19]);
+        assert_eq!(rows, vec![Outcome::Active; 20]);
+    }
+
+    const EXCEPTIONS: &str = "https://relay.example.com/webhooks/bigcommerce/exceptions";
+
+    #[test]
+    fn the_exceptions_hook_gets_its_own_destination() {
+        let wanted = scopes(&["store/company/created", exception::SCOPE]);
+        let mut state = vec![
+            // At the ingest destination: not ours for this scope (BigCommerce wants it apart).
+            hook(1, exception::SCOPE, DEST, true, TOKEN),
+        ];
+        let p = plan(&state, &wanted, DEST, Some(TOKEN), Mode::Full);
+        assert_eq!(outcomes(&p), [Outcome::Created, Outcome::Created]);
+        let Some(Write::Post(body)) = &p[1].write else {
+            panic!("expected a POST")
+        };
+        assert_eq!(body.destination.as_deref(), Some(EXCEPTIONS));
+        assert_eq!(body.scope.as_deref(), Some(exception::SCOPE));
+        apply(&mut state, &p);
+        let rows = status(&state, &wanted, DEST, Some(TOKEN));
+        assert_eq!(rows[1].outcome, Outcome::Active);
+        assert_eq!(rows[1].hook_id, Some(3));
+        assert_eq!(destination_for("store/quote/created", DEST), DEST);
+        assert_eq!(
+            destination_for(exception::SCOPE, &format!("{DEST}/")),
+            EXCEPTIONS
+        );
+    }
+
+    #[test]
+    fn without_a_token_hooks_carry_no_headers() {
+        assert!(wanted_headers(None).is_empty());
+        let mut state = vec![hook(1, "store/a/b", DEST, true, TOKEN)];
+        let wanted = scopes(&["store/a/b", "store/a/c"]);
+        let p = plan(&state, &wanted, DEST, None, Mode::Full);
+        assert_eq!(outcomes(&p), [Outcome::Updated, Outcome::Created]);
+        let Some(Write::Post(body)) = &p[1].write else {
+            panic!("expected a POST")
+        };
+        assert_eq!(
+            serde_json::to_string(body).unwrap(),
+            format!(
+                r#"{{"scope":"store/a/c","destination":"{DEST}","is_active":true,"headers":{{}}}}"#
+            )
+        );
+        apply(&mut state, &p);
+        assert!(plan(&state, &wanted, DEST, None, Mode::Full)
+            .iter()
+            .all(|a| a.outcome == Outcome::Unchanged));
+        // A hook BigCommerce lists with `headers: null` is the same as none.
+        let bare = vec![Hook {
+            headers: None,
+            ..hook(1, "store/a/b", DEST, true, TOKEN)
+        }];
+        assert_eq!(
+            status(&bare, &wanted[..1], DEST, None)[0].outcome,
+            Outcome::Active
+        );
+    }
+
+    #[test]
+    fn a_90002_reactivates_only_that_hook_of_ours() {
+        let state = vec![
+            hook(1, "store/a/b", DEST, false, TOKEN),
+            hook(2, "store/a/c", DEST, true, TOKEN),
+            hook(3, "store/a/b", "https://crm.example.com/x", false, TOKEN),
+            hook(4, exception::SCOPE, EXCEPTIONS, false, TOKEN),
+        ];
+        let Reactivation::Reactivate(a) = reactivate_hook(&state, 1, DEST) else {
+            panic!("hook 1 is ours and inactive")
+        };
+        assert_eq!((a.outcome, a.hook_id), (Outcome::Reactivated, Some(1)));
+        let Some(Write::Put { id: 1, body }) = &a.write else {
+            panic!("expected a PUT of hook 1")
+        };
+        assert_eq!(
+            serde_json::to_string(body).unwrap(),
+            r#"{"is_active":true}"#
+        );
+        assert_eq!(reactivate_hook(&state, 2, DEST), Reactivation::StillActive);
+        assert_eq!(reactivate_hook(&state, 3, DEST), Reactivation::NotOurs);
+        assert_eq!(reactivate_hook(&state, 99, DEST), Reactivation::NotOurs);
+        assert!(matches!(
+            reactivate_hook(&state, 4, DEST),
+            Reactivation::Reactivate(_)
+        ));
     }
 
     #[test]
@@ -445,7 +599,7 @@ mod tests {
             &state,
             &scopes(&["store/quote/created", "store/quote/deleted"]),
             DEST,
-            TOKEN,
+            Some(TOKEN),
             Mode::Full,
         )
         .into_iter()
@@ -461,7 +615,7 @@ mod tests {
                 &state,
                 &scopes(&["store/quote/created"]),
                 DEST,
-                TOKEN,
+                Some(TOKEN),
                 Mode::Full
             )[0]
             .outcome,
@@ -473,7 +627,7 @@ mod tests {
     fn a_deactivated_hook_is_reactivated_with_the_full_body_in_full_mode() {
         let mut state = vec![hook(3, "store/company/created", DEST, false, TOKEN)];
         let wanted = scopes(&["store/company/created"]);
-        let p = plan(&state, &wanted, DEST, TOKEN, Mode::Full);
+        let p = plan(&state, &wanted, DEST, Some(TOKEN), Mode::Full);
         assert_eq!(outcomes(&p), [Outcome::Reactivated]);
         assert_eq!(p[0].note, None);
         let Some(Write::Put { id: 3, body }) = &p[0].write else {
@@ -483,7 +637,7 @@ mod tests {
         apply(&mut state, &p);
         assert!(state[0].is_active);
         assert_eq!(
-            outcomes(&plan(&state, &wanted, DEST, TOKEN, Mode::Full)),
+            outcomes(&plan(&state, &wanted, DEST, Some(TOKEN), Mode::Full)),
             [Outcome::Unchanged]
         );
     }
@@ -501,7 +655,7 @@ mod tests {
             "store/company/updated",
             "store/company/deleted",
         ]);
-        let p = plan(&state, &wanted, DEST, TOKEN, Mode::ReactivateOnly);
+        let p = plan(&state, &wanted, DEST, Some(TOKEN), Mode::ReactivateOnly);
         assert_eq!(
             outcomes(&p),
             [Outcome::Reactivated, Outcome::Unchanged, Outcome::Missing]
@@ -518,8 +672,8 @@ mod tests {
         apply(&mut state, &p);
         assert_eq!(state.len(), 2, "reactivate-only created a hook");
         assert!(state[0].is_active);
-        assert_eq!(state[0].headers, Some(wanted_headers("old-token")));
-        let again = plan(&state, &wanted, DEST, TOKEN, Mode::ReactivateOnly);
+        assert_eq!(state[0].headers, Some(wanted_headers(Some("old-token"))));
+        let again = plan(&state, &wanted, DEST, Some(TOKEN), Mode::ReactivateOnly);
         assert_eq!(
             outcomes(&again),
             [Outcome::Unchanged, Outcome::Unchanged, Outcome::Missing]
@@ -556,7 +710,7 @@ mod tests {
             "store/quote/deleted",
             "store/quote/statusUpdated",
         ]);
-        let p = plan(&state, &wanted, DEST, TOKEN, Mode::Full);
+        let p = plan(&state, &wanted, DEST, Some(TOKEN), Mode::Full);
         assert_eq!(
             outcomes(&p),
             [
@@ -584,8 +738,8 @@ mod tests {
         apply(&mut state, &p);
         assert!(state
             .iter()
-            .all(|h| h.destination == DEST && h.headers == Some(wanted_headers(TOKEN))));
-        assert!(plan(&state, &wanted, DEST, TOKEN, Mode::Full)
+            .all(|h| h.destination == DEST && h.headers == Some(wanted_headers(Some(TOKEN)))));
+        assert!(plan(&state, &wanted, DEST, Some(TOKEN), Mode::Full)
             .iter()
             .all(|a| a.outcome == Outcome::Unchanged));
     }
@@ -609,10 +763,10 @@ mod tests {
         let mut state = vec![other.clone(), other2.clone()];
         let wanted = scopes(&["store/company/created"]);
         assert_eq!(
-            status(&state, &wanted, DEST, TOKEN)[0].outcome,
+            status(&state, &wanted, DEST, Some(TOKEN))[0].outcome,
             Outcome::Foreign
         );
-        let p = plan(&state, &wanted, DEST, TOKEN, Mode::Full);
+        let p = plan(&state, &wanted, DEST, Some(TOKEN), Mode::Full);
         assert_eq!(outcomes(&p), [Outcome::Created]);
         assert!(matches!(p[0].write, Some(Write::Post(_))));
         assert_eq!(
@@ -620,7 +774,13 @@ mod tests {
             Some("hooks of this scope to other destinations left alone (ids 9, 10)")
         );
         assert_eq!(
-            outcomes(&plan(&state, &wanted, DEST, TOKEN, Mode::ReactivateOnly)),
+            outcomes(&plan(
+                &state,
+                &wanted,
+                DEST,
+                Some(TOKEN),
+                Mode::ReactivateOnly
+            )),
             [Outcome::Missing],
             "reactivate-only must not revive someone else's hook"
         );
@@ -628,7 +788,7 @@ mod tests {
         assert_eq!(state[0], other);
         assert_eq!(state[1], other2);
         assert_eq!(
-            status(&state, &wanted, DEST, TOKEN)[0].outcome,
+            status(&state, &wanted, DEST, Some(TOKEN))[0].outcome,
             Outcome::Active
         );
     }
@@ -642,7 +802,7 @@ mod tests {
             hook(8, "store/company/created", &format!("{DEST}/"), true, TOKEN),
         ];
         let wanted = scopes(&["store/company/created", "store/company/created"]);
-        let p = plan(&state, &wanted, DEST, TOKEN, Mode::Full);
+        let p = plan(&state, &wanted, DEST, Some(TOKEN), Mode::Full);
         assert_eq!(p.len(), 1, "a scope listed twice is planned once");
         assert_eq!(p[0].outcome, Outcome::Unchanged);
         assert_eq!(p[0].hook_id, Some(7));
@@ -658,7 +818,7 @@ mod tests {
                 ..h.clone()
             })
             .collect();
-        let p = plan(&inactive, &wanted, DEST, TOKEN, Mode::ReactivateOnly);
+        let p = plan(&inactive, &wanted, DEST, Some(TOKEN), Mode::ReactivateOnly);
         assert_eq!(outcomes(&p), [Outcome::Reactivated]);
         assert_eq!(p[0].hook_id, Some(5));
     }
@@ -687,7 +847,7 @@ mod tests {
                 "store/b/updated",
             ]),
             DEST,
-            TOKEN,
+            Some(TOKEN),
         );
         let got: Vec<(Outcome, Option<u64>)> =
             rows.iter().map(|r| (r.outcome, r.hook_id)).collect();
@@ -710,7 +870,7 @@ mod tests {
 
     #[test]
     fn write_results_become_rows() {
-        let a = plan(&[], &scopes(&["store/a/b"]), DEST, TOKEN, Mode::Full).remove(0);
+        let a = plan(&[], &scopes(&["store/a/b"]), DEST, Some(TOKEN), Mode::Full).remove(0);
         let created = hook(42, "store/a/b", DEST, true, TOKEN);
         let row = a.clone().done(Ok(Some(created.clone())));
         assert_eq!((row.outcome, row.hook_id), (Outcome::Created, Some(42)));
@@ -730,6 +890,7 @@ mod tests {
         let report = SyncReport {
             dry_run: false,
             destination: DEST.into(),
+            exceptions_destination: None,
             scopes: vec![row],
         };
         assert_eq!(report.count(Outcome::Error), 1);

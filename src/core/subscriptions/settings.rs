@@ -3,6 +3,7 @@
 
 use super::api::redact;
 use crate::core::catalog::CATALOG;
+use crate::core::ingest::exception;
 use crate::core::secret::Secret;
 
 /// `BC_API_BASE` when unset.
@@ -16,10 +17,12 @@ pub struct Settings {
     pub store_hash: String,
     /// `BC_ACCESS_TOKEN`, sent as `X-Auth-Token` and nowhere else.
     pub access_token: Secret,
-    /// `{PUBLIC_URL}/webhooks/bigcommerce`.
+    /// `{PUBLIC_URL}/webhooks/bigcommerce` (the exceptions hook's is derived from it:
+    /// `plan::destination_for`).
     pub destination: String,
-    /// The first `INGEST_TOKENS` token, put in each hook's `Authorization` header.
-    pub bearer_token: Secret,
+    /// The first `INGEST_TOKENS` token, put in each hook's `Authorization` header; `None`
+    /// without `INGEST_TOKENS` (only signatures authenticate; hooks then carry no headers).
+    pub bearer_token: Option<Secret>,
     pub scopes: Vec<String>,
 }
 
@@ -61,16 +64,28 @@ impl Settings {
 
     /// Removes the access token and the ingest token from a text meant for a report or a log.
     pub fn redact(&self, text: &str) -> String {
-        redact(
-            text,
-            &[self.access_token.expose(), self.bearer_token.expose()],
-        )
+        let bearer = self.bearer_token.as_ref().map_or("", Secret::expose);
+        redact(text, &[self.access_token.expose(), bearer])
+    }
+
+    /// Whether the delivery-exception hook is wanted, and its destination.
+    pub fn exceptions_destination(&self) -> Option<String> {
+        self.scopes
+            .iter()
+            .any(|s| s == exception::SCOPE)
+            .then(|| super::plan::destination_for(exception::SCOPE, &self.destination).into_owned())
     }
 }
 
-/// The default wanted scopes: the 19 B2B Edition scopes of the catalog.
+/// The default wanted scopes: the 19 B2B Edition scopes of the catalog, then
+/// `store/hook/deliveryException` (BigCommerce's word that a hook is failing).
 pub fn default_scopes() -> Vec<String> {
-    CATALOG.iter().map(|(s, _, _)| (*s).to_owned()).collect()
+    CATALOG
+        .iter()
+        .map(|(s, _, _)| *s)
+        .chain([exception::SCOPE])
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `store/<segment>/…` with letters, digits, `_`, `-`; the last segment may be BigCommerce's
