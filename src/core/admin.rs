@@ -4,11 +4,46 @@
 use crate::core::catalog::{self, Resource, CATALOG};
 use crate::core::config::Target;
 use crate::core::deliver::message::DeadLetter;
+use crate::core::error::{ErrorCode, RelayError};
 use crate::core::json::{Fields, Scalar};
 use crate::core::route::filter::Filter;
 use crate::core::route::glob_match;
 use serde::Serialize;
 use std::borrow::Cow;
+
+/// `?target=&limit=&cursor=` of a KV listing (dead letters, unreadable messages, quarantined
+/// requests): `limit` 1-1000, default 50; an empty value is no value; other keys are ignored.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Paging {
+    pub target: Option<String>,
+    pub limit: u64,
+    pub cursor: Option<String>,
+}
+
+pub fn paging(url: &str) -> Result<Paging, RelayError> {
+    let mut p = Paging {
+        target: None,
+        limit: 50,
+        cursor: None,
+    };
+    for (k, v) in query_pairs(url) {
+        match k.as_str() {
+            "target" if !v.is_empty() => p.target = Some(v),
+            "limit" => {
+                p.limit = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|l| (1..=1000).contains(l))
+                    .ok_or_else(|| {
+                        RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
+                    })?;
+            }
+            "cursor" if !v.is_empty() => p.cursor = Some(v),
+            _ => {}
+        }
+    }
+    Ok(p)
+}
 
 /// Dead letters replayed per request at most: KV allows a bounded number of operations per
 /// invocation, so "replay all" works in pages (`remaining: true` says call again).
@@ -268,6 +303,25 @@ mod tests {
     use super::*;
     use crate::core::config;
     use crate::core::ingest::callback;
+
+    #[test]
+    fn listing_paging_reads_target_limit_and_cursor() {
+        let p = paging("https://r/admin/x?target=crm&limit=7&cursor=abc&other=1").unwrap();
+        assert_eq!(
+            p,
+            Paging {
+                target: Some("crm".into()),
+                limit: 7,
+                cursor: Some("abc".into()),
+            }
+        );
+        let empty = paging("https://r/admin/x?target=&cursor=").unwrap();
+        assert_eq!((empty.target, empty.limit, empty.cursor), (None, 50, None));
+        for bad in ["0", "1001", "x", ""] {
+            let e = paging(&format!("https://r/admin/x?limit={bad}")).unwrap_err();
+            assert_eq!(e.to_string(), "`limit` must be 1-1000", "{bad}");
+        }
+    }
 
     #[test]
     fn admin_bodies_take_their_routes_members_and_refuse_others_by_name() {

@@ -172,46 +172,14 @@ fn dry_run(req: &Request) -> Result<bool, RelayError> {
     }
 }
 
-/// `?target=&limit=&cursor=` of a KV listing: `limit` 1-1000, default 50.
-struct Paging {
-    target: Option<String>,
-    limit: u64,
-    cursor: Option<String>,
-}
-
-fn paging(req: &Request) -> Result<Paging, RelayError> {
-    let mut p = Paging {
-        target: None,
-        limit: 50,
-        cursor: None,
-    };
-    for (k, v) in admin::query_pairs(&req.inner().url()) {
-        match k.as_str() {
-            "target" if !v.is_empty() => p.target = Some(v),
-            "limit" => {
-                p.limit = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|l| (1..=1000).contains(l))
-                    .ok_or_else(|| {
-                        RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
-                    })?;
-            }
-            "cursor" if !v.is_empty() => p.cursor = Some(v),
-            _ => {}
-        }
-    }
-    Ok(p)
-}
-
 /// `GET /admin/dead-letters?target=&limit=&cursor=`. KV lists keys in key order; each page is
 /// sorted newest first by the last attempt time kept in the key's metadata.
 async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let Paging {
+    let admin::Paging {
         target,
         limit,
         cursor,
-    } = paging(req)?;
+    } = admin::paging(&req.inner().url())?;
     let prefix = match &target {
         Some(t) => format!("dlq:{t}:"),
         None => "dlq:".to_owned(),
@@ -247,7 +215,7 @@ async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
 /// `GET /admin/unreadable?limit=&cursor=`: queue messages the consumer could not read, kept
 /// instead of being dropped (a message schema this version does not know, a foreign message).
 async fn unreadable_list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let Paging { limit, cursor, .. } = paging(req)?;
+    let admin::Paging { limit, cursor, .. } = admin::paging(&req.inner().url())?;
     struct Meta {
         reason: String,
         received_at: String,

@@ -4,7 +4,7 @@
 //! /admin/quarantine/replay`. What a record holds and when a body is quarantined:
 //! `core::ingest::quarantine`.
 
-use crate::core::admin::AdminBody;
+use crate::core::admin::{self, AdminBody};
 use crate::core::config::Config;
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::event::{self, EncodedEvent};
@@ -109,22 +109,7 @@ pub async fn admin(
 /// `GET /admin/quarantine?limit=&cursor=`: the summaries kept as the keys' metadata, passed on
 /// as they are, in key order (by id).
 async fn list(req: &Request, env: &Env) -> Result<Response, RelayError> {
-    let (mut limit, mut cursor) = (50u64, None);
-    for (k, v) in crate::core::admin::query_pairs(&req.inner().url()) {
-        match k.as_str() {
-            "limit" => {
-                limit = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|l| (1..=1000).contains(l))
-                    .ok_or_else(|| {
-                        RelayError::new(ErrorCode::InvalidField, "`limit` must be 1-1000")
-                    })?;
-            }
-            "cursor" if !v.is_empty() => cursor = Some(v),
-            _ => {}
-        }
-    }
+    let admin::Paging { limit, cursor, .. } = admin::paging(&req.inner().url())?;
     let page = kv::list_dead_letters(env, quarantine::key_prefix(), limit, cursor).await?;
     // The summaries are the relay's own JSON (KV metadata it wrote): joined as they are.
     let records: Vec<String> = page.keys.into_iter().filter_map(|(_, m)| m).collect();
