@@ -14,7 +14,7 @@ use crate::core::ingest::callback::{self, MAX_BODY_BYTES};
 use crate::core::ingest::exception;
 use crate::core::ingest::quarantine::quarantines;
 use crate::core::ingest::signature::SignatureHeaders;
-use crate::edge::metrics::{self, Point};
+use crate::edge::metrics;
 use crate::edge::{env, exceptions, history, log, quarantine, respond, submit};
 use worker::{Context, Env, Request, Response};
 
@@ -39,7 +39,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Result<Response, 
     let started = env::now_ms();
     let result = accept(req, env, ctx, started).await;
     if let Err(e) = &result {
-        log::ingest(&log::Ingest {
+        let line = log::Ingest {
             msg: "ingest",
             outcome: e.code().as_str(),
             status: e.status(),
@@ -50,18 +50,9 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Result<Response, 
             auth: None,
             error: Some(e.to_string()),
             duration_ms: env::now_ms() - started,
-        });
-        metrics::record(
-            env,
-            &Point {
-                kind: "ingest",
-                ty: "",
-                target: "",
-                outcome: e.code().as_str(),
-                store: "",
-                duration_ms: env::now_ms() - started,
-            },
-        );
+        };
+        log::ingest(&line);
+        metrics::ingest(env, &line, "");
     }
     result
 }
@@ -149,7 +140,7 @@ async fn accept(
     }
 
     let duration_ms = env::now_ms() - started;
-    log::ingest(&log::Ingest {
+    let line = log::Ingest {
         msg: "ingest",
         outcome: outcome.as_str(),
         status: 200,
@@ -160,18 +151,9 @@ async fn accept(
         auth: Some(auth.by.as_str()),
         error: None,
         duration_ms,
-    });
-    metrics::record(
-        env,
-        &Point {
-            kind: "ingest",
-            ty: event.short_type(),
-            target: "",
-            outcome: outcome.as_str(),
-            store: &event.storehash,
-            duration_ms,
-        },
-    );
+    };
+    log::ingest(&line);
+    metrics::ingest(env, &line, event.short_type());
     respond::ok(&IngestAnswer {
         status: outcome.as_str(),
         id: &event.id,

@@ -2,6 +2,7 @@
 //! it the relay runs the same. One data point per ingest, delivery attempt and enrichment:
 //! index = store hash; blobs = kind, event type, target, outcome; doubles = count, duration.
 
+use crate::edge::log;
 use worker::{AnalyticsEngineDataPointBuilder, Env};
 
 pub struct Point<'a> {
@@ -26,4 +27,20 @@ pub fn record(env: &Env, p: &Point) {
         .build();
     // Metrics are best effort: a failed write must never fail an event.
     let _ = dataset.write_data_point(&point);
+}
+
+/// The counter of an ingest answer, from the log line that reports it (its outcome, store and
+/// duration): callbacks, errors and quarantined requests are counted as they are logged.
+pub fn ingest(env: &Env, line: &log::Ingest, short_type: &str) {
+    record(
+        env,
+        &Point {
+            kind: "ingest",
+            ty: short_type,
+            target: "",
+            outcome: line.outcome,
+            store: line.store.unwrap_or(""),
+            duration_ms: line.duration_ms,
+        },
+    );
 }

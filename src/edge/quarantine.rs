@@ -16,7 +16,7 @@ use crate::core::ingest::quarantine::{
     self, valid_id, QuarantineRecord, ReplayOutcome, ReplayReport, ReplayResult, Stored,
     REPLAY_LIMIT,
 };
-use crate::edge::metrics::{self, Point};
+use crate::edge::metrics;
 use crate::edge::{body, env, history, kv, log, respond, submit};
 use worker::{Context, Env, Headers, Method, Request, Response};
 
@@ -41,8 +41,7 @@ pub async fn keep(
         ctx,
         write::log_entry(LOG_QUARANTINE, started, None, None, &record.summary()),
     );
-    let duration_ms = env::now_ms() - started;
-    log::ingest(&log::Ingest {
+    let line = log::Ingest {
         msg: "ingest",
         outcome: "quarantined",
         status: 200,
@@ -52,19 +51,10 @@ pub async fn keep(
         targets: None,
         auth: Some(auth.by.as_str()),
         error: Some(format!("{}: {}", error.code(), error.message())),
-        duration_ms,
-    });
-    metrics::record(
-        env,
-        &Point {
-            kind: "ingest",
-            ty: "",
-            target: "",
-            outcome: "quarantined",
-            store: "",
-            duration_ms,
-        },
-    );
+        duration_ms: env::now_ms() - started,
+    };
+    log::ingest(&line);
+    metrics::ingest(env, &line, "");
     Ok(respond::json(200, quarantine::answer(&record.id)))
 }
 
