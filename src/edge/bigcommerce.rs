@@ -12,6 +12,7 @@ use crate::core::subscriptions::{
 };
 use crate::edge::{env, fetch};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use worker::{Env, Method};
 
 /// Per BigCommerce call, until the answer's headers (its small JSON body is read after).
@@ -190,36 +191,13 @@ struct SyncLine<'a> {
     dry_run: bool,
     /// `ok`, `partial` (some scopes failed), `failed` or `not_configured`.
     outcome: &'a str,
-    #[serde(skip_serializing_if = "Counts::is_empty")]
-    counts: Counts,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    counts: BTreeMap<String, usize>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     duration_ms: i64,
-}
-
-/// Rows per outcome, in first-seen order: a `BTreeMap<String, usize>` linked ~4.5 KB of map
-/// code for a log line.
-#[derive(Default)]
-struct Counts(Vec<(String, usize)>);
-
-impl Counts {
-    fn add(&mut self, name: String) {
-        match self.0.iter_mut().find(|(k, _)| *k == name) {
-            Some((_, n)) => *n += 1,
-            None => self.0.push((name, 1)),
-        }
-    }
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for Counts {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, n)| (k, n)))
-    }
 }
 
 /// The outcome's JSON name (`"created"` → `created`).
@@ -235,7 +213,7 @@ fn log_sync(mode: Mode, dry_run: bool, result: &Result<SyncReport, RelayError>, 
         mode,
         dry_run,
         outcome: "ok",
-        counts: Counts::default(),
+        counts: BTreeMap::new(),
         errors: Vec::new(),
         error: None,
         duration_ms: env::now_ms() - started,
@@ -243,7 +221,7 @@ fn log_sync(mode: Mode, dry_run: bool, result: &Result<SyncReport, RelayError>, 
     match result {
         Ok(report) => {
             for row in &report.scopes {
-                line.counts.add(outcome_name(row.outcome));
+                *line.counts.entry(outcome_name(row.outcome)).or_default() += 1;
                 if row.outcome == Outcome::Error {
                     let why = row.message.as_deref().unwrap_or("");
                     line.errors.push(format!("{}: {why}", row.scope));
