@@ -31,13 +31,13 @@ const REPS = Number(process.env.BENCH_REPS ?? 5);
 const RATE = Number(process.env.BENCH_RATE ?? 20);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const COLD_REPS = Number(process.env.BENCH_COLD_REPS ?? 5);
-const ONLY = new Set((process.env.BENCH_ONLY ?? "cpu,latency,cold,size,core,cost").split(","));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "cpu,profile,latency,cold,size,core,cost").split(","));
 const FULL =
-  ["cpu", "latency", "cold", "size", "core", "cost"].every((k) => ONLY.has(k)) && !process.env.BENCH_WORKERS && !process.env.BENCH_CASES;
+  ["cpu", "profile", "latency", "cold", "size", "core", "cost"].every((k) => ONLY.has(k)) && !process.env.BENCH_WORKERS && !process.env.BENCH_CASES;
 const COST_N = Number(process.env.BENCH_COST_N ?? 300);
 const QUEUE = process.env.BENCH_QUEUE?.split(",").map(Number);
 // For trying things out: only some workers and cases (a partial run never writes BENCHMARKS.md).
-const ONLY_WORKERS = new Set((process.env.BENCH_WORKERS ?? "relay,io,io-log,bare").split(","));
+const ONLY_WORKERS = new Set((process.env.BENCH_WORKERS ?? "relay,io,io-log,io-log-lanes,bare").split(","));
 const CASES = new Set((process.env.BENCH_CASES ?? "ingest,fanout").split(","));
 // CPU runs also in Miniflare without wrangler dev (no inspector): BENCH_MINIFLARE=0 skips them.
 const MINIFLARE = process.env.BENCH_MINIFLARE !== "0";
@@ -51,7 +51,28 @@ const WORKERS = {
   // per consumer batch): wrangler dev relays every line through its inspector, which costs the runtime.
   "io-log": { dir: path.join(ROOT, "bench/floors/io"), label: "I/O floor + log lines", env: { LOG_LINES: "1" } },
   bare: { dir: path.join(ROOT, "bench/floors/bare"), label: "bare floor" },
+  // The same floor with the relay's queue layout: each target's message in its own queue (one
+  // `sendBatch` per target at ingest, a consumer per queue), as lanes need.
+  "io-log-lanes": {
+    dir: path.join(ROOT, "bench/floors/io"),
+    label: "I/O floor + log lines, lane queues",
+    env: { LOG_LINES: "1", LANE_QUEUES: "1" },
+  },
+  // The relay with one part taken away, for the profile (`BENCH_ONLY=profile`, Miniflare only):
+  // what each part costs is the relay's CPU minus the variant's.
+  "relay-one-queue": { dir: ROOT, label: "relay, lane queues unbound (one queue)", base: "relay", variant: { lanes: false } },
+  "relay-no-object": { dir: ROOT, label: "relay, TargetLane unbound (no lane state)", base: "relay", variant: { objects: false } },
+  "relay-no-line": { dir: ROOT, label: "relay, LOG_DELIVERIES=failures (no batch line)", base: "relay", env: { LOG_DELIVERIES: "failures" } },
+  "relay-no-history": { dir: ROOT, label: "relay, HISTORY unbound", base: "relay", variant: { history: false } },
+  "io-log-lanes-no-history": {
+    dir: path.join(ROOT, "bench/floors/io"),
+    label: "I/O floor + log lines, lane queues, HISTORY unbound",
+    env: { LOG_LINES: "1", LANE_QUEUES: "1" },
+    variant: { history: false },
+  },
 };
+/** The relay or one of its profile variants. */
+const isRelay = (name) => (WORKERS[name].base ?? name) === "relay";
 const BUILT = ["relay", "io", "bare"];
 
 const log = (...a) => console.error("[bench]", ...a);
@@ -98,6 +119,12 @@ function config(name, { queue, history = true } = {}) {
   // The console's static files ([assets]): the directory is relative to the config's own.
   text = text.replace(/^directory = "(.*)"$/m, (_, m) => `directory = "${path.resolve(dir, m)}"`);
   text = text.replace(/^\[build\]\ncommand = .*\n/m, "");
+  if (dir !== ROOT) {
+    // The relay's [assets] (the console) with its `run_worker_first` routes: under wrangler
+    // dev every request then passes the same asset router before the worker, for the floors too.
+    const assets = /^\[assets\]\n(?:(?!\[).*\n)*/m.exec(fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"));
+    if (assets) text += `\n${assets[0].replace(/^directory = "(.*)"$/m, (_, m) => `directory = "${path.resolve(ROOT, m)}"`)}`;
+  }
   if (!history) text = text.replace(D1_BLOCK, "");
   if (queue) {
     // Only the first consumer (deliveries), not the dead-letter queue's.
@@ -193,11 +220,12 @@ const TOKEN = "bench-token";
 function workerEnv(name, receivers) {
   const urls = receivers.map((r) => r.url);
   const env = { INGEST_TOKENS: TOKEN };
-  if (name === "relay") {
+  if (isRelay(name)) {
     if (urls.length) {
       env.TARGETS = JSON.stringify(urls.map((url, i) => ({ name: `t${i}`, url, signing_secret: "KEY" })));
       env.KEY = SIGNING_KEY;
     }
+    Object.assign(env, WORKERS[name].env);
   } else {
     env.TARGET_URLS = urls.join(",");
     Object.assign(env, WORKERS[name].env, PAD);
@@ -263,17 +291,21 @@ class MiniflareSubject {
   }
   async start() {
     const { Miniflare } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
-    const queue = this.name === "relay" ? "b2b-relay-deliveries" : "floor-io-deliveries";
-    const [batch, timeout] = this.name === "relay" && QUEUE ? QUEUE : [6, 1];
+    const relay = isRelay(this.name);
+    const queue = relay ? "b2b-relay-deliveries" : "floor-io-deliveries";
+    const [batch, timeout] = relay && QUEUE ? QUEUE : [6, 1];
     const before = new Set(myWorkerd());
-    const history = hasHistory(this.name);
-    const lanes = laneQueues(this.name);
-    const outdir = this.counting ? countingBundle(UPLOAD[this.name]) : UPLOAD[this.name];
+    const variant = WORKERS[this.name].variant ?? {};
+    const history = variant.history !== false && hasHistory(this.name);
+    const lanes = variant.lanes === false ? {} : laneQueues(this.name);
+    const objects = variant.objects === false ? {} : durableObjects(this.name);
+    const upload = UPLOAD[relay ? "relay" : this.name];
+    const outdir = this.counting ? countingBundle(upload) : upload;
     this.mf = new Miniflare({
       ...bundleOptions(outdir, queue, this.env, {
         history,
         script: this.counting ? COUNTING_SCRIPT : "index.js",
-        objects: durableObjects(this.name),
+        objects,
         lanes,
       }),
       queueConsumers: Object.fromEntries(
@@ -287,6 +319,7 @@ class MiniflareSubject {
       },
     });
     this.url = (await this.mf.ready).href.replace(/\/$/, "");
+    this.history = history;
     if (history) await migrate(this.mf);
     this.pids = myWorkerd().filter((pid) => !before.has(pid));
     if (this.pids.length !== 1) throw new Error(`${this.name} in Miniflare: ${this.pids.length} new workerd processes`);
@@ -300,6 +333,17 @@ class MiniflareSubject {
         body: JSON.stringify(body),
       }),
     );
+  }
+  /** Rows in the history tables, so a floor whose D1 writes failed unseen shows it. */
+  async historyRows() {
+    if (!this.history) return undefined;
+    const db = await this.mf.getD1Database("HISTORY");
+    const count = async (sql) => (await db.prepare(sql).first()).n;
+    return {
+      events: await count("SELECT count(*) AS n FROM events"),
+      delivered: await count("SELECT count(*) AS n FROM deliveries WHERE state = 'delivered'"),
+      attempts: await count("SELECT count(*) AS n FROM attempts"),
+    };
   }
   async stop() {
     await this.mf?.dispose();
@@ -350,17 +394,17 @@ const DATA = { company_id: 123456, user_id: 321 };
  * run at once (idle ones cost nothing) and their runs alternate, the order rotating each round,
  * so load that other users put on the machine meanwhile hits every worker alike.
  */
-async function cpuCase(names, targetCount) {
+async function cpuCase(names, targetCount, { wranglerDev = true } = {}) {
   const subjects = [];
   try {
-    for (const name of names) {
+    for (const name of wranglerDev ? names : []) {
       const receivers = await Promise.all(Array.from({ length: targetCount }, (_, i) => new Receiver(`r${i}`).start()));
       const relay = await start(name, receivers, name === "relay" && QUEUE ? { queue: QUEUE } : {});
       const procs = workerdOf(relay);
       if (!procs.runtime.length || !procs.proxy.length) throw new Error(`workerd processes not found: ${JSON.stringify(procs)}`);
       subjects.push({ name, key: name, receivers, relay, procs, sent: 0, runs: [] });
     }
-    if (MINIFLARE) {
+    if (MINIFLARE || !wranglerDev) {
       for (const name of names) {
         const receivers = await Promise.all(Array.from({ length: targetCount }, (_, i) => new Receiver(`m${i}`).start()));
         const relay = await new MiniflareSubject(name, workerEnv(name, receivers)).start();
@@ -401,11 +445,13 @@ async function cpuCase(names, targetCount) {
         await sleep(1000);
       }
     }
+    for (const x of subjects) if (x.relay.historyRows) x.historyRows = await x.relay.historyRows();
     return Object.fromEntries(
       subjects.map((x) => [
         x.key,
         {
           runs: x.runs,
+          historyRows: x.historyRows,
           idleMsPerSecond: x.idle,
           // Queues deliver at least once: a redelivered message is counted, not hidden.
           redelivered: x.receivers.reduce((n, r) => n + r.requests.length, 0) - x.sent * targetCount,
@@ -740,11 +786,12 @@ function machine() {
 
 function table(R) {
   const rows = [];
-  const cols = ["relay", "io", "io-log", "bare"];
-  const row = (metric, cells, ratios = ["", ""]) => rows.push(`| ${metric} | ${cells.join(" | ")} | ${ratios.join(" | ")} |`);
+  const cols = ["relay", "io", "io-log", "io-log-lanes", "bare"];
+  const pad = (xs, n, x) => [...xs, ...Array(Math.max(0, n - xs.length)).fill(x)];
+  const row = (metric, cells, ratios = []) => rows.push(`| ${metric} | ${pad(cells, cols.length, "–").join(" | ")} | ${pad(ratios, 3, "").join(" | ")} |`);
   rows.push(
-    "| metric | relay | I/O floor | I/O floor + log lines | bare floor | relay / I/O floor | relay / (I/O floor + log lines) |",
-    "|---|---|---|---|---|---|---|",
+    "| metric | relay | I/O floor | I/O floor + log lines | I/O floor + log lines, lane queues | bare floor | relay / I/O floor | relay / (I/O floor + log lines) | relay / (the same, lane queues) |",
+    "|---|---|---|---|---|---|---|---|---|",
   );
   const ratio = (a, b) => {
     if (!a || !b) return "–";
@@ -767,7 +814,7 @@ function table(R) {
         row(
           `CPU ms/event, ${label}, ${what}: median (min–max) of ${REPS} runs × ${N}`,
           cols.map((w) => spread(get(w), 3)),
-          [ratio(get("relay"), get("io")), ratio(get("relay"), get("io-log"))],
+          [ratio(get("relay"), get("io")), ratio(get("relay"), get("io-log")), ratio(get("relay"), get("io-log-lanes"))],
         );
       }
     }
@@ -804,6 +851,27 @@ function table(R) {
   return rows.join("\n");
 }
 
+/**
+ * Where the relay's fan-out CPU goes (`R.profile`, Miniflare): each variant lacks one part, so
+ * the relay's CPU minus the variant's is that part's cost (paired by round: run i against run i).
+ */
+function profileTable(R) {
+  const runs = (n) => R.profile[`${n}@mf`]?.runs.map((r) => r.runtime);
+  const relay = runs("relay");
+  if (!relay) return "";
+  const paired = (xs) => median(relay.map((x, i) => x - xs[i]));
+  const out = [
+    "| worker (Miniflare, fan-out to 3 targets) | CPU ms/event, median (min–max) | relay minus it, ms/event (median of paired runs) |",
+    "|---|---|---|",
+  ];
+  for (const n of Object.keys(R.profile).map((k) => k.replace(/@mf$/, ""))) {
+    const xs = runs(n);
+    if (!xs) continue;
+    out.push(`| ${WORKERS[n].label} | ${spread(xs, 3)} | ${n === "relay" ? "–" : f(paired(xs), 3)} |`);
+  }
+  return out.join("\n");
+}
+
 function details(R) {
   const out = [];
   if (R.cpu) {
@@ -814,9 +882,18 @@ function details(R) {
       for (const [key, v] of Object.entries(R.cpu[w])) {
         const runs = v.runs.map((r) => `${f(r.runtime, 3)} / ${f(r.all, 3)} @ ${f(r.perSecond, 0)}/s`).join("; ");
         const again = v.redelivered ? `; ${v.redelivered} deliveries repeated by the queue (at least once)` : "";
+        const rows = v.historyRows ? `; history rows: ${v.historyRows.events} events, ${v.historyRows.attempts} attempts, ${v.historyRows.delivered} delivered` : "";
         const [name, mf] = w.split("@");
-        out.push(`- ${WORKERS[name].label}${mf ? " in Miniflare" : ""}, ${key}: ${runs}; idle CPU ${f(v.idleMsPerSecond[0], 2)} / ${f(v.idleMsPerSecond[1], 2)} ms per second${again}`);
+        out.push(`- ${WORKERS[name].label}${mf ? " in Miniflare" : ""}, ${key}: ${runs}; idle CPU ${f(v.idleMsPerSecond[0], 2)} / ${f(v.idleMsPerSecond[1], 2)} ms per second${again}${rows}`);
       }
+    }
+    out.push("");
+  }
+  if (R.profile) {
+    out.push("Profile runs (Miniflare, fan-out to 3 targets, ms/event):", "");
+    for (const [w, v] of Object.entries(R.profile)) {
+      const rows = v.historyRows ? `; history rows: ${v.historyRows.events} events, ${v.historyRows.attempts} attempts, ${v.historyRows.delivered} delivered` : "";
+      out.push(`- ${WORKERS[w.replace(/@mf$/, "")].label}: ${v.runs.map((r) => `${f(r.runtime, 3)} @ ${f(r.perSecond, 0)}/s`).join("; ")}${rows}`);
     }
     out.push("");
   }
@@ -831,7 +908,7 @@ function details(R) {
 }
 
 const R = {};
-if (ONLY.has("size") || ONLY.has("cold") || (ONLY.has("cpu") && MINIFLARE)) {
+if (ONLY.has("size") || ONLY.has("cold") || ONLY.has("profile") || (ONLY.has("cpu") && MINIFLARE)) {
   R.size = {};
   for (const w of BUILT) {
     log(`size: wrangler deploy --dry-run ${w}`);
@@ -839,6 +916,8 @@ if (ONLY.has("size") || ONLY.has("cold") || (ONLY.has("cpu") && MINIFLARE)) {
     UPLOAD[w] = R.size[w].outdir;
   }
   UPLOAD["io-log"] = UPLOAD.io;
+  UPLOAD["io-log-lanes"] = UPLOAD.io;
+  UPLOAD["io-log-lanes-no-history"] = UPLOAD.io;
 }
 if (ONLY.has("core")) {
   log("core: cargo bench --bench hot_path");
@@ -861,13 +940,19 @@ if (ONLY.has("cpu")) {
   R.cpu = {};
   for (const [key, targets, names] of [
     ["ingest", 0, Object.keys(WORKERS)],
-    ["fanout", 3, ["relay", "io", "io-log"]],
+    ["fanout", 3, ["relay", "io", "io-log", "io-log-lanes"]],
   ]) {
     const chosen = names.filter((w) => ONLY_WORKERS.has(w));
     if (!CASES.has(key) || !chosen.length) continue;
     log(`cpu: ${key} (${targets} targets): ${chosen.join(", ")}, runs interleaved`);
     for (const [w, result] of Object.entries(await cpuCase(chosen, targets))) (R.cpu[w] ??= {})[key] = result;
   }
+}
+if (ONLY.has("profile")) {
+  if (!PAD.BODY_BYTES) PAD = await relaySizes();
+  const names = ["relay", "relay-one-queue", "relay-no-object", "relay-no-line", "relay-no-history", "io-log", "io-log-lanes", "io-log-lanes-no-history"];
+  log(`profile: fan-out (3 targets) in Miniflare: ${names.join(", ")}, runs interleaved`);
+  R.profile = await cpuCase(names, 3, { wranglerDev: false });
 }
 if (ONLY.has("latency")) {
   log(`latency: relay, ${RATE}/s for ${SECONDS} s`);
@@ -887,7 +972,10 @@ if (!ONLY.has("size")) delete R.size;
 
 const M = machine();
 const when = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-const text = table(R) + (R.cost ? `\n\nCost per callback and per million callbacks a month (prices as published in 2025; check the pricing pages):\n\n${costTable(R.cost)}` : "");
+const text =
+  table(R) +
+  (R.profile ? `\n\nWhere the relay's fan-out CPU goes (each variant lacks one part; ${REPS} runs × ${N} callbacks each, interleaved):\n\n${profileTable(R)}` : "") +
+  (R.cost ? `\n\nCost per callback and per million callbacks a month (prices as published in 2025; check the pricing pages):\n\n${costTable(R.cost)}` : "");
 console.log(text);
 console.log();
 console.log(details(R));

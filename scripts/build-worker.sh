@@ -21,11 +21,12 @@ export WASM_BINDGEN_BIN WASM_OPT_BIN WASM_OPT_REAL
 # rust-src (scripts/install-tools.sh adds it), so nothing but this build changes. A panic then
 # shows in the log as `RuntimeError: unreachable`, without a message or a location (no file and
 # line strings: -0.8 KiB more); the relay's request paths do not unwrap, so a panic is a bug
-# with no text to lose.
+# with no text to lose. `-inline-threshold=10` (LLVM inlines less than opt-level z's 25): -1.1 KiB
+# gzip, fan-out CPU unchanged within the bench's spread (BENCHMARKS.md).
 RUSTC_BOOTSTRAP=1
 CARGO_UNSTABLE_BUILD_STD=std,panic_abort
 CARGO_UNSTABLE_BUILD_STD_FEATURES=optimize_for_size
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Cllvm-args=-inline-threshold=10"
 export RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD CARGO_UNSTABLE_BUILD_STD_FEATURES \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS
 # The console's static assets ([assets] in wrangler.toml), measured against their budget.

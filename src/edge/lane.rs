@@ -6,7 +6,8 @@
 //! The object also tells about its transitions (a log line, operational events for the
 //! `relay.*` targets), so they never travel back to the caller. The client never loses a
 //! message over the lane: if `admit` fails the deliveries are attempted anyway (fail open), if
-//! `record` fails the results are only logged.
+//! `record` fails the results are only logged. A lane that answers "clear" is not asked again
+//! for a second (`core::deliver::shortcut`).
 
 use crate::core::admin;
 use crate::core::config::{Config, Target};
@@ -14,6 +15,7 @@ use crate::core::deliver::lane::{Admission, AttemptResult, Mode, Transition, Tra
 use crate::core::deliver::lanes::{self, Answer, LaneCall, Op, Stored};
 use crate::core::deliver::message::Job;
 use crate::core::deliver::operational;
+use crate::core::deliver::shortcut::Shortcuts;
 use crate::core::error::{ErrorCode, RelayError};
 use crate::core::history::write;
 use crate::edge::{env, history, log, objects, queue, respond};
@@ -149,6 +151,13 @@ pub fn unknown(target: &str) -> RelayError {
 
 thread_local! {
     static UNBOUND_TOLD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// This isolate's shortcuts, shared by its consumer invocations.
+    static SHORTCUTS: RefCell<Shortcuts> = const { RefCell::new(Shortcuts::new()) };
+}
+
+/// Not generic (one copy in the wasm): callers write their answer into their own variable.
+fn shortcuts(f: &mut dyn FnMut(&mut Shortcuts)) {
+    SHORTCUTS.with(|s| f(&mut s.borrow_mut()));
 }
 
 async fn call(env: &Env, op: Op, call: &LaneCall) -> Result<Answer, String> {
@@ -163,7 +172,13 @@ async fn call(env: &Env, op: Op, call: &LaneCall) -> Result<Answer, String> {
     )
     .await;
     match answer {
-        Ok(text) => Ok(Answer::parse(&text)),
+        Ok(text) => {
+            let answer = Answer::parse(op, &text);
+            if matches!(op, Op::Admit | Op::Record) {
+                shortcuts(&mut |s| s.learn(&call.target, answer.clear, env::now_ms()));
+            }
+            Ok(answer)
+        }
         Err(e) => {
             // Said once per isolate, not once per batch: without the binding every delivery is
             // attempted as before, only without its lane.
@@ -188,8 +203,17 @@ fn named(target: &str) -> LaneCall {
 /// `n` admissions for `target`'s deliveries; if the lane cannot answer, `n` plain attempts
 /// (ticket 0): a lane outage must not hold deliveries back, let alone lose them.
 pub async fn admit(env: &Env, target: &str, n: usize) -> Vec<Admission> {
+    let n32 = u32::try_from(n).unwrap_or(u32::MAX);
+    let now = env::now_ms();
+    let mut shortcut = Err(Default::default());
+    shortcuts(&mut |s| shortcut = s.admit(target, n32, now));
+    let tally = match shortcut {
+        Ok(clear) => return clear,
+        Err(tally) => tally,
+    };
     let c = LaneCall {
-        n: u32::try_from(n).unwrap_or(u32::MAX),
+        n: n32,
+        tally,
         ..named(target)
     };
     let open = Admission::Attempt {
@@ -213,7 +237,8 @@ pub async fn admit(env: &Env, target: &str, n: usize) -> Vec<Admission> {
     admissions
 }
 
-/// Reports a batch's results, one call per target.
+/// Reports a batch's results, one call per target that must hear now (the shortcut keeps a
+/// clear lane's deliveries for its next call).
 pub async fn report(env: &Env, results: Vec<(String, u64, AttemptResult)>) {
     let mut by_target: Vec<LaneCall> = Vec::new();
     for (target, ticket, result) in results {
@@ -226,9 +251,13 @@ pub async fn report(env: &Env, results: Vec<(String, u64, AttemptResult)>) {
             }),
         }
     }
+    let now = env::now_ms();
     // One after another, like `admit` (consume.rs): usually a single target.
-    for c in &by_target {
-        match call(env, Op::Record, c).await {
+    for mut c in by_target {
+        let mut due = None;
+        shortcuts(&mut |s| due = s.report(&c.target, std::mem::take(&mut c.results), now));
+        let Some(c) = due else { continue };
+        match call(env, Op::Record, &c).await {
             Err(e) if e != UNBOUND => {
                 log::problem("lane did not record results", &format!("{}: {e}", c.target));
             }
@@ -392,6 +421,8 @@ pub async fn pause_or_resume(
     op: Op,
 ) -> Result<Response, RelayError> {
     let t = cfg.target(name).ok_or_else(|| unknown(name))?;
+    // Other isolates follow within `shortcut::CLEAR_MS`.
+    shortcuts(&mut |s| s.learn(&t.name, false, 0));
     let answer = operate(env, &t.name, op).await?;
     // A target name is `[a-z0-9-]` and the view is the lane's JSON: nothing to escape.
     let lane = answer.view.as_deref().unwrap_or("null");

@@ -763,6 +763,33 @@ impl LaneState {
         }
     }
 
+    /// Whether an isolate may attempt this lane's deliveries for a while without asking
+    /// (`deliver::shortcut`): healthy with nothing against it, and nothing to count out
+    /// (no rate limit, no in-flight cap). Any failure makes the consumer ask again.
+    pub fn clear(&self, cfg: &LaneConfig) -> bool {
+        self.mode == Mode::Healthy
+            && self.consecutive_failures == 0
+            && self.unsuccessful == 0
+            && self.probe.is_none()
+            && cfg.rate_limit.is_none()
+            && cfg.max_in_flight.is_none()
+    }
+
+    /// Attempts an isolate made while the lane was clear, and how many of them were
+    /// delivered, reported late and together: counts, last success and the recent window
+    /// only. They are older than anything the object heard since, so they change no mode
+    /// and no failure count.
+    pub fn tally(&mut self, attempts: u32, delivered: u32, now_ms: i64) {
+        self.counts.attempts += u64::from(attempts);
+        self.counts.delivered += u64::from(delivered);
+        if delivered > 0 {
+            self.last_success = Some(self.last_success.map_or(now_ms, |t| t.max(now_ms)));
+            for _ in 0..delivered.min(u32::from(WINDOW)) {
+                self.push_recent(true);
+            }
+        }
+    }
+
     /// The operator pauses the target: every delivery is held until `resume`.
     pub fn pause(&mut self, now_ms: i64) -> Option<Transition> {
         if self.mode == Mode::Paused {

@@ -5,8 +5,9 @@
 //!
 //! Protocol: `POST https://lane/{op}/{target}`, a [`LaneCall`] in plain text
 //! ([`LaneCall::body`]); the answer is an [`Answer`] ([`Answer::parse`]). `admit` takes `n` and
-//! answers `n` admissions; `record` takes `(ticket, result)` pairs; `pause` and `resume`
-//! answer whether the mode changed, and the view; `view` the view. The object tells about
+//! answers `n` admissions; `record` takes `(ticket, result)` pairs; both also take the
+//! isolate's [`Tally`] and answer whether the lane is clear (`deliver::shortcut`); `pause`
+//! and `resume` answer whether the mode changed, and the view; `view` the view. The object tells about
 //! transitions itself (log line, operational events), so they never travel back. Numbers and
 //! lines, not JSON: derived serde readers for these shapes cost several KB of the upload, and
 //! both ends are this relay.
@@ -115,6 +116,20 @@ fn read_admission(kind: i64, a: i64, b: i64) -> Admission {
     }
 }
 
+/// Attempts an isolate made without asking (the lane was clear) and how many of them were
+/// delivered, not yet reported ([`LaneState::tally`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub attempts: u32,
+    pub delivered: u32,
+}
+
+impl Tally {
+    pub fn is_empty(&self) -> bool {
+        self.attempts == 0 && self.delivered == 0
+    }
+}
+
 /// One call. The target's name travels because the object cannot learn its own name from
 /// its id; it reads the target's settings from the configuration itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,17 +139,27 @@ pub struct LaneCall {
     pub n: u32,
     /// `record`: each attempt's ticket and result.
     pub results: Vec<(u64, AttemptResult)>,
+    /// `admit` and `record`: what the isolate did while the lane was clear.
+    pub tally: Tally,
 }
 
 impl LaneCall {
-    /// `admit`: `n`. `record`: a line per result, `ticket kind error` (kind 0 delivered, 1
-    /// failure, 2 rejected; the error on one line). Otherwise empty.
+    /// `admit`: `n attempts delivered` (the last two: the tally). `record`: `attempts
+    /// delivered`, then a line per result, `ticket kind error` (kind 0 delivered, 1 failure,
+    /// 2 rejected; the error on one line). Otherwise empty.
     pub fn body(&self, op: Op) -> String {
+        let mut w = Writer::default();
+        if op == Op::Admit {
+            w.int(i64::from(self.n));
+        }
+        w.int(i64::from(self.tally.attempts));
+        w.int(i64::from(self.tally.delivered));
         match op {
-            Op::Admit => self.n.to_string(),
+            Op::Admit => w.finish(),
             Op::Record => {
-                let mut out = String::new();
+                let mut out = w.finish();
                 for (ticket, r) in &self.results {
+                    out.push('\n');
                     let (kind, error) = match r {
                         AttemptResult::Delivered => (0, ""),
                         AttemptResult::Failure { error } => (1, error.as_str()),
@@ -142,7 +167,6 @@ impl LaneCall {
                     };
                     out.push_str(&format!("{ticket} {kind} "));
                     out.extend(error.chars().map(|c| if c == '\n' { ' ' } else { c }));
-                    out.push('\n');
                 }
                 out
             }
@@ -156,24 +180,35 @@ impl LaneCall {
             target: target.to_owned(),
             ..LaneCall::default()
         };
-        match op {
-            Op::Admit => call.n = body.trim().parse().ok()?,
-            Op::Record => {
-                for line in body.lines() {
-                    let mut parts = line.splitn(3, ' ');
-                    let ticket = parts.next()?.parse().ok()?;
-                    let kind = parts.next()?;
-                    let error = parts.next().unwrap_or_default().to_owned();
-                    let r = match kind {
-                        "0" => AttemptResult::Delivered,
-                        "1" => AttemptResult::Failure { error },
-                        "2" => AttemptResult::Rejected { error },
-                        _ => return None,
-                    };
-                    call.results.push((ticket, r));
-                }
+        if matches!(op, Op::Pause | Op::Resume | Op::View) {
+            return Some(call);
+        }
+        let mut lines = body.split('\n');
+        let mut r = Reader::new(lines.next()?);
+        if op == Op::Admit {
+            call.n = r.u32()?;
+        }
+        call.tally = Tally {
+            attempts: r.u32()?,
+            delivered: r.u32()?,
+        };
+        if !r.at_end() {
+            return None;
+        }
+        if op == Op::Record {
+            for line in lines {
+                let mut parts = line.splitn(3, ' ');
+                let ticket = parts.next()?.parse().ok()?;
+                let kind = parts.next()?;
+                let error = parts.next().unwrap_or_default().to_owned();
+                let r = match kind {
+                    "0" => AttemptResult::Delivered,
+                    "1" => AttemptResult::Failure { error },
+                    "2" => AttemptResult::Rejected { error },
+                    _ => return None,
+                };
+                call.results.push((ticket, r));
             }
-            Op::Pause | Op::Resume | Op::View => {}
         }
         Some(call)
     }
@@ -266,19 +301,22 @@ impl Backlog {
     }
 }
 
-/// The object's answer as the caller reads it: a line of numbers (three per admission, or
-/// `1`/`0` for whether `pause`/`resume` changed the mode), then the view's JSON if any.
+/// The object's answer as the caller reads it: a line of numbers (`admit`: three per
+/// admission, then `1`/`0` for whether the lane is clear; `record`: that flag alone;
+/// `pause`/`resume`: `1`/`0` for whether the mode changed), then the view's JSON if any.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Answer {
     pub admissions: Vec<Admission>,
     /// `pause`/`resume`: the mode changed (and the object told about it).
     pub changed: bool,
+    /// `admit`/`record`: the lane is clear ([`LaneState::clear`]).
+    pub clear: bool,
     /// JSON, passed on as is by the admin API.
     pub view: Option<String>,
 }
 
 impl Answer {
-    pub fn parse(text: &str) -> Answer {
+    pub fn parse(op: Op, text: &str) -> Answer {
         let (numbers, view) = match text.split_once('\n') {
             Some((n, v)) => (n, Some(v.to_owned())),
             None => (text, None),
@@ -291,6 +329,9 @@ impl Answer {
         let mut n = Vec::new();
         while let Some(x) = r.int() {
             n.push(x);
+        }
+        if matches!(op, Op::Admit | Op::Record) && n.len() % 3 == 1 {
+            answer.clear = n.pop() == Some(1);
         }
         if let [x] = n.as_slice() {
             answer.changed = *x == 1;
@@ -329,6 +370,12 @@ pub fn serve(
     let mut w = Writer::default();
     let mut transitions = Vec::new();
     let mut shown = None;
+    let tallied = !call.tally.is_empty();
+    if tallied {
+        stored
+            .lane
+            .tally(call.tally.attempts, call.tally.delivered, now_ms);
+    }
     let changed = match op {
         Op::Admit => {
             let now_s = now_ms.div_euclid(1000);
@@ -340,13 +387,15 @@ pub fn serve(
                 }
                 write_admission(&mut w, &a);
             }
-            n > 0
+            w.int(i64::from(stored.lane.clear(cfg)));
+            n > 0 || tallied
         }
         Op::Record => {
             for (ticket, result) in &call.results {
                 transitions.extend(stored.lane.record(cfg, *ticket, result.clone(), now_ms));
             }
-            !call.results.is_empty()
+            w.int(i64::from(stored.lane.clear(cfg)));
+            !call.results.is_empty() || tallied
         }
         Op::Pause | Op::Resume => {
             let t = match op {
@@ -408,11 +457,12 @@ mod tests {
             target: "crm".into(),
             n,
             results: Vec::new(),
+            tally: Tally::default(),
         }
     }
 
     fn view_of(s: &Served) -> Value {
-        serde_json::from_str(Answer::parse(&s.body).view.as_deref().unwrap()).unwrap()
+        serde_json::from_str(Answer::parse(Op::View, &s.body).view.as_deref().unwrap()).unwrap()
     }
 
     #[test]
@@ -437,12 +487,12 @@ mod tests {
         let c = cfg(json!({"breaker_failures": 2}));
         let mut s = Stored::default();
         let body = named(3).body(Op::Admit);
-        assert_eq!(body, "3");
+        assert_eq!(body, "3 0 0");
         let call = LaneCall::parse(Op::Admit, "crm", &body).unwrap();
         let served = serve(&mut s, Op::Admit, &call, &c, T0);
         assert!(served.changed);
-        assert_eq!(served.body, "0 1 0 0 2 0 0 3 0");
-        let tickets: Vec<u64> = Answer::parse(&served.body)
+        assert_eq!(served.body, "0 1 0 0 2 0 0 3 0 1", "three attempts; clear");
+        let tickets: Vec<u64> = Answer::parse(Op::Admit, &served.body)
             .admissions
             .iter()
             .map(|a| match a {
@@ -471,18 +521,18 @@ mod tests {
             ..named(0)
         };
         let text = results.body(Op::Record);
-        assert_eq!(text, "1 0 \n2 1 HTTP 503\n3 1 timed out\n");
+        assert_eq!(text, "0 0\n1 0 \n2 1 HTTP 503\n3 1 timed out");
         let back = LaneCall::parse(Op::Record, "crm", &text).unwrap();
         assert_eq!(back, results);
         let served = serve(&mut s, Op::Record, &back, &c, T0 + 5);
-        assert_eq!(served.body, "");
+        assert_eq!(served.body, "0", "not clear any more");
         let t = served.transitions;
         assert_eq!(t.len(), 1);
         assert_eq!((t[0].kind, t[0].mode), (TransitionKind::Opened, Mode::Open));
         assert_eq!(t[0].last_error.as_deref(), Some("timed out"));
         // Open: the next admissions are holds, and the backlog counts them until they are due.
         let served = serve(&mut s, Op::Admit, &named(4), &c, T0 + 6);
-        assert!(Answer::parse(&served.body)
+        assert!(Answer::parse(Op::Admit, &served.body)
             .admissions
             .iter()
             .all(|a| matches!(
@@ -532,10 +582,10 @@ mod tests {
         for a in &all {
             write_admission(&mut w, a);
         }
-        assert_eq!(Answer::parse(&w.finish()).admissions, all);
+        assert_eq!(Answer::parse(Op::Admit, &w.finish()).admissions, all);
         // Unknown kinds from a newer object: attempted, never dropped.
         assert_eq!(
-            Answer::parse("7 1 1").admissions,
+            Answer::parse(Op::Admit, "7 1 1").admissions,
             [Admission::Attempt {
                 ticket: 0,
                 probe: false,
@@ -568,10 +618,66 @@ mod tests {
             }
         );
         assert_eq!(back.results[2], results.results[2]);
-        for bad in ["x 0 ", "1 9 oops"] {
+        for bad in ["0 0\nx 0 ", "0 0\n1 9 oops", "1 0 ", ""] {
             assert_eq!(LaneCall::parse(Op::Record, "crm", bad), None, "{bad}");
         }
         assert_eq!(LaneCall::parse(Op::Admit, "crm", "many"), None);
+    }
+
+    #[test]
+    fn a_tally_travels_with_either_call_and_only_counts() {
+        let c = cfg(json!({"breaker_failures": 2}));
+        let tally = Tally {
+            attempts: 12,
+            delivered: 11,
+        };
+        let admit = LaneCall {
+            n: 2,
+            tally,
+            ..named(0)
+        };
+        assert_eq!(admit.body(Op::Admit), "2 12 11");
+        assert_eq!(
+            LaneCall::parse(Op::Admit, "crm", "2 12 11"),
+            Some(admit.clone())
+        );
+        let record = LaneCall {
+            results: vec![(0, AttemptResult::Delivered)],
+            tally,
+            ..named(0)
+        };
+        let text = record.body(Op::Record);
+        assert_eq!(text, "12 11\n0 0 ");
+        assert_eq!(
+            LaneCall::parse(Op::Record, "crm", &text),
+            Some(record.clone())
+        );
+        assert_eq!(LaneCall::parse(Op::Record, "crm", "12\n"), None);
+        let mut s = Stored::default();
+        // Failing now: late successes change neither the mode nor the failure count.
+        let fail = LaneCall {
+            results: vec![(
+                0,
+                AttemptResult::Failure {
+                    error: "HTTP 500".into(),
+                },
+            )],
+            ..named(0)
+        };
+        serve(&mut s, Op::Record, &fail, &c, T0);
+        let served = serve(&mut s, Op::Admit, &admit, &c, T0 + 1);
+        let a = Answer::parse(Op::Admit, &served.body);
+        assert_eq!((a.admissions.len(), a.clear), (2, false));
+        assert_eq!(s.lane.mode(), Mode::Failing);
+        let counts = s.lane.counts();
+        assert_eq!((counts.attempts, counts.delivered), (14, 11));
+        let v = view_of(&serve(&mut s, Op::View, &named(0), &c, T0 + 2));
+        assert_eq!(v["consecutive_failures"], 1);
+        assert_eq!(v["recent_delivered"], 11);
+        assert!(v["last_success_at"].is_string());
+        // A tally alone is worth storing.
+        let only = LaneCall { tally, ..named(0) };
+        assert!(serve(&mut s, Op::Record, &only, &c, T0 + 3).changed);
     }
 
     #[test]
@@ -581,13 +687,13 @@ mod tests {
         let p = serve(&mut s, Op::Pause, &named(0), &c, T0);
         assert!(p.changed);
         assert_eq!(p.transitions[0].kind, TransitionKind::Paused);
-        assert!(Answer::parse(&p.body).changed);
+        assert!(Answer::parse(Op::Pause, &p.body).changed);
         assert_eq!(view_of(&p)["mode"], "paused");
         let again = serve(&mut s, Op::Pause, &named(0), &c, T0 + 1);
-        assert!(!again.changed && !Answer::parse(&again.body).changed);
+        assert!(!again.changed && !Answer::parse(Op::View, &again.body).changed);
         assert!(again.transitions.is_empty());
         let held = serve(&mut s, Op::Admit, &named(2), &c, T0 + 2);
-        assert!(Answer::parse(&held.body)
+        assert!(Answer::parse(Op::Admit, &held.body)
             .admissions
             .iter()
             .all(|a| matches!(
@@ -636,7 +742,7 @@ mod tests {
         let mut s = Stored::default();
         let served = serve(&mut s, Op::Admit, &named(5000), &LaneConfig::default(), T0);
         assert_eq!(
-            Answer::parse(&served.body).admissions.len(),
+            Answer::parse(Op::Admit, &served.body).admissions.len(),
             MAX_ADMIT as usize
         );
     }

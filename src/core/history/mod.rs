@@ -81,6 +81,7 @@
 
 pub mod query;
 pub mod retention;
+pub mod sql;
 pub mod stats;
 pub mod write;
 

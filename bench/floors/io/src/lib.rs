@@ -30,15 +30,10 @@ use worker::{
     Result,
 };
 
-const EVENT_SQL: &str = "INSERT INTO events (id, type, store, subject, time, received_at, targets, json) \
-     VALUES (?1, 'com.bigcommerce.company.user.created', 'abc123', 'companies/123456/users/321', ?2, ?2, ?3, ?4)";
-const PENDING_SQL: &str = "INSERT INTO deliveries (event_id, target, state, run, received_at, updated_at) \
-     SELECT ?1, value, 'pending', ?2, ?2, ?2 FROM json_each(?3)";
-const ATTEMPTS_SQL: &str = "INSERT INTO attempts (event_id, target, run, attempt, outcome, status, duration_ms, at) \
-     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), 1, 'delivered', 200, 3, ?1 \
-     FROM json_each(?2)";
-const DELIVERED_SQL: &str = "UPDATE deliveries SET state = 'delivered', attempts = 1, updated_at = ?1, delivered_at = ?1 \
-     WHERE (event_id, target) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2))";
+// The relay's own statements (src/core/history/sql.rs): the same D1 work, with fixed values.
+#[path = "../../../../src/core/history/sql.rs"]
+#[allow(dead_code)] // the relay also logs and counts duplicates; the floor does neither
+mod sql;
 
 const TTL_SECONDS: f64 = 259_200.0;
 
@@ -93,6 +88,34 @@ async fn call(env: &Env, binding: &str, method: &str, args: &[&JsValue]) -> Resu
     Ok(JsFuture::from(promise).await?)
 }
 
+/// 64 hex digits from four rounds of splitmix64: cheap, and as scattered as a SHA-256.
+fn hex_id(seed: u64) -> String {
+    let mut x = seed;
+    let mut out = String::with_capacity(64);
+    for _ in 0..4 {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.push_str(&format!("{:016x}", z ^ (z >> 31)));
+    }
+    out
+}
+
+async fn send_batch(env: &Env, binding: &str, messages: Array) -> Result<JsValue> {
+    call(env, binding, "sendBatch", &[&messages]).await
+}
+
+/// The binding of lane `i + 1` (the bench runs three targets).
+fn lane_binding(i: usize) -> &'static str {
+    [
+        "LANE_1", "LANE_2", "LANE_3", "LANE_4", "LANE_5", "LANE_6", "LANE_7",
+    ]
+    .get(i)
+    .copied()
+    .unwrap_or("DELIVERIES")
+}
+
 fn logging(env: &Env) -> bool {
     text_var(env, "LOG_LINES") == "1"
 }
@@ -128,7 +151,11 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
         s.get()
     });
     // A key never seen before, like a new event's dedup key; the rest of it is the event id.
-    let id = format!("{}-{seq}", Date::now().as_millis());
+    let run = Date::now().as_millis();
+    // Shaped like the relay's event ids (64 hex digits, spread like a hash's), so the history
+    // tables and their indexes take the same keys: sequential ids would make every insert an
+    // append, cheaper than the relay's.
+    let id = hex_id(seq ^ (run << 20));
     let key = JsValue::from_str(&format!("dedup:{id}"));
     let get_options = Object::new();
     Reflect::set(&get_options, &"type".into(), &"text".into())?;
@@ -137,16 +164,30 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     if !targets.is_empty() {
         let size = |name| text_var(&env, name).parse::<usize>().unwrap_or(0);
         let text = String::from_utf8_lossy(&body);
+        // LANE_QUEUES=1: one queue per target, as the relay's lanes (`LANE_1`…), each its own
+        // `sendBatch`, in parallel; otherwise one `sendBatch` to DELIVERIES.
+        let lanes = text_var(&env, "LANE_QUEUES") == "1";
+        let mut sends = Vec::new();
         let messages = Array::new();
         for i in 0..targets.len() {
-            let mut m = format!("{i}|{id}|{text:<width$}|", width = size("BODY_BYTES"));
+            let mut m = format!("{i}|{run}-{id}|{text:<width$}|", width = size("BODY_BYTES"));
             let filler = size("MESSAGE_BYTES").saturating_sub(m.len());
             m.extend(std::iter::repeat_n(' ', filler));
             let message = Object::new();
             Reflect::set(&message, &"body".into(), &m.into())?;
-            messages.push(&message);
+            if lanes {
+                sends.push(send_batch(&env, lane_binding(i), Array::of1(&message)));
+            } else {
+                messages.push(&message);
+            }
         }
-        call(&env, "DELIVERIES", "sendBatch", &[&messages]).await?;
+        if lanes {
+            for r in futures_util::future::join_all(sends).await {
+                r?;
+            }
+        } else {
+            call(&env, "DELIVERIES", "sendBatch", &[&messages]).await?;
+        }
     }
     let put_options = Object::new();
     Reflect::set(
@@ -172,10 +213,26 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     );
     let id_js = JsValue::from_str(&id);
     let mut statements = Vec::new();
-    if let Some(s) = statement(&env, EVENT_SQL, &[id_js.clone(), now.clone(), names.as_str().into(), json.into()])? {
+    let event = [
+        id_js,
+        "com.bigcommerce.company.user.created".into(),
+        "abc123".into(),
+        "companies/123456/users/321".into(),
+        now.clone(),
+        now,
+        names.as_str().into(),
+        json.into(),
+        JsValue::from_f64(0.0),
+    ];
+    if let Some(s) = statement(&env, sql::INSERT_EVENT, &event)? {
         statements.push(s);
         if !targets.is_empty() {
-            if let Some(s) = statement(&env, PENDING_SQL, &[id_js, now, names.into()])? {
+            let rows = (0..targets.len())
+                .map(|i| format!("[\"{id}\",\"t{i}\",\"pending\",{run},0,null,null,null,{run}]"))
+                .collect::<Vec<_>>()
+                .join(",");
+            if let Some(s) = statement(&env, sql::UPSERT_DELIVERIES, &[format!("[{rows}]").into()])?
+            {
                 statements.push(s);
             }
         }
@@ -216,9 +273,9 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
             let (index, rest) = text.split_once('|').unwrap_or(("0", ""));
             let (id, rest) = rest.split_once('|').unwrap_or(("", rest));
             let body = rest.rsplit_once('|').map_or(rest, |(b, _)| b);
-            let run = id.split_once('-').map_or("0", |(at, _)| at);
+            let (run, id) = id.split_once('-').unwrap_or(("0", id));
             rows.borrow_mut()
-                .push(format!("[\"{id}\",\"t{index}\",{run}]"));
+                .push((id.to_owned(), index.to_owned(), run.to_owned()));
             let url = index
                 .parse::<usize>()
                 .ok()
@@ -232,12 +289,30 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
     // A batch holds at most six messages (max_batch_size), the runtime's open-connection limit.
     futures_util::future::join_all(posts).await;
     batch_line(&env, count);
-    // One D1 batch per consumer batch, at its end, as the relay's.
-    let rows = format!("[{}]", rows.into_inner().join(","));
-    let now = JsValue::from_f64(Date::now().as_millis() as f64);
+    // One D1 batch per consumer batch, at its end, as the relay's: its attempt rows and the
+    // delivered state each leaves.
+    let now = Date::now().as_millis();
+    let rows = rows.into_inner();
+    let attempts = rows
+        .iter()
+        .map(|(id, i, run)| {
+            format!("[\"{id}\",\"t{i}\",{run},1,\"delivered\",200,null,3,{now},null]")
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let states = rows
+        .iter()
+        .map(|(id, i, run)| {
+            format!("[\"{id}\",\"t{i}\",\"delivered\",{run},1,200,null,null,{now}]")
+        })
+        .collect::<Vec<_>>()
+        .join(",");
     let mut statements = Vec::new();
-    for sql in [ATTEMPTS_SQL, DELIVERED_SQL] {
-        if let Some(s) = statement(&env, sql, &[now.clone(), rows.as_str().into()])? {
+    for (sql, rows) in [
+        (sql::INSERT_ATTEMPTS, attempts),
+        (sql::UPSERT_DELIVERIES, states),
+    ] {
+        if let Some(s) = statement(&env, sql, &[format!("[{rows}]").into()])? {
             statements.push(s);
         }
     }
