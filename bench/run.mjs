@@ -674,7 +674,7 @@ function costTable(C) {
   r("D1 rows written (index entries included, as D1 counts them)", (x) => x.d1RowsWritten, 1);
   r("D1 rows read", (x) => x.d1RowsRead, 1);
   r("D1 bytes stored", (x) => x.d1SizeAfter, 0);
-  r("Durable Object requests (TargetLane: admit and report, per target per consumer batch)", (x) => x.doRequests);
+  r("Durable Object requests (TargetLane: admit and record; a clear lane about once a second per isolate)", (x) => x.doRequests);
   const m1 = monthly(one);
   const m3 = monthly(three);
   rows.push("", "| one million callbacks a month | 1 target | 3 targets |", "|---|---|---|");

@@ -22,6 +22,7 @@ let doomedUp = false;
 const doomed = new Receiver("doomed", () => ({ status: doomedUp ? 200 : 503 }));
 const ops = new Receiver("ops");
 const healthy = new Receiver("healthy");
+const steady = new Receiver("steady");
 let relay;
 
 const admin = (method, path, body) => relay.call(method, path, { token: ADMIN, body });
@@ -43,7 +44,7 @@ const opsEvent = (type, target) => opsEvents().find((e) => e.type === `com.b2bre
 
 before(async () => {
   const started = Date.now();
-  for (const r of [hang, paused, rated, doomed, ops, healthy]) await r.start();
+  for (const r of [hang, paused, rated, doomed, ops, healthy, steady]) await r.start();
   relay = await new Relay({
     INGEST_TOKENS: TOKEN,
     ADMIN_TOKEN: ADMIN,
@@ -57,6 +58,7 @@ before(async () => {
       { name: "doomed", url: doomed.url, stores: ["doom"], breaker_failures: 2, breaker_seconds: 1, disable_after_hours: 0.0005, max_attempts: 50 },
       { name: "ops", url: ops.url, events: ["relay.*"] },
       { name: "healthy", url: healthy.url, stores: ["hang"] },
+      { name: "steady", url: steady.url, stores: ["steady"] },
     ]),
     // The build of `make build` (or of a relay started before): no second build.
   }, { build: false }).start();
@@ -65,7 +67,7 @@ before(async () => {
 
 after(async () => {
   await relay?.stop();
-  for (const r of [hang, paused, rated, doomed, ops, healthy]) await r.stop();
+  for (const r of [hang, paused, rated, doomed, ops, healthy, steady]) await r.stop();
 });
 
 // The scenarios run side by side (the pause one waits about a minute for its holds to come
@@ -157,6 +159,25 @@ test("lanes", { concurrency: true }, async (t) => {
     assert.equal(view.lane.rate_limit, "5/s");
   }),
 
+  scenario("a clear lane is not asked per batch, and its counts still add up (the isolate's tally reaches the lane)", async () => {
+    const ids = [];
+    for (let i = 0; i < 24; i++) ids.push(await ingest(company("steady", i)));
+    await waitFor(() => ids.every((id) => steady.byId(id).length > 0), { timeoutMs: 20_000, what: "24 deliveries to steady" });
+    // A batch more than a second later reports the tally of the ones before it.
+    await sleep(1_200);
+    const last = await ingest(company("steady", 24));
+    await relay.settled(last, ["steady"]);
+    await waitFor(async () => (await admin("GET", "/admin/targets/steady")).json.lane.counts.delivered >= 24, { timeoutMs: 10_000, what: "steady's counts" });
+    const lane = (await admin("GET", "/admin/targets/steady")).json.lane;
+    assert.equal(lane.mode, "healthy");
+    // The last delivery may still be in the isolate's tally: 24 or 25, never fewer, never more.
+    assert.ok(lane.counts.delivered >= 24 && lane.counts.delivered <= 25, JSON.stringify(lane.counts));
+    assert.ok(lane.counts.attempts >= lane.counts.delivered && lane.counts.attempts <= 25, JSON.stringify(lane.counts));
+    assert.equal(lane.counts.failed, 0);
+    assert.ok(lane.last_success_at, JSON.stringify(lane));
+    assert.equal(steady.requests.length, 25, "each delivered once");
+  }),
+
   scenario("a target failing longer than disable_after_hours is disabled: its deliveries become dead letters; resume re-enables it and they replay", async () => {
     const ids = [];
     for (let i = 0; i < 6; i++) ids.push(await ingest(company("doom", i)));
@@ -193,7 +214,7 @@ test("GET /admin/targets shows each target's lane; unknown targets are 404; oper
   const res = await admin("GET", "/admin/targets");
   assert.equal(res.status, 200, res.text);
   const byName = Object.fromEntries(res.json.targets.map((t) => [t.name, t]));
-  assert.deepEqual(Object.keys(byName), ["hang", "paused", "rated", "doomed", "ops", "healthy"]);
+  assert.deepEqual(Object.keys(byName), ["hang", "paused", "rated", "doomed", "ops", "healthy", "steady"]);
   for (const t of res.json.targets) {
     assert.ok(t.lane, `${t.name}: ${t.lane_error}`);
     for (const k of ["mode", "consecutive_failures", "held_backlog", "counts"]) assert.ok(k in t.lane, `${t.name} lane lacks ${k}`);
