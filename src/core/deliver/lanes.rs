@@ -7,8 +7,8 @@
 //! ([`LaneCall::body`]); the answer is an [`Answer`] ([`Answer::parse`]). `admit` takes `n` and
 //! answers `n` admissions; `record` takes `(ticket, result)` pairs; both also take the
 //! isolate's [`Tally`] and answer whether the lane is clear (`deliver::shortcut`); `pause`
-//! and `resume` answer whether the mode changed, and the view; `view` the view. The object tells about
-//! transitions itself (log line, operational events), so they never travel back. Numbers and
+//! and `resume` answer whether the mode changed, and the view; `view` the view. The object
+//! tells about transitions itself (log line, operational events), so they never travel back. Numbers and
 //! lines, not JSON: derived serde readers for these shapes cost several KB of the upload, and
 //! both ends are this relay.
 
@@ -387,14 +387,12 @@ pub fn serve(
                 }
                 write_admission(&mut w, &a);
             }
-            w.int(i64::from(stored.lane.clear(cfg)));
             n > 0 || tallied
         }
         Op::Record => {
             for (ticket, result) in &call.results {
                 transitions.extend(stored.lane.record(cfg, *ticket, result.clone(), now_ms));
             }
-            w.int(i64::from(stored.lane.clear(cfg)));
             !call.results.is_empty() || tallied
         }
         Op::Pause | Op::Resume => {
@@ -413,6 +411,10 @@ pub fn serve(
             false
         }
     };
+    if matches!(op, Op::Admit | Op::Record) {
+        // After the calls' own effects: whether the isolate may stop asking.
+        w.int(i64::from(stored.lane.clear(cfg)));
+    }
     let mut body = w.finish();
     if let Some(v) = shown {
         body.push('\n');
@@ -690,7 +692,7 @@ mod tests {
         assert!(Answer::parse(Op::Pause, &p.body).changed);
         assert_eq!(view_of(&p)["mode"], "paused");
         let again = serve(&mut s, Op::Pause, &named(0), &c, T0 + 1);
-        assert!(!again.changed && !Answer::parse(Op::View, &again.body).changed);
+        assert!(!again.changed && !Answer::parse(Op::Pause, &again.body).changed);
         assert!(again.transitions.is_empty());
         let held = serve(&mut s, Op::Admit, &named(2), &c, T0 + 2);
         assert!(Answer::parse(Op::Admit, &held.body)

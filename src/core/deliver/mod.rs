@@ -3,7 +3,8 @@
 //! `retry` classifies answers, `enrich` plans B2B API lookups, `attempts` shapes the log;
 //! `lane` is each target's own state (breaker, pause, disable) with `rate` its rate limit,
 //! `lanes` how the consumer talks to it (kept by a Durable Object) and which queue carries a
-//! target's deliveries, `shortcut` what an isolate may decide without asking it, `operational` the relay's own events about its targets.
+//! target's deliveries, `shortcut` what an isolate may decide without asking it,
+//! `operational` the relay's own events about its targets.
 
 pub mod attempts;
 pub mod compact;

@@ -30,6 +30,16 @@ struct Entry {
     tally_since_ms: i64,
 }
 
+impl Entry {
+    /// Before adding to the tally: an empty one starts its clock now.
+    fn tallying(&mut self, now_ms: i64) -> &mut Tally {
+        if self.tally.is_empty() {
+            self.tally_since_ms = now_ms;
+        }
+        &mut self.tally
+    }
+}
+
 /// Every lane this isolate has heard from (a handful of targets: a list is enough).
 #[derive(Debug, Default)]
 pub struct Shortcuts {
@@ -62,10 +72,8 @@ impl Shortcuts {
         if now_ms >= e.clear_until_ms || n == 0 {
             return Err(std::mem::take(&mut e.tally));
         }
-        if e.tally.is_empty() {
-            e.tally_since_ms = now_ms;
-        }
-        e.tally.attempts = e.tally.attempts.saturating_add(n);
+        let tally = e.tallying(now_ms);
+        tally.attempts = tally.attempts.saturating_add(n);
         let plain = Admission::Attempt {
             ticket: 0,
             probe: false,
@@ -99,11 +107,8 @@ impl Shortcuts {
         if delivered < n {
             e.clear_until_ms = 0;
         } else if now_ms < e.clear_until_ms {
-            if e.tally.is_empty() {
-                e.tally_since_ms = now_ms;
-            }
-            e.tally.delivered = e
-                .tally
+            let tally = e.tallying(now_ms);
+            tally.delivered = tally
                 .delivered
                 .saturating_add(u32::try_from(n).unwrap_or(0));
             if now_ms - e.tally_since_ms < FLUSH_MS {
