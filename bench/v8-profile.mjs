@@ -5,62 +5,104 @@
 // inspector, which inflates `console.log` (every line becomes a DevTools message) and may keep
 // wasm from its optimizing tier: read the shares of the runtime calls, not the wasm total
 // (the core benchmark measures the Rust). Writes bench/.tmp/relay.cpuprofile (Chrome DevTools).
+//
+// `node bench/v8-profile.mjs --compare A B [rounds]`: no profiler; two upload bundles (folders
+// under the repository, e.g. a copy of `target/upload` after `make size`) in turns, A then B,
+// `rounds` times (5), each a fresh Miniflare with the same warm-up and 1000 callbacks; prints the
+// CPU of the whole workerd process per 1000 callbacks for each, and the medians. Taking turns is
+// what tells a small change from this machine's drift between runs.
 import path from "node:path";
 import fs from "node:fs";
 import http from "node:http";
+import { execFileSync } from "node:child_process";
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const { Miniflare } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
 const WebSocket = (await import(path.join(ROOT, "node_modules/ws/index.js"))).default;
 const { callback } = await import(path.join(ROOT, "tests/e2e/harness.mjs"));
-const outdir = path.join(ROOT, "bench/.tmp/upload-relay");
-let got = 0;
-const servers = [];
-const urls = [];
-for (let i = 0; i < 3; i++) {
-  const s = http.createServer((req, res) => { req.resume(); req.on("end", () => { got++; res.writeHead(200); res.end(); }); });
-  await new Promise((r) => s.listen(0, "127.0.0.1", r));
-  servers.push(s);
-  urls.push(`http://127.0.0.1:${s.address().port}/`);
+/** Receivers, a Miniflare running the bundle in `outdir`, its schema, and the warm-up. */
+async function start(outdir, profile) {
+  let got = 0;
+  const servers = [];
+  const urls = [];
+  for (let i = 0; i < 3; i++) {
+    const s = http.createServer((req, res) => { req.resume(); req.on("end", () => { got++; res.writeHead(200); res.end(); }); });
+    await new Promise((r) => s.listen(0, "127.0.0.1", r));
+    servers.push(s);
+    urls.push(`http://127.0.0.1:${s.address().port}/`);
+  }
+  const lanes = {}; for (let i = 1; i <= 7; i++) lanes[`LANE_${i}`] = { queueName: `b2b-relay-lane-${i}` };
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(outdir, "index.js"),
+    modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2026-04-01",
+    kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
+    queueProducers: { DELIVERIES: { queueName: "b2b-relay-deliveries" }, ...lanes },
+    queueConsumers: Object.fromEntries(["b2b-relay-deliveries", ...Object.values(lanes).map((l) => l.queueName)].map((q) => [q, { maxBatchSize: 6, maxBatchTimeout: 1, maxRetries: 5 }])),
+    d1Databases: ["HISTORY"],
+    durableObjects: { TARGET_LANES: "TargetLane", DEDUP_SHARDS: "DedupShard" },
+    bindings: {
+      INGEST_TOKENS: "t",
+      TARGETS: JSON.stringify(urls.map((url, i) => ({ name: `t${i}`, url, signing_secret: "KEY" }))),
+      KEY: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    },
+    ...(profile ? { inspectorPort: 9231 } : {}),
+    handleRuntimeStdio: (o, e) => (o.resume(), e.resume()),
+  });
+  const url = (await mf.ready).href.replace(/\/$/, "");
+  const db = await mf.getD1Database("HISTORY");
+  for (const f of fs.readdirSync(path.join(ROOT, "migrations")).sort()) {
+    const sql = fs.readFileSync(path.join(ROOT, "migrations", f), "utf8").split("\n").filter((l) => !l.trim().startsWith("--")).join("\n");
+    for (const st of sql.split(/;\s*\n/).map((x) => x.trim()).filter(Boolean)) await db.prepare(st).run();
+  }
+  let n = 0;
+  const send = async (count) => {
+    const start = got;
+    let next = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < count) {
+        next++;
+        const r = await fetch(`${url}/webhooks/bigcommerce`, { method: "POST", headers: { authorization: "Bearer t", "content-type": "application/json" }, body: JSON.stringify(callback("store/company/user/created", { company_id: 100000 + n, user_id: n++ })) });
+        await r.text();
+      }
+    }));
+    while (got < start + count * 3) await new Promise((r) => setTimeout(r, 20));
+  };
+  await send(400);
+  const stop = async () => { await mf.dispose(); for (const s of servers) s.close(); };
+  return { send, stop };
 }
-const lanes = {}; for (let i = 1; i <= 7; i++) lanes[`LANE_${i}`] = { queueName: `b2b-relay-lane-${i}` };
-const mf = new Miniflare({
-  modules: true,
-  scriptPath: path.join(outdir, "index.js"),
-  modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
-  compatibilityDate: "2026-04-01",
-  kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
-  queueProducers: { DELIVERIES: { queueName: "b2b-relay-deliveries" }, ...lanes },
-  queueConsumers: Object.fromEntries(["b2b-relay-deliveries", ...Object.values(lanes).map((l) => l.queueName)].map((q) => [q, { maxBatchSize: 6, maxBatchTimeout: 1, maxRetries: 5 }])),
-  d1Databases: ["HISTORY"],
-  durableObjects: { TARGET_LANES: "TargetLane", DEDUP_SHARDS: "DedupShard" },
-  bindings: {
-    INGEST_TOKENS: "t",
-    TARGETS: JSON.stringify(urls.map((url, i) => ({ name: `t${i}`, url, signing_secret: "KEY" }))),
-    KEY: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-  },
-  inspectorPort: 9231,
-  handleRuntimeStdio: (o, e) => (o.resume(), e.resume()),
-});
-const url = (await mf.ready).href.replace(/\/$/, "");
-const db = await mf.getD1Database("HISTORY");
-for (const f of fs.readdirSync(path.join(ROOT, "migrations")).sort()) {
-  const sql = fs.readFileSync(path.join(ROOT, "migrations", f), "utf8").split("\n").filter((l) => !l.trim().startsWith("--")).join("\n");
-  for (const st of sql.split(/;\s*\n/).map((x) => x.trim()).filter(Boolean)) await db.prepare(st).run();
+
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
+/** CPU time of the newest workerd process (this Miniflare's), in ms. */
+function workerdCpuMs() {
+  const pid = execFileSync("pgrep", ["-n", "workerd"]).toString().trim();
+  const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
 }
-let n = 0;
-const send = async (count) => {
-  const start = got;
-  let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (next < count) {
-      next++;
-      const r = await fetch(`${url}/webhooks/bigcommerce`, { method: "POST", headers: { authorization: "Bearer t", "content-type": "application/json" }, body: JSON.stringify(callback("store/company/user/created", { company_id: 100000 + n, user_id: n++ })) });
-      await r.text();
+
+const compare = process.argv.indexOf("--compare");
+if (compare >= 0) {
+  const [a, b, rounds = "5"] = process.argv.slice(compare + 1);
+  const ms = { [a]: [], [b]: [] };
+  for (let r = 0; r < Number(rounds); r++) {
+    for (const dir of [a, b]) {
+      const run = await start(path.resolve(dir), false);
+      const c0 = workerdCpuMs();
+      await run.send(1000);
+      ms[dir].push(workerdCpuMs() - c0);
+      await run.stop();
+      console.log(`${dir}: ${ms[dir].at(-1).toFixed(0)} ms CPU per 1000 callbacks`);
     }
-  }));
-  while (got < start + count * 3) await new Promise((r) => setTimeout(r, 20));
-};
-await send(400);
+  }
+  const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
+  console.log(`median: ${a} ${med(ms[a]).toFixed(0)} ms, ${b} ${med(ms[b]).toFixed(0)} ms, B/A ${(med(ms[b]) / med(ms[a])).toFixed(3)}`);
+  process.exit(0);
+}
+
+// `PROFILE_BUNDLE=dir`: another upload bundle (e.g. a copy of `target/upload` after `make size`).
+const outdir = path.resolve(process.env.PROFILE_BUNDLE ?? path.join(ROOT, "bench/.tmp/upload-relay"));
+const { send, stop } = await start(outdir, true);
 const targets = await (await fetch("http://127.0.0.1:9231/json")).json();
 // The user worker's isolate (the others are Miniflare's KV, queue and D1 services).
 const t = targets.find((x) => /core:user/.test(x.title ?? "")) ?? targets[0];
@@ -115,5 +157,4 @@ for (const [k, us] of [...cats].sort((a, b) => b[1] - a[1])) if (k !== "idle") c
 
 fs.writeFileSync(path.join(ROOT, "bench/.tmp/relay.cpuprofile"), JSON.stringify(p));
 ws.close();
-await mf.dispose();
-for (const s of servers) s.close();
+await stop();
