@@ -6,8 +6,8 @@
 // wasm from its optimizing tier: read the shares of the runtime calls, not the wasm total
 // (the core benchmark measures the Rust). Writes bench/.tmp/relay.cpuprofile (Chrome DevTools).
 //
-// `node bench/v8-profile.mjs --compare A B [rounds]`: no profiler; two upload bundles (folders
-// under the repository, e.g. a copy of `target/upload` after `make size`) in turns, A then B,
+// `node bench/v8-profile.mjs --compare A B [rounds]`: no profiler; two upload bundles (e.g. a
+// copy of `bench/.tmp/upload-relay` and `target/upload` after `make size`) in turns, A then B,
 // `rounds` times (5), each a fresh Miniflare with the same warm-up and 1000 callbacks; prints the
 // CPU of the whole workerd process per 1000 callbacks for each, and the medians. Taking turns is
 // what tells a small change from this machine's drift between runs.
@@ -31,10 +31,14 @@ async function start(outdir, profile) {
     urls.push(`http://127.0.0.1:${s.address().port}/`);
   }
   const lanes = {}; for (let i = 1; i <= 7; i++) lanes[`LANE_${i}`] = { queueName: `b2b-relay-lane-${i}` };
+  // The entry and the one wasm it imports: `target/upload` also keeps every earlier build's.
+  const wasm = /[0-9a-f]{40}-index_bg\.wasm/.exec(fs.readFileSync(path.join(outdir, "index.js"), "utf8"))?.[0] ?? "index_bg.wasm";
   const mf = new Miniflare({
-    modules: true,
-    scriptPath: path.join(outdir, "index.js"),
-    modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+    modulesRoot: outdir,
+    modules: [
+      { type: "ESModule", path: path.join(outdir, "index.js") },
+      { type: "CompiledWasm", path: path.join(outdir, wasm) },
+    ],
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
     queueProducers: { DELIVERIES: { queueName: "b2b-relay-deliveries" }, ...lanes },
@@ -74,9 +78,8 @@ async function start(outdir, profile) {
 }
 
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
-/** CPU time of the newest workerd process (this Miniflare's), in ms. */
-function workerdCpuMs() {
-  const pid = execFileSync("pgrep", ["-n", "workerd"]).toString().trim();
+/** CPU time of a process, in ms. */
+function cpuMs(pid) {
   const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
 }
@@ -84,23 +87,30 @@ function workerdCpuMs() {
 const compare = process.argv.indexOf("--compare");
 if (compare >= 0) {
   const [a, b, rounds = "5"] = process.argv.slice(compare + 1);
-  const ms = { [a]: [], [b]: [] };
+  const ms = [[], []];
   for (let r = 0; r < Number(rounds); r++) {
-    for (const dir of [a, b]) {
+    for (const [i, dir] of [a, b].entries()) {
       const run = await start(path.resolve(dir), false);
-      const c0 = workerdCpuMs();
+      // The workerd just started (the newest one): this Miniflare's.
+      const pid = execFileSync("pgrep", ["-n", "workerd"]).toString().trim();
+      const c0 = cpuMs(pid);
       await run.send(1000);
-      ms[dir].push(workerdCpuMs() - c0);
+      ms[i].push(cpuMs(pid) - c0);
       await run.stop();
-      console.log(`${dir}: ${ms[dir].at(-1).toFixed(0)} ms CPU per 1000 callbacks`);
+      console.log(`${dir}: ${ms[i].at(-1).toFixed(0)} ms CPU per 1000 callbacks`);
     }
   }
-  const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
-  console.log(`median: ${a} ${med(ms[a]).toFixed(0)} ms, ${b} ${med(ms[b]).toFixed(0)} ms, B/A ${(med(ms[b]) / med(ms[a])).toFixed(3)}`);
+  // As bench/run.mjs takes its medians.
+  const med = (xs) => {
+    const s = [...xs].sort((x, y) => x - y);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const [ma, mb] = ms.map(med);
+  console.log(`median: ${a} ${ma.toFixed(0)} ms, ${b} ${mb.toFixed(0)} ms, B/A ${(mb / ma).toFixed(3)}`);
   process.exit(0);
 }
 
-// `PROFILE_BUNDLE=dir`: another upload bundle (e.g. a copy of `target/upload` after `make size`).
+// `PROFILE_BUNDLE=dir`: another upload bundle (e.g. `target/upload` after `make size`).
 const outdir = path.resolve(process.env.PROFILE_BUNDLE ?? path.join(ROOT, "bench/.tmp/upload-relay"));
 const { send, stop } = await start(outdir, true);
 const targets = await (await fetch("http://127.0.0.1:9231/json")).json();

@@ -5,7 +5,7 @@
 # producers and target-features sections (tool versions, for linkers) go too: 0.2 KiB gzip.
 # The exports of wasm-streams' JS stream adapters go first, so the optimizer drops the code
 # only they reach: worker links the crate for stream bodies, which the relay never builds (its
-# bodies are strings and bytes), and wasm-bindgen exports every such class: -1.5 KiB gzip.
+# bodies are strings and bytes), and wasm-bindgen exports every such class: -1.9 KiB gzip.
 # WASM_OPT_REAL is binaryen's wasm-opt (scripts/build-worker.sh sets it).
 for arg; do
   shift

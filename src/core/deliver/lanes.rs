@@ -8,9 +8,9 @@
 //! answers `n` admissions; `record` takes `(ticket, result)` pairs; both also take the
 //! isolate's [`Tally`] and answer whether the lane is clear (`deliver::shortcut`); `pause`
 //! and `resume` answer whether the mode changed, and the view; `view` the view. The object
-//! tells about transitions itself (log line, operational events), so they never travel back. Numbers and
-//! lines, not JSON: derived serde readers for these shapes cost several KB of the upload, and
-//! both ends are this relay.
+//! tells about transitions itself (log line, operational events), so they never travel back.
+//! Numbers and lines, not JSON: derived serde readers for these shapes cost several KB of the
+//! upload, and both ends are this relay.
 
 use crate::core::deliver::attempts::{Attempt, DELIVERED};
 use crate::core::deliver::compact::{self, Reader, Writer};
