@@ -21,7 +21,7 @@ import { execFileSync, execSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Receiver, Relay, answer, callback, devProxyRetries, eventId, sleep, waitFor } from "../tests/e2e/harness.mjs";
+import { Receiver, Relay, answer, callback, devProxyRetries, eventId, median, sleep, waitFor } from "../tests/e2e/harness.mjs";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const TMP = path.join(ROOT, "bench/.tmp");
@@ -76,10 +76,6 @@ const isRelay = (name) => (WORKERS[name].base ?? name) === "relay";
 const BUILT = ["relay", "io", "bare"];
 
 const log = (...a) => console.error("[bench]", ...a);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];

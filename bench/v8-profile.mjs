@@ -18,7 +18,7 @@ import { execFileSync } from "node:child_process";
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const { Miniflare } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
 const WebSocket = (await import(path.join(ROOT, "node_modules/ws/index.js"))).default;
-const { callback } = await import(path.join(ROOT, "tests/e2e/harness.mjs"));
+const { callback, median } = await import(path.join(ROOT, "tests/e2e/harness.mjs"));
 /** Receivers, a Miniflare running the bundle in `outdir`, its schema, and the warm-up. */
 async function start(outdir, profile) {
   let got = 0;
@@ -100,12 +100,7 @@ if (compare >= 0) {
       console.log(`${dir}: ${ms[i].at(-1).toFixed(0)} ms CPU per 1000 callbacks`);
     }
   }
-  // As bench/run.mjs takes its medians.
-  const med = (xs) => {
-    const s = [...xs].sort((x, y) => x - y);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
-  const [ma, mb] = ms.map(med);
+  const [ma, mb] = ms.map(median);
   console.log(`median: ${a} ${ma.toFixed(0)} ms, ${b} ${mb.toFixed(0)} ms, B/A ${(mb / ma).toFixed(3)}`);
   process.exit(0);
 }

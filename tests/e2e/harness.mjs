@@ -422,6 +422,12 @@ export const SCOPES = [
   ["store/quote/deleted", { quote_id: 1234, quote_uuid: "1a2b3c4d" }, "quotes/1234"],
 ];
 
+/** The median (the mean of the middle two for an even count): bench/run.mjs and bench/v8-profile.mjs. */
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
 /** `store/company/user/created` → `company.user.created` */
 export const shortType = (scope) => scope.slice("store/".length).replaceAll("/", ".");
 
