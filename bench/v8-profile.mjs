@@ -5,6 +5,12 @@
 // inspector, which inflates `console.log` (every line becomes a DevTools message) and may keep
 // wasm from its optimizing tier: read the shares of the runtime calls, not the wasm total
 // (the core benchmark measures the Rust). Writes bench/.tmp/relay.cpuprofile (Chrome DevTools).
+// A JS frame of the bundle is grouped by the wasm-bindgen import it is in (`__wbg_<name>`).
+// With a bundle whose wasm keeps its names section (`KEEP_WASM_NAMES=1 npx wrangler deploy
+// --dry-run --outdir /tmp/named`, over the upload budget), it also lists the Rust functions.
+// `PROFILE_FLOOR=1 PROFILE_BUNDLE=<floor's upload> BODY_BYTES=… MESSAGE_BYTES=…`: the same
+// for the I/O floor (bench/floors/io with log lines and lane queues; the sizes `make bench`
+// prints, padded to the relay's), so both can be read side by side.
 //
 // `node bench/v8-profile.mjs --compare A B [rounds]`: no profiler; two upload bundles (e.g. a
 // copy of `bench/.tmp/upload-relay` and `target/upload` after `make size`) in turns, A then B,
@@ -22,15 +28,19 @@ const { callback, median } = await import(path.join(ROOT, "tests/e2e/harness.mjs
 /** Receivers, a Miniflare running the bundle in `outdir`, its schema, and the warm-up. */
 async function start(outdir, profile) {
   let got = 0;
+  let bytes = 0;
   const servers = [];
   const urls = [];
   for (let i = 0; i < 3; i++) {
-    const s = http.createServer((req, res) => { req.resume(); req.on("end", () => { got++; res.writeHead(200); res.end(); }); });
+    const s = http.createServer((req, res) => { req.on("data", (d) => (bytes += d.length)); req.on("end", () => { got++; res.writeHead(200); res.end(); }); });
     await new Promise((r) => s.listen(0, "127.0.0.1", r));
     servers.push(s);
     urls.push(`http://127.0.0.1:${s.address().port}/`);
   }
-  const lanes = {}; for (let i = 1; i <= 7; i++) lanes[`LANE_${i}`] = { queueName: `b2b-relay-lane-${i}` };
+  // `PROFILE_FLOOR=1`: the I/O floor (bench/floors/io: log lines, lane queues, history).
+  const floor = process.env.PROFILE_FLOOR === "1";
+  const prefix = floor ? "floor-io" : "b2b-relay";
+  const lanes = {}; for (let i = 1; i <= (floor ? 3 : 7); i++) lanes[`LANE_${i}`] = { queueName: `${prefix}-lane-${i}` };
   // The entry and the one wasm it imports: `target/upload` also keeps every earlier build's.
   const wasm = /[0-9a-f]{40}-index_bg\.wasm/.exec(fs.readFileSync(path.join(outdir, "index.js"), "utf8"))?.[0] ?? "index_bg.wasm";
   const mf = new Miniflare({
@@ -41,15 +51,19 @@ async function start(outdir, profile) {
     ],
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["DEDUP", "DEAD_LETTERS"],
-    queueProducers: { DELIVERIES: { queueName: "b2b-relay-deliveries" }, ...lanes },
-    queueConsumers: Object.fromEntries(["b2b-relay-deliveries", ...Object.values(lanes).map((l) => l.queueName)].map((q) => [q, { maxBatchSize: 6, maxBatchTimeout: 1, maxRetries: 5 }])),
+    queueProducers: { DELIVERIES: { queueName: `${prefix}-deliveries` }, ...lanes },
+    queueConsumers: Object.fromEntries([`${prefix}-deliveries`, ...Object.values(lanes).map((l) => l.queueName)].map((q) => [q, { maxBatchSize: 6, maxBatchTimeout: 1, maxRetries: 5 }])),
     d1Databases: ["HISTORY"],
-    durableObjects: { TARGET_LANES: "TargetLane", DEDUP_SHARDS: "DedupShard" },
-    bindings: {
-      INGEST_TOKENS: "t",
-      TARGETS: JSON.stringify(urls.map((url, i) => ({ name: `t${i}`, url, signing_secret: "KEY" }))),
-      KEY: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    },
+    ...(floor ? {} : { durableObjects: { TARGET_LANES: "TargetLane", DEDUP_SHARDS: "DedupShard" } }),
+    // The floor's POST bodies and queue messages padded to the relay's: `BODY_BYTES` and
+    // `MESSAGE_BYTES` as `make bench` prints them (the relay's profile prints its POST size).
+    bindings: floor
+      ? { TARGET_URLS: urls.join(","), LOG_LINES: "1", LANE_QUEUES: "1", BODY_BYTES: process.env.BODY_BYTES ?? "0", MESSAGE_BYTES: process.env.MESSAGE_BYTES ?? "0" }
+      : {
+          INGEST_TOKENS: "t",
+          TARGETS: JSON.stringify(urls.map((url, i) => ({ name: `t${i}`, url, signing_secret: "KEY" }))),
+          KEY: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        },
     ...(profile ? { inspectorPort: 9231 } : {}),
     handleRuntimeStdio: (o, e) => (o.resume(), e.resume()),
   });
@@ -74,7 +88,7 @@ async function start(outdir, profile) {
   };
   await send(400);
   const stop = async () => { await mf.dispose(); for (const s of servers) s.close(); };
-  return { send, stop };
+  return { send, stop, postBytes: () => bytes / got };
 }
 
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
@@ -107,7 +121,8 @@ if (compare >= 0) {
 
 // `PROFILE_BUNDLE=dir`: another upload bundle (e.g. `target/upload` after `make size`).
 const outdir = path.resolve(process.env.PROFILE_BUNDLE ?? path.join(ROOT, "bench/.tmp/upload-relay"));
-const { send, stop } = await start(outdir, true);
+const { send, stop, postBytes } = await start(outdir, true);
+console.log(`${outdir}: ${postBytes().toFixed(0)} B per POST body`);
 const targets = await (await fetch("http://127.0.0.1:9231/json")).json();
 // The user worker's isolate (the others are Miniflare's KV, queue and D1 services).
 const t = targets.find((x) => /core:user/.test(x.title ?? "")) ?? targets[0];
@@ -125,9 +140,28 @@ const { result } = await cmd("Profiler.stop");
 const p = result.profile;
 const byId = new Map(p.nodes.map((x) => [x.id, x]));
 const dt = new Map();
-for (let i = 0; i < p.samples.length; i++) dt.set(p.samples[i], (dt.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+// A sample's time is capped at 100 ms: on this 2-core machine the sampling thread is now and
+// then held up for about a second, and that whole gap would be charged to whatever frame the
+// next sample hits (a "lump" of ~1 s in a different place each run). Shorter delays are common
+// (the 200 µs interval is rarely kept) and spread evenly enough to keep.
+for (let i = 0; i < p.samples.length; i++) dt.set(p.samples[i], (dt.get(p.samples[i]) ?? 0) + Math.min(p.timeDeltas[i] ?? 0, 100_000));
+// By line and column: the relay's bundle is minified into one line, the floor's is not.
 const src = fs.readFileSync(path.join(outdir, "index.js"), "utf8");
+const lineStart = [0];
+for (let i = src.indexOf("\n"); i >= 0; i = src.indexOf("\n", i + 1)) lineStart.push(i + 1);
+/** wasm-bindgen import names (`__wbg_<name>_<hash>`) grouped as the table below reads them. */
+const GLUE = {
+  log: "console.log (inspector attached: inflated)",
+  error: "console.log (inspector attached: inflated)",
+  cancel: "response body cancel",
+  queueMicrotask: "microtasks (async Rust: wasm-bindgen-futures)",
+  setTimeout: "timers (fetch timeout race)",
+  clearTimeout: "timers (fetch timeout race)",
+  new_0: "new Date (clock)",
+  getTime: "new Date (clock)",
+};
 const cats = new Map(); let total = 0;
+const wasmFns = new Map();
 const add = (k, us) => cats.set(k, (cats.get(k) ?? 0) + us);
 for (const [nid, us] of dt) {
   total += us;
@@ -135,18 +169,19 @@ for (const [nid, us] of dt) {
   let k;
   if (fn === "(idle)") k = "idle";
   else if (fn === "(program)" || fn === "(garbage collector)") k = "runtime: program, GC";
-  else if (/^wasm-function|^js-to-wasm|^wasm-to-js/.test(fn)) k = "wasm (the relay's Rust) and its boundary";
+  else if (/^wasm:/.test(url) || /^wasm-function|^js-to-wasm|^wasm-to-js/.test(fn)) {
+    k = "wasm (the relay's Rust) and its boundary";
+    // Named only in a build that keeps the names section (KEEP_WASM_NAMES=1, below).
+    const name = fn.replace(/\[[0-9a-f]{16}\]/g, "");
+    wasmFns.set(name, (wasmFns.get(name) ?? 0) + us);
+  }
   else if (/d1-api/.test(url)) k = "D1 JS API (cloudflare-internal)";
-  else if (/index\.js/.test(url) && !fn) {
-    const text = src.slice(cf.columnNumber, cf.columnNumber + 120);
-    if (/console\.log|console\.error/.test(text)) k = "console.log (inspector attached: inflated)";
-    else if (/cancel\(\)/.test(text)) k = "response body cancel";
-    else if (/queueMicrotask/.test(text)) k = "microtasks (async Rust: wasm-bindgen-futures)";
-    else if (/Reflect\.get|Reflect\.set|Reflect\.apply|\.apply\(/.test(text)) k = "Reflect get/set/apply (env, bindings)";
-    else if (/setTimeout|clearTimeout/.test(text)) k = "timers (fetch timeout race)";
-    else if (/new Date/.test(text)) k = "new Date (clock)";
-    else if (/\.get\(w\(/.test(text)) k = "env/headers get";
-    else k = "other JS glue: " + text.slice(0, 40);
+  else if (/index\.js/.test(url)) {
+    // A wasm-bindgen import is `function(…){…},"__wbg_<name>_<hash>"`: the first such name after
+    // the frame's position is its own (a window of text would catch the neighbours' calls).
+    const rest = src.slice((lineStart[cf.lineNumber] ?? 0) + cf.columnNumber);
+    const glue = /"__wbg(?:indgen)?_([A-Za-z0-9_]+?)(?:_[0-9a-f]{16})?"/.exec(rest)?.[1] ?? `${fn || "anonymous"}`;
+    k = GLUE[glue] ?? `other JS glue: ${glue}`;
   }
   else if (fn === "queueMicrotask") k = "microtasks (async Rust: wasm-bindgen-futures)";
   else if (["fetch", "Request", "text", "Headers", "set"].includes(fn)) k = "fetch, Request, headers, body text";
@@ -159,6 +194,11 @@ for (const [nid, us] of dt) {
 const busy = total - (cats.get("idle") ?? 0);
 console.log(`busy ${(busy / 1000).toFixed(0)} ms for 1000 callbacks (3 targets), ms per 1000 callbacks and share of busy time:`);
 for (const [k, us] of [...cats].sort((a, b) => b[1] - a[1])) if (k !== "idle") console.log(`${(us / 1000).toFixed(0).padStart(6)} ms ${((100 * us) / busy).toFixed(1).padStart(5)} %  ${k}`);
+
+if ([...wasmFns.keys()].some((n) => n.includes("::"))) {
+  console.log("\nthe wasm's functions by self time, ms per 1000 callbacks:");
+  for (const [n, us] of [...wasmFns].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${(us / 1000).toFixed(0).padStart(6)} ms  ${n.slice(0, 150)}`);
+}
 
 fs.writeFileSync(path.join(ROOT, "bench/.tmp/relay.cpuprofile"), JSON.stringify(p));
 ws.close();
