@@ -10,7 +10,9 @@
 // --dry-run --outdir /tmp/named`, over the upload budget), it also lists the Rust functions.
 // `PROFILE_FLOOR=1 PROFILE_BUNDLE=<floor's upload> BODY_BYTES=… MESSAGE_BYTES=…`: the same
 // for the I/O floor (bench/floors/io with log lines and lane queues; the sizes `make bench`
-// prints, padded to the relay's), so both can be read side by side.
+// prints, padded to the relay's), so both can be read side by side. With `--compare`,
+// `PROFILE_FLOOR=<dir>` runs that one bundle as the floor: the relay against its floor in turns.
+// Each run also counts its consumer batches (log lines) and the receivers' connections.
 //
 // `node bench/v8-profile.mjs --compare A B [rounds]`: no profiler; two upload bundles (e.g. a
 // copy of `bench/.tmp/upload-relay` and `target/upload` after `make size`) in turns, A then B,
@@ -29,16 +31,20 @@ const { callback, median } = await import(path.join(ROOT, "tests/e2e/harness.mjs
 async function start(outdir, profile) {
   let got = 0;
   let bytes = 0;
+  let batches = 0;
+  let connections = 0;
   const servers = [];
   const urls = [];
   for (let i = 0; i < 3; i++) {
     const s = http.createServer((req, res) => { req.on("data", (d) => (bytes += d.length)); req.on("end", () => { got++; res.writeHead(200); res.end(); }); });
+    s.on("connection", () => connections++);
     await new Promise((r) => s.listen(0, "127.0.0.1", r));
     servers.push(s);
     urls.push(`http://127.0.0.1:${s.address().port}/`);
   }
-  // `PROFILE_FLOOR=1`: the I/O floor (bench/floors/io: log lines, lane queues, history).
-  const floor = process.env.PROFILE_FLOOR === "1";
+  // `PROFILE_FLOOR=1` (or the bundle's directory): the I/O floor (bench/floors/io: log lines,
+  // lane queues, history).
+  const floor = process.env.PROFILE_FLOOR === "1" || (process.env.PROFILE_FLOOR ?? "").split(",").map((d) => path.resolve(d)).includes(outdir);
   const prefix = floor ? "floor-io" : "b2b-relay";
   const lanes = {}; for (let i = 1; i <= (floor ? 3 : 7); i++) lanes[`LANE_${i}`] = { queueName: `${prefix}-lane-${i}` };
   // The entry and the one wasm it imports: `target/upload` also keeps every earlier build's.
@@ -65,7 +71,17 @@ async function start(outdir, profile) {
           KEY: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         },
     ...(profile ? { inspectorPort: 9231 } : {}),
-    handleRuntimeStdio: (o, e) => (o.resume(), e.resume()),
+    handleRuntimeStdio: (o, e) => {
+      // Consumer batches, counted from their log lines (relay and floor write one per batch).
+      let tail = "";
+      o.on("data", (d) => {
+        const text = tail + d;
+        const parts = text.split("\n");
+        tail = parts.pop();
+        for (const l of parts) if (l.includes('"msg":"deliveries"')) batches++;
+      });
+      e.resume();
+    },
   });
   const url = (await mf.ready).href.replace(/\/$/, "");
   const db = await mf.getD1Database("HISTORY");
@@ -88,7 +104,7 @@ async function start(outdir, profile) {
   };
   await send(400);
   const stop = async () => { await mf.dispose(); for (const s of servers) s.close(); };
-  return { send, stop, postBytes: () => bytes / got };
+  return { send, stop, postBytes: () => bytes / got, batches: () => batches, connections: () => connections };
 }
 
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
@@ -108,14 +124,18 @@ if (compare >= 0) {
       // The workerd just started (the newest one): this Miniflare's.
       const pid = execFileSync("pgrep", ["-n", "workerd"]).toString().trim();
       const c0 = cpuMs(pid);
+      const b0 = run.batches();
       await run.send(1000);
       ms[i].push(cpuMs(pid) - c0);
+      const b = run.batches() - b0;
       await run.stop();
-      console.log(`${dir}: ${ms[i].at(-1).toFixed(0)} ms CPU per 1000 callbacks`);
+      console.log(`${dir}: ${ms[i].at(-1).toFixed(0)} ms CPU per 1000 callbacks, ${b} consumer batches, ${run.connections()} connections at the receivers`);
     }
   }
   const [ma, mb] = ms.map(median);
-  console.log(`median: ${a} ${ma.toFixed(0)} ms, ${b} ${mb.toFixed(0)} ms, B/A ${(mb / ma).toFixed(3)}`);
+  // Each round's B over its A as well: the machine drifts over a run, a round's pair less so.
+  const paired = median(ms[1].map((x, r) => x / ms[0][r]));
+  console.log(`median: ${a} ${ma.toFixed(0)} ms, ${b} ${mb.toFixed(0)} ms, B/A ${(mb / ma).toFixed(3)}; median of the rounds' B/A ${paired.toFixed(3)}`);
   process.exit(0);
 }
 
