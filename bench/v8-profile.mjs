@@ -13,6 +13,7 @@
 // prints, padded to the relay's), so both can be read side by side. With `--compare`,
 // `PROFILE_FLOOR=<dir>` runs that one bundle as the floor: the relay against its floor in turns.
 // Each run also counts its consumer batches (log lines) and the receivers' connections.
+// `PROFILE_COUNT=1`: no profile; the calls from the wasm into JS per callback, by import.
 //
 // `node bench/v8-profile.mjs --compare A B [rounds]`: no profiler; two upload bundles (e.g. a
 // copy of `bench/.tmp/upload-relay` and `target/upload` after `make size`) in turns, A then B,
@@ -27,6 +28,29 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..")
 const { Miniflare } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
 const WebSocket = (await import(path.join(ROOT, "node_modules/ws/index.js"))).default;
 const { callback, median } = await import(path.join(ROOT, "tests/e2e/harness.mjs"));
+// `PROFILE_COUNT=1`: instead of a profile, the calls the wasm makes into JS (its wasm-bindgen
+// imports) per callback, counted by a wrapper around each import in a copy of the bundle.
+const COUNT = process.env.PROFILE_COUNT === "1";
+const COUNTING_PRELUDE = `globalThis.__calls = Object.create(null);
+{ const I = WebAssembly.Instance;
+  WebAssembly.Instance = function (m, imports) {
+    for (const mod of Object.values(imports))
+      for (const [k, f] of Object.entries(mod)) {
+        if (typeof f !== "function") continue;
+        const name = k.replace(/^__wbg(indgen)?_/, "").replace(/_[0-9a-f]{16}$/, "");
+        mod[k] = function (...a) { globalThis.__calls[name] = (globalThis.__calls[name] ?? 0) + 1; return f.apply(this, a); };
+      }
+    return new I(m, imports);
+  };
+}
+`;
+function countingCopy(outdir) {
+  const dir = fs.mkdtempSync(path.join(ROOT, "bench/.tmp/counting-"));
+  for (const f of fs.readdirSync(outdir)) fs.copyFileSync(path.join(outdir, f), path.join(dir, f));
+  fs.writeFileSync(path.join(dir, "index.js"), COUNTING_PRELUDE + fs.readFileSync(path.join(outdir, "index.js"), "utf8"));
+  return dir;
+}
+
 /** Receivers, a Miniflare running the bundle in `outdir`, its schema, and the warm-up. */
 async function start(outdir, profile) {
   let got = 0;
@@ -141,7 +165,8 @@ if (compare >= 0) {
 
 // `PROFILE_BUNDLE=dir`: another upload bundle (e.g. `target/upload` after `make size`).
 const outdir = path.resolve(process.env.PROFILE_BUNDLE ?? path.join(ROOT, "bench/.tmp/upload-relay"));
-const { send, stop, postBytes } = await start(outdir, true);
+const bundle = COUNT ? countingCopy(outdir) : outdir;
+const { send, stop, postBytes } = await start(bundle, true);
 console.log(`${outdir}: ${postBytes().toFixed(0)} B per POST body`);
 const targets = await (await fetch("http://127.0.0.1:9231/json")).json();
 // The user worker's isolate (the others are Miniflare's KV, queue and D1 services).
@@ -150,8 +175,31 @@ const ws = new WebSocket(t.webSocketDebuggerUrl);
 await new Promise((r) => ws.on("open", r));
 let id = 0;
 const pending = new Map();
-ws.on("message", (m) => { const d = JSON.parse(m); if (pending.has(d.id)) { pending.get(d.id)(d); pending.delete(d.id); } });
+const contexts = [];
+ws.on("message", (m) => {
+  const d = JSON.parse(m);
+  if (d.method === "Runtime.executionContextCreated") contexts.push(d.params.context.id);
+  if (pending.has(d.id)) { pending.get(d.id)(d); pending.delete(d.id); }
+});
 const cmd = (method, params = {}) => new Promise((r) => { const i = ++id; pending.set(i, r); ws.send(JSON.stringify({ id: i, method, params })); });
+if (COUNT) {
+  const read = async () => {
+    const r = await cmd("Runtime.evaluate", { expression: "JSON.stringify(globalThis.__calls)", returnByValue: true, contextId: contexts.at(-1) });
+    if (!r.result?.result?.value) throw new Error(`no counts from the isolate: ${JSON.stringify(r).slice(0, 300)}`);
+    return JSON.parse(r.result.result.value);
+  };
+  await cmd("Runtime.enable");
+  const before = await read();
+  await send(1000);
+  const after = await read();
+  const rows = Object.keys(after).map((k) => [k, (after[k] - (before[k] ?? 0)) / 1000]).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  console.log(`calls from the wasm into JS per callback (3 targets): ${rows.reduce((a, [, n]) => a + n, 0).toFixed(1)}`);
+  for (const [k, n] of rows) console.log(`${n.toFixed(2).padStart(8)}  ${k}`);
+  ws.close();
+  await stop();
+  fs.rmSync(bundle, { recursive: true, force: true });
+  process.exit(0);
+}
 await cmd("Profiler.enable");
 await cmd("Profiler.setSamplingInterval", { interval: 200 });
 await cmd("Profiler.start");
