@@ -19,7 +19,9 @@
 // copy of `bench/.tmp/upload-relay` and `target/upload` after `make size`) in turns, A then B,
 // `rounds` times (5), each a fresh Miniflare with the same warm-up and 1000 callbacks; prints the
 // CPU of the whole workerd process per 1000 callbacks for each, and the medians. Taking turns is
-// what tells a small change from this machine's drift between runs.
+// what tells a small change from this machine's drift between runs. With `PROFILE_CALLGRIND=1`
+// and workerd under callgrind (`MINIFLARE_WORKERD_PATH`; BENCHMARKS.md, "Instructions instead of
+// seconds"): instructions counted between the warm-up and the end, which do not drift.
 import path from "node:path";
 import fs from "node:fs";
 import http from "node:http";
@@ -91,7 +93,8 @@ async function start(outdir, profile) {
       ? { TARGET_URLS: urls.join(","), LOG_LINES: "1", LANE_QUEUES: "1", BODY_BYTES: process.env.BODY_BYTES ?? "0", MESSAGE_BYTES: process.env.MESSAGE_BYTES ?? "0" }
       : {
           INGEST_TOKENS: "t",
-          TARGETS: JSON.stringify(urls.map((url, i) => ({ name: `t${i}`, url, signing_secret: "KEY" }))),
+          // Under callgrind a delivery can outlast the default 10 s timeout: 120 s there.
+          TARGETS: JSON.stringify(urls.map((url, i) => ({ name: `t${i}`, url, signing_secret: "KEY", ...(CALLGRIND ? { timeout_ms: 120000 } : {}) }))),
           KEY: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         },
     ...(profile ? { inspectorPort: 9231 } : {}),
@@ -104,7 +107,7 @@ async function start(outdir, profile) {
         tail = parts.pop();
         for (const l of parts) if (l.includes('"msg":"deliveries"')) batches++;
       });
-      e.resume();
+      if (process.env.PROFILE_STDERR === "1") e.on("data", (d) => process.stderr.write(d)); else e.resume();
     },
   });
   const url = (await mf.ready).href.replace(/\/$/, "");
@@ -120,17 +123,29 @@ async function start(outdir, profile) {
     await Promise.all(Array.from({ length: 8 }, async () => {
       while (next < count) {
         next++;
-        const r = await fetch(`${url}/webhooks/bigcommerce`, { method: "POST", headers: { authorization: "Bearer t", "content-type": "application/json" }, body: JSON.stringify(callback("store/company/user/created", { company_id: 100000 + n, user_id: n++ })) });
-        await r.text();
+        const init = { method: "POST", headers: { authorization: "Bearer t", "content-type": "application/json" }, body: JSON.stringify(callback("store/company/user/created", { company_id: 100000 + n, user_id: n++ })), ...(CALLGRIND ? { dispatcher: NO_KEEP_ALIVE } : {}) };
+        // Under callgrind a connection is now and then closed unanswered (when callgrind_control
+        // interrupts the process): sent again, the relay's dedup takes it if it had arrived.
+        for (let tries = CALLGRIND ? 3 : 1; ; tries--) {
+          try {
+            await (await fetch(`${url}/webhooks/bigcommerce`, init)).text();
+            break;
+          } catch (e) {
+            if (tries <= 1) throw e;
+          }
+        }
       }
     }));
     while (got < start + count * 3) await new Promise((r) => setTimeout(r, 20));
   };
-  await send(400);
+  await send(WARMUP);
   const stop = async () => { await mf.dispose(); for (const s of servers) s.close(); };
   return { send, stop, postBytes: () => bytes / got, batches: () => batches, connections: () => connections };
 }
 
+// `PROFILE_WARMUP`, `PROFILE_CALLBACKS`: other counts (400 and 1000), e.g. under callgrind.
+const WARMUP = Number(process.env.PROFILE_WARMUP ?? 400);
+const CALLBACKS = Number(process.env.PROFILE_CALLBACKS ?? 1000);
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 /** CPU time of a process, in ms. */
 function cpuMs(pid) {
@@ -138,6 +153,22 @@ function cpuMs(pid) {
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
 }
 
+// `PROFILE_CALLGRIND=1` (with `MINIFLARE_WORKERD_PATH` naming a script that runs workerd under
+// `valgrind --tool=callgrind`): instructions instead of CPU time, millions per 1000 callbacks.
+const CALLGRIND = process.env.PROFILE_CALLGRIND === "1";
+/** `callgrind_control -z` (zero) or `-d` (dump) the process; a dump's instruction count, in millions. */
+function callgrind(pid, what) {
+  const before = new Set(fs.readdirSync(CALLGRIND_DIR));
+  execFileSync("callgrind_control", [what, pid]);
+  if (what === "-z") return 0;
+  const dump = fs.readdirSync(CALLGRIND_DIR).find((f) => f.startsWith(`cg.${pid}.`) && !before.has(f));
+  const text = fs.readFileSync(path.join(CALLGRIND_DIR, dump), "utf8");
+  return (Number(/^summary: (\d+)/m.exec(text)?.[1] ?? /^totals: (\d+)/m.exec(text)?.[1]) / 1e6);
+}
+// Under callgrind workerd is ~50 times slower and closes idle keep-alive connections while a
+// request is on its way: one connection per callback there (both bundles alike).
+const NO_KEEP_ALIVE = CALLGRIND ? new (await import(path.join(ROOT, "node_modules/undici/index.js"))).Agent({ pipelining: 0 }) : undefined;
+const CALLGRIND_DIR = process.env.CALLGRIND_DIR ?? "/tmp/vg";
 const compare = process.argv.indexOf("--compare");
 if (compare >= 0) {
   const [a, b, rounds = "5"] = process.argv.slice(compare + 1);
@@ -146,14 +177,20 @@ if (compare >= 0) {
     for (const [i, dir] of [a, b].entries()) {
       const run = await start(path.resolve(dir), false);
       // The workerd just started (the newest one): this Miniflare's.
-      const pid = execFileSync("pgrep", ["-n", "workerd"]).toString().trim();
-      const c0 = cpuMs(pid);
+      const pid = execFileSync("pgrep", CALLGRIND ? ["-n", "-f", "workerd serve"] : ["-n", "workerd"]).toString().trim();
+      // `PROFILE_SEGMENTS=k`: k measurements in a row in one process (how the cost moves as the
+      // isolate warms up); the last one counts.
       const b0 = run.batches();
-      await run.send(1000);
-      ms[i].push(cpuMs(pid) - c0);
+      for (let k = Number(process.env.PROFILE_SEGMENTS ?? 1); k > 0; k--) {
+        const c0 = CALLGRIND ? callgrind(pid, "-z") : cpuMs(pid);
+        await run.send(CALLBACKS);
+        const x = (((CALLGRIND ? callgrind(pid, "-d") : cpuMs(pid)) - c0) * 1000) / CALLBACKS;
+        if (k > 1) console.log(`${dir}: segment of ${CALLBACKS}: ${x.toFixed(0)} per 1000 callbacks`);
+        else ms[i].push(x);
+      }
       const b = run.batches() - b0;
       await run.stop();
-      console.log(`${dir}: ${ms[i].at(-1).toFixed(0)} ms CPU per 1000 callbacks, ${b} consumer batches, ${run.connections()} connections at the receivers`);
+      console.log(`${dir}: ${ms[i].at(-1).toFixed(0)} ${CALLGRIND ? "M instructions" : "ms CPU"} per 1000 callbacks, ${b} consumer batches, ${run.connections()} connections at the receivers`);
     }
   }
   const [ma, mb] = ms.map(median);
