@@ -192,10 +192,17 @@ impl<'de> Deserialize<'de> for EncodedEvent {
     /// Keeps the bytes it was read from: what was accepted is what is delivered.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let json = Box::<RawValue>::deserialize(d)?;
-        let event = CloudEvent::read(json.get()).map_err(serde::de::Error::custom)?;
+        EncodedEvent::read(&json).map_err(serde::de::Error::custom)
+    }
+}
+
+impl EncodedEvent {
+    /// The event from raw JSON already checked by the parse that found it (a member of a
+    /// queue message or record), keeping those bytes.
+    pub fn read(json: &RawValue) -> Result<EncodedEvent, String> {
         Ok(EncodedEvent {
-            event,
-            json: OnceCell::from(json),
+            event: CloudEvent::read(json.get())?,
+            json: OnceCell::from(json.to_owned()),
         })
     }
 }
@@ -205,20 +212,20 @@ impl CloudEvent {
     pub fn read(json: &str) -> Result<CloudEvent, String> {
         let f = Fields::parse(json)?;
         Ok(CloudEvent {
-            specversion: f.get("specversion")?,
-            id: f.get("id")?,
-            source: f.get("source")?,
-            ty: f.get("type")?,
-            subject: f.opt("subject")?,
-            time: f.get("time")?,
-            datacontenttype: f.get("datacontenttype")?,
-            storehash: f.or_default("storehash")?,
-            storeid: f.or_default("storeid")?,
-            bcscope: f.or_default("bcscope")?,
-            bchash: f.or_default("bchash")?,
+            specversion: f.string("specversion")?,
+            id: f.string("id")?,
+            source: f.string("source")?,
+            ty: f.string("type")?,
+            subject: f.opt_string("subject")?,
+            time: f.string("time")?,
+            datacontenttype: f.string("datacontenttype")?,
+            storehash: f.string_or_default("storehash")?,
+            storeid: f.string_or_default("storeid")?,
+            bcscope: f.string_or_default("bcscope")?,
+            bchash: f.string_or_default("bchash")?,
             bctest: f.opt("bctest")?,
-            bcwebhookid: f.opt("bcwebhookid")?,
-            data: f.get("data")?,
+            bcwebhookid: f.opt_string("bcwebhookid")?,
+            data: f.raw_owned("data")?,
         })
     }
 

@@ -58,7 +58,9 @@ pub fn text(env: &Env, name: &str) -> Option<String> {
 /// `point*N` fails only the first N times in an isolate (an outage that ends). Never set it in
 /// production.
 pub fn fault(env: &Env, point: &str) -> bool {
-    let Some(spec) = text(env, "FAULTS") else {
+    // Read once per isolate, like the configuration: it is checked on every message.
+    let spec = FAULTS.with(|f| f.get_or_init(|| text(env, "FAULTS").map(Rc::from)).clone());
+    let Some(spec) = spec else {
         return false;
     };
     for p in spec.split(',').map(str::trim) {
@@ -81,6 +83,7 @@ pub fn fault(env: &Env, point: &str) -> bool {
 }
 
 thread_local! {
+    static FAULTS: OnceCell<Option<Rc<str>>> = const { OnceCell::new() };
     static FAULT_COUNTS: std::cell::RefCell<std::collections::BTreeMap<String, u32>> =
         const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
 }
@@ -92,8 +95,10 @@ pub fn var_or(env: &Env, name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// `Date.now()`: one call, where `worker::Date::now()` makes a `Date` and asks it the time.
+#[allow(clippy::cast_possible_truncation)] // whole milliseconds since 1970, far below 2^63
 pub fn now_ms() -> i64 {
-    i64::try_from(worker::Date::now().as_millis()).unwrap_or(i64::MAX)
+    js_sys::Date::now() as i64
 }
 
 /// Jitter for retry delays; a failed draw only costs jitter.

@@ -5,6 +5,10 @@
 use crate::edge::log;
 use worker::{AnalyticsEngineDataPointBuilder, Env};
 
+thread_local! {
+    static ABSENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 pub struct Point<'a> {
     pub kind: &'a str,
     pub ty: &'a str,
@@ -15,7 +19,12 @@ pub struct Point<'a> {
 }
 
 pub fn record(env: &Env, p: &Point) {
+    // Bindings are fixed per deployment: without one, stop asking (a lookup per delivery).
+    if ABSENT.get() {
+        return;
+    }
     let Ok(dataset) = env.analytics_engine("METRICS") else {
+        ABSENT.set(true);
         return;
     };
     #[allow(clippy::cast_precision_loss)] // durations are far below 2^52 ms

@@ -59,12 +59,12 @@ impl Delivery {
     pub fn read(json: &str) -> Result<Delivery, String> {
         let f = Fields::parse(json)?;
         Ok(Delivery {
-            target: f.get("target")?,
+            target: f.string("target")?,
             attempt: f.whole("attempt")?,
             received_at_ms: f.get("received_at_ms")?,
             first_attempt_at: f.opt("first_attempt_at")?,
-            last_error: f.opt("last_error")?,
-            event: f.get("event")?,
+            last_error: f.opt_string("last_error")?,
+            event: event(&f)?,
             original: f.opt("original")?,
         })
     }
@@ -96,10 +96,18 @@ impl EnrichJob {
             attempt: f.whole("attempt")?,
             received_at_ms: f.get("received_at_ms")?,
             first_attempt_at: f.opt("first_attempt_at")?,
-            last_error: f.opt("last_error")?,
-            event: f.get("event")?,
+            last_error: f.opt_string("last_error")?,
+            event: event(&f)?,
         })
     }
+}
+
+/// The `event` member of a message or record, in `Fields::get`'s words when it is wrong.
+fn event(f: &Fields<'_>) -> Result<EncodedEvent, String> {
+    let raw = f
+        .raw("event")?
+        .ok_or_else(|| "missing field `event`".to_owned())?;
+    EncodedEvent::read(raw).map_err(|e| format!("field `event`: {e}"))
 }
 
 /// A delivery that will not be retried any more, stored in KV `DEAD_LETTERS`.
@@ -134,7 +142,7 @@ impl DeadLetter {
             first_attempt_at: f.get("first_attempt_at")?,
             last_attempt_at: f.get("last_attempt_at")?,
             received_at_ms: f.or_default("received_at_ms")?,
-            event: f.get("event")?,
+            event: event(&f)?,
             original: f.opt("original")?,
         })
     }
