@@ -113,20 +113,22 @@ impl<'a> Fields<'a> {
         Ok(self.raw(name)?.filter(|r| r.get() != "null"))
     }
 
+    /// A required member's raw JSON, in serde's words when it is absent.
+    pub fn need(&self, name: &str) -> Result<&'a RawValue, String> {
+        self.raw(name)?
+            .ok_or_else(|| format!("missing field `{name}`"))
+    }
+
     /// A required member.
     pub fn get<T: Deserialize<'a>>(&self, name: &str) -> Result<T, String> {
-        let raw = self
-            .raw(name)?
-            .ok_or_else(|| format!("missing field `{name}`"))?;
-        serde_json::from_str(raw.get()).map_err(|e| format!("field `{name}`: {}", message(&e)))
+        read(name, self.need(name)?)
     }
 
     /// An optional member: absent or `null` is `None`.
     pub fn opt<T: Deserialize<'a>>(&self, name: &str) -> Result<Option<T>, String> {
         match self.raw(name)? {
             None => Ok(None),
-            Some(raw) => serde_json::from_str(raw.get())
-                .map_err(|e| format!("field `{name}`: {}", message(&e))),
+            Some(raw) => read(name, raw),
         }
     }
 
@@ -149,24 +151,26 @@ impl<'a> Fields<'a> {
     /// A required member as owned raw JSON, copied without parsing it again: the parse that
     /// found it checked it (a re-read was a fifth of the consumer's JSON work per message).
     pub fn raw_owned(&self, name: &str) -> Result<Box<RawValue>, String> {
-        self.raw(name)?
-            .map(ToOwned::to_owned)
-            .ok_or_else(|| format!("missing field `{name}`"))
+        self.need(name).map(ToOwned::to_owned)
     }
 
     /// A required string: [`Fields::get`], with the common case (no escapes) copied directly.
     pub fn string(&self, name: &str) -> Result<String, String> {
-        match self.raw(name)?.and_then(plain) {
+        let raw = self.need(name)?;
+        match plain(raw) {
             Some(s) => Ok(s.to_owned()),
-            None => self.get(name),
+            None => read(name, raw),
         }
     }
 
     /// An optional string: absent or `null` is `None`.
     pub fn opt_string(&self, name: &str) -> Result<Option<String>, String> {
-        match self.raw(name)?.and_then(plain) {
-            Some(s) => Ok(Some(s.to_owned())),
-            None => self.opt(name),
+        match self.raw(name)? {
+            None => Ok(None),
+            Some(raw) => match plain(raw) {
+                Some(s) => Ok(Some(s.to_owned())),
+                None => read(name, raw),
+            },
         }
     }
 
@@ -174,6 +178,11 @@ impl<'a> Fields<'a> {
     pub fn string_or_default(&self, name: &str) -> Result<String, String> {
         Ok(self.opt_string(name)?.unwrap_or_default())
     }
+}
+
+/// A member read as `T`, its errors named by the member.
+fn read<'a, T: Deserialize<'a>>(name: &str, raw: &'a RawValue) -> Result<T, String> {
+    serde_json::from_str(raw.get()).map_err(|e| format!("field `{name}`: {}", message(&e)))
 }
 
 /// The text of a JSON string without escapes. The parse that produced `raw` validated it, so

@@ -104,10 +104,7 @@ impl EnrichJob {
 
 /// The `event` member of a message or record, in `Fields::get`'s words when it is wrong.
 fn event(f: &Fields<'_>) -> Result<EncodedEvent, String> {
-    let raw = f
-        .raw("event")?
-        .ok_or_else(|| "missing field `event`".to_owned())?;
-    EncodedEvent::read(raw).map_err(|e| format!("field `event`: {e}"))
+    EncodedEvent::read(f.need("event")?).map_err(|e| format!("field `event`: {e}"))
 }
 
 /// A delivery that will not be retried any more, stored in KV `DEAD_LETTERS`.

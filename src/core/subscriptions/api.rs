@@ -151,7 +151,7 @@ impl HookPage {
 /// `POST`/`PUT /v3/hooks[/{id}]` answers: `{"data": hook, "meta": {}}`.
 pub fn written_hook(json: &str) -> Result<Hook, String> {
     let f = Fields::parse(json)?;
-    let data = f.raw("data")?.ok_or("missing field `data`")?;
+    let data = f.need("data")?;
     Hook::read(data.get())
 }
 
