@@ -268,6 +268,9 @@ pub fn decode(body: Option<&str>) -> Decoded {
     let Some(text) = body else {
         return Decoded::Unreadable("the message body is not text".into());
     };
+    if let Some(job) = as_written(text) {
+        return Decoded::Job(job);
+    }
     let unreadable =
         |e: String| Decoded::Unreadable(format!("not a job of message version {VERSION}: {e}"));
     let f = match Fields::parse(text) {
@@ -292,6 +295,24 @@ pub fn decode(body: Option<&str>) -> Decoded {
     };
     job.map_or_else(unreadable, Decoded::Job)
 }
+
+/// A message exactly as [`versioned`] writes it, read without scanning its envelope first (a
+/// third of the consumer's JSON scanning): the job is the text between the prefix and the
+/// last `}`. The general path reads such a message the same way, so anything this does not
+/// read (other spacing, more members, an older or newer version, a broken job) goes there,
+/// with its errors.
+fn as_written(text: &str) -> Option<Job> {
+    let inner = text.strip_suffix('}')?;
+    if let Some(d) = inner.strip_prefix(DELIVER_PREFIX) {
+        return Delivery::read(d).ok().map(Job::Deliver);
+    }
+    let e = inner.strip_prefix(ENRICH_PREFIX)?;
+    EnrichJob::read(e).ok().map(Job::Enrich)
+}
+
+/// How [`versioned`] starts each job (a test ties them to [`VERSION`]).
+const DELIVER_PREFIX: &str = "{\"v\":2,\"deliver\":";
+const ENRICH_PREFIX: &str = "{\"v\":2,\"enrich\":";
 
 /// A queue message the consumer could not read, kept for the operator (KV `DEAD_LETTERS`,
 /// `unreadable:{message id}`; admin API `/admin/unreadable`) instead of being acked away.
@@ -507,6 +528,49 @@ mod tests {
         let text = encode(&mut job).unwrap();
         assert!(text.len() < MAX_MESSAGE_BYTES);
         assert!(matches!(job, Job::Deliver(Delivery { original: None, .. })));
+    }
+
+    /// The envelope's shortcut reads what this version writes, and leaves every other form to
+    /// the general reading, which agrees with it.
+    #[test]
+    fn messages_as_written_skip_the_envelope_scan_and_others_read_the_same() {
+        let (ev, _) = event_of("store/company/created");
+        let deliver = encode(&mut Job::Deliver(Delivery::first(
+            "crm",
+            ev.clone(),
+            None,
+            5,
+        )))
+        .unwrap();
+        let enrich = encode(&mut Job::Enrich(EnrichJob {
+            targets: vec!["crm".into()],
+            attempt: 1,
+            received_at_ms: 5,
+            first_attempt_at: None,
+            last_error: None,
+            event: ev,
+        }))
+        .unwrap();
+        assert!(deliver.starts_with(DELIVER_PREFIX) && enrich.starts_with(ENRICH_PREFIX));
+        assert!(DELIVER_PREFIX.contains(&format!("\"v\":{VERSION},")));
+        assert!(matches!(as_written(&deliver), Some(Job::Deliver(_))));
+        assert!(matches!(as_written(&enrich), Some(Job::Enrich(_))));
+        let job = |t: &str| format!("{:?}", read_job(t));
+        for (text, other) in [
+            (&deliver, deliver.replacen(":2,", ": 2 ,", 1)),
+            (&enrich, enrich.replacen("{\"v\":2,", "{", 1)),
+        ] {
+            assert_eq!(as_written(&other).map(|_| ()), None, "{other}");
+            assert_eq!(job(text), job(&other));
+        }
+        // A second job after the first: the shortcut's slice does not read, the general path
+        // refuses it.
+        let two = format!("{},\"enrich\":{{}}}}", deliver.strip_suffix('}').unwrap());
+        assert_eq!(as_written(&two).map(|_| ()), None);
+        assert!(matches!(decode(Some(&two)), Decoded::Unreadable(_)));
+        let broken = deliver.replacen("\"attempt\":1", "\"attempt\":\"1\"", 1);
+        assert_eq!(as_written(&broken).map(|_| ()), None);
+        assert!(matches!(decode(Some(&broken)), Decoded::Unreadable(r) if r.contains("attempt")));
     }
 
     /// A job as the consumer reads it (a message without `v` is version 1).
