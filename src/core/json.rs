@@ -176,22 +176,12 @@ impl<'a> Fields<'a> {
 
     /// A required string: [`Fields::get`], with the common case (no escapes) copied directly.
     pub fn string(&self, name: &str) -> Result<String, String> {
-        let raw = self.need(name)?;
-        match plain(raw) {
-            Some(s) => Ok(s.to_owned()),
-            None => read(name, raw),
-        }
+        text(name, self.need(name)?)
     }
 
     /// An optional string: absent or `null` is `None`.
     pub fn opt_string(&self, name: &str) -> Result<Option<String>, String> {
-        match self.raw(name)? {
-            None => Ok(None),
-            Some(raw) => match plain(raw) {
-                Some(s) => Ok(Some(s.to_owned())),
-                None => read(name, raw),
-            },
-        }
+        self.present(name)?.map(|raw| text(name, raw)).transpose()
     }
 
     /// An optional string, empty for absent or `null`.
@@ -212,6 +202,14 @@ fn known(members: &[(Cow<'_, str>, &RawValue)], name: &str) -> bool {
 /// A member read as `T`, its errors named by the member.
 fn read<'a, T: Deserialize<'a>>(name: &str, raw: &'a RawValue) -> Result<T, String> {
     serde_json::from_str(raw.get()).map_err(|e| format!("field `{name}`: {}", message(&e)))
+}
+
+/// A member read as a string, copied directly when it has no escapes.
+fn text(name: &str, raw: &RawValue) -> Result<String, String> {
+    match plain(raw) {
+        Some(s) => Ok(s.to_owned()),
+        None => read(name, raw),
+    }
 }
 
 /// The text of a JSON string without escapes. The parse that produced `raw` validated it, so
