@@ -6,7 +6,7 @@ use serde::Serialize;
 
 fn emit<T: Serialize>(line: &T) {
     if let Ok(s) = serde_json::to_string(line) {
-        worker::console_log!("{s}");
+        write(&s);
     }
 }
 
@@ -37,7 +37,8 @@ pub fn ingest(line: &Ingest) {
 
 /// A line made by the core (delivery attempts: `core::deliver::attempts`).
 pub fn write(line: &str) {
-    worker::console_log!("{line}");
+    // Straight to `console.log`: `console_log!` formats its argument into a new string first.
+    worker::web_sys::console::log_1(&line.into());
 }
 
 #[derive(Serialize)]
@@ -55,7 +56,7 @@ pub fn problem(msg: &'static str, error: &str) {
         error,
     };
     if let Ok(s) = serde_json::to_string(&line) {
-        worker::console_error!("{s}");
+        worker::web_sys::console::error_1(&s.as_str().into());
     }
 }
 

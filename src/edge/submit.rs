@@ -11,6 +11,7 @@ use crate::core::ingest::coalesce::Coalescer;
 use crate::core::ingest::dedup;
 use crate::core::route;
 use crate::edge::{dedup as shards, env, kv, log, queue};
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use worker::Env;
@@ -109,8 +110,10 @@ async fn submit_inner<'a>(
             &store,
             &event.id,
             || {
-                // parse() accepted the body as JSON, so it is UTF-8.
-                let original = String::from_utf8_lossy(original);
+                // parse() accepted the body as JSON, so it is UTF-8: `from_utf8` checks it
+                // word by word, where `from_utf8_lossy` walks it char by char.
+                let original = std::str::from_utf8(original)
+                    .map_or_else(|_| String::from_utf8_lossy(original), Cow::Borrowed);
                 message::plan_jobs(event, &targets, &original, received_at_ms)
             },
             cfg.dedup_ttl_seconds,

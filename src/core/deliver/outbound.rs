@@ -121,7 +121,7 @@ pub fn render(target: &Target, ev: &EncodedEvent, original: Option<&str>, now: i
             )
         }
     };
-    let timestamp = now.to_string();
+    let timestamp = itoa::Buffer::new().format(now).to_owned();
     let signature = (target.signing.as_ref()).map(|k| k.sign(&ev.id, &timestamp, body.as_bytes()));
     headers.push(("user-agent".into(), USER_AGENT.into()));
     headers.push(("webhook-id".into(), ev.id.clone().into()));
