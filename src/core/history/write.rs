@@ -434,5 +434,18 @@ mod strings_test {
             super::push_str(&mut out, &text);
             proptest::prop_assert_eq!(out, serde_json::to_string(&text).unwrap());
         }
+
+        /// A row of integers, strings and nulls reads back as the JSON serde_json writes.
+        #[test]
+        fn a_row_is_written_as_serde_json_writes_it(n in proptest::num::i64::ANY, m: u32, text in "\\PC{0,8}") {
+            let mut rows = super::Rows::new();
+            rows.row(&[super::V::I(n), super::V::S(&text), super::V::Null, super::V::I(i64::from(m))]);
+            rows.row(&[super::V::I(-n.saturating_abs())]);
+            let super::Bind::Text(out) = rows.bind() else {
+                return Err(proptest::test_runner::TestCaseError::fail("not text"));
+            };
+            let want = serde_json::json!([[n, text, null, m], [-n.saturating_abs()]]);
+            proptest::prop_assert_eq!(out, want.to_string());
+        }
     }
 }
