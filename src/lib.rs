@@ -7,6 +7,11 @@
 
 pub mod core;
 
+/// Single-threaded wasm only: talc's cell is sound there and nowhere else.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[cfg(target_arch = "wasm32")]
 mod edge;
 
