@@ -94,14 +94,26 @@ export async function answer(res) {
  * wrangler dev's proxy answers this 503 itself when its kept-alive connection to the worker
  * drops under a request (workers-sdk#14641): the worker did not answer it, so it is sent again,
  * as BigCommerce would. Every other answer, the relay's own 503s included, is returned as is.
+ * A callback whose connection closed with no answer at all is sent again too (`post`).
  */
 const DEV_PROXY_DROP = "Your worker restarted mid-request";
 let devProxyDrops = 0;
 export const devProxyRetries = () => devProxyDrops;
 
-async function throughDevProxy(send) {
+async function throughDevProxy(send, { resendUnanswered = false } = {}) {
   for (let attempt = 1; ; attempt++) {
-    const res = await answer(await send());
+    let sent;
+    try {
+      sent = await send();
+    } catch (e) {
+      // A kept-alive connection the proxy closed as the request went out ("other side closed",
+      // no answer): a callback is sent again, as BigCommerce would; the relay deduplicates it.
+      if (!resendUnanswered || attempt >= 3 || e?.cause?.code !== "UND_ERR_SOCKET") throw e;
+      devProxyDrops++;
+      await sleep(200);
+      continue;
+    }
+    const res = await answer(sent);
     if (attempt >= 3 || res.status !== 503 || !res.text.startsWith(DEV_PROXY_DROP)) return res;
     devProxyDrops++;
     await sleep(200);
@@ -284,6 +296,7 @@ export class Relay {
         headers: h,
         body: method === "GET" || method === "HEAD" ? undefined : typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body),
       }),
+      { resendUnanswered: true },
     );
   }
 
