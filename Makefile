@@ -51,6 +51,7 @@ fuzz:
 soak: build
 	timeout -k 30 1050 node tests/soak/run.mjs --budget 1020 --json target/soak/report.json $(SOAK_ARGS)
 
-## Speed and size, relay beside its floors: one table, written into BENCHMARKS.md (~10–15 min).
+## Speed and size, relay beside its floors: one table, written into BENCHMARKS.md (about 30 min
+## on 2 cores; 55 min with BENCH_REPS=9, 2026-12-06).
 bench: tools
 	sh scripts/bench
