@@ -102,19 +102,18 @@ export const devProxyRetries = () => devProxyDrops;
 
 async function throughDevProxy(send, { resendUnanswered = false } = {}) {
   for (let attempt = 1; ; attempt++) {
-    let sent;
+    let sent = null;
     try {
       sent = await send();
     } catch (e) {
       // A kept-alive connection the proxy closed as the request went out ("other side closed",
       // no answer): a callback is sent again, as BigCommerce would; the relay deduplicates it.
       if (!resendUnanswered || attempt >= 3 || e?.cause?.code !== "UND_ERR_SOCKET") throw e;
-      devProxyDrops++;
-      await sleep(200);
-      continue;
     }
-    const res = await answer(sent);
-    if (attempt >= 3 || res.status !== 503 || !res.text.startsWith(DEV_PROXY_DROP)) return res;
+    if (sent !== null) {
+      const res = await answer(sent);
+      if (attempt >= 3 || res.status !== 503 || !res.text.startsWith(DEV_PROXY_DROP)) return res;
+    }
     devProxyDrops++;
     await sleep(200);
   }
